@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`. Both set up everything they need.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+DATA_DIR ?= var/data
+KEY_DIR  ?= var/keys
+PORT     ?= 8443
+
+.PHONY: run test bench clean
+
+$(VENV)/.installed-run: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed-run
+	test -e $(KEY_DIR)/keys.db || $(BIN)/chatspark init --data-dir $(DATA_DIR) --key-dir $(KEY_DIR)
+	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT)
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info

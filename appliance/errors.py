@@ -1,0 +1,91 @@
+"""The one exception hierarchy of the appliance; the server and CLI translate it at a single place each."""
+
+
+class ApplianceError(Exception):
+    """Base of every error the appliance reports on purpose; `code` is stable, the message says what to do."""
+
+    code = "appliance_error"
+
+
+class ConfigurationError(ApplianceError):
+    code = "configuration_error"
+
+
+class NotInitialised(ApplianceError):
+    code = "not_initialised"
+
+
+class ApplianceExists(ApplianceError):
+    code = "appliance_exists"
+
+
+class ApplianceMismatch(ApplianceError):
+    """The data directory and the key directory belong to different appliances."""
+
+    code = "appliance_mismatch"
+
+
+class KeyError_(ApplianceError):
+    """Base of key-handling failures (named with a trailing underscore to leave the builtin alone)."""
+
+    code = "key_error"
+
+
+class PassphraseRequired(KeyError_):
+    code = "passphrase_required"
+
+
+class WrongMasterKey(KeyError_):
+    code = "wrong_master_key"
+
+
+class InsecureKeyFile(KeyError_):
+    code = "insecure_key_file"
+
+
+class UnknownKey(KeyError_):
+    code = "unknown_key"
+
+
+class StorageError(ApplianceError):
+    code = "storage_error"
+
+
+class DatabaseMissing(StorageError):
+    code = "database_missing"
+
+
+class DatabaseUnreadable(StorageError):
+    """The key does not open the file, or the file is damaged: SQLCipher cannot tell these apart."""
+
+    code = "database_unreadable"
+
+
+class DatabaseCorrupt(StorageError):
+    code = "database_corrupt"
+
+
+class DatabaseTooNew(StorageError):
+    code = "database_too_new"
+
+
+class MigrationFailed(StorageError):
+    code = "migration_failed"
+
+
+class InvalidIdentifier(ApplianceError):
+    code = "invalid_identifier"
+
+
+class CertificateError(ApplianceError):
+    code = "certificate_error"
+
+
+class ServiceError(ApplianceError):
+    """The network service could not start or stay up (port taken, proxy binary missing, ...)."""
+
+    code = "service_error"
+
+
+class PinMismatch(ApplianceError):
+    code = "pin_mismatch"

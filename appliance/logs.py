@@ -1,0 +1,82 @@
+"""Structured logging: JSON lines to stderr and to a rotated file in the data directory, secrets redacted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import logging.handlers
+import re
+import sys
+from pathlib import Path
+
+LOG_FILE = "chatspark.log"
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
+_SECRET_FIELD = re.compile(r"(key|secret|token|passw|passphrase|authorization|cookie|credential)", re.I)
+# Values that look like secrets wherever they appear: bearer tokens, API keys, hex keys, PEM blocks.
+_SECRET_TEXT = [
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [redacted]"),
+    (re.compile(r"\bcsk_[A-Za-z0-9]+_[A-Za-z0-9_-]+"), "csk_[redacted]"),
+    (re.compile(r"x'[0-9a-fA-F]{32,}'"), "x'[redacted]'"),
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), "[redacted key]"),
+]
+REDACTED = "[redacted]"
+
+
+def redact_text(text: str) -> str:
+    for pattern, replacement in _SECRET_TEXT:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, then any `extra=` fields (secret ones redacted)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": redact_text(record.getMessage()),
+        }
+        for name, value in vars(record).items():
+            if name in _STANDARD or name.startswith("_"):
+                continue
+            entry[name] = REDACTED if _SECRET_FIELD.search(name) else _plain(value)
+        if record.exc_info:
+            entry["exception"] = redact_text(self.formatException(record.exc_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, (int, float, bool)) or value is None:
+        return value
+    return redact_text(str(value))
+
+
+def configure(*, level: str = "INFO", stderr: bool = True) -> None:
+    """Route the root logger to stderr as JSON; the file handler is added once the data directory is trusted."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(level)
+    if stderr:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    # Waitress logs every queue-depth warning at WARNING; keep it, but not its per-request chatter.
+    logging.getLogger("waitress.queue").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def add_file(logs_dir: Path, *, max_bytes: int, backups: int) -> Path:
+    """Also write JSON lines to logs_dir/chatspark.log, rotated at max_bytes, keeping `backups` old files."""
+    logs_dir.mkdir(mode=0o700, exist_ok=True)
+    path = logs_dir / LOG_FILE
+    handler = logging.handlers.RotatingFileHandler(path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    logging.getLogger().addHandler(handler)
+    return path

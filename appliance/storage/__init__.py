@@ -1,0 +1,1 @@
+"""Encrypted storage: the SQLCipher driver, migrations and the per-workspace database files."""

@@ -1,0 +1,165 @@
+"""The one module that imports sqlcipher3: opening encrypted databases, fail-closed, and writing to them."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+from urllib.parse import quote
+
+import sqlcipher3
+
+from appliance.errors import DatabaseCorrupt, DatabaseMissing, DatabaseUnreadable, StorageError
+
+KEY_BYTES = 32
+
+Row = sqlcipher3.Row
+IntegrityError = sqlcipher3.IntegrityError
+
+
+class Database:
+    """One SQLCipher file under one raw 256-bit key, with a connection per thread.
+
+    Reads go through `query`/`query_one` on the calling thread's connection; writes go through
+    `transaction()`, which takes the write lock up front (BEGIN IMMEDIATE) so writers queue instead of failing
+    half-way.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        key: bytes,
+        *,
+        create: bool = False,
+        busy_timeout_ms: int = 5000,
+        synchronous: str = "NORMAL",
+    ) -> None:
+        if len(key) != KEY_BYTES:
+            raise StorageError(f"a database key must be {KEY_BYTES} bytes, got {len(key)}")
+        self.path = Path(path)
+        self._key = bytes(key)
+        self._busy_timeout_ms = busy_timeout_ms
+        self._synchronous = synchronous
+        self._local = threading.local()
+        self._all: list[sqlcipher3.Connection] = []
+        self._lock = threading.Lock()
+        self._closed = False
+        if create:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # An empty file is a new database to SQLite; making it here gives 0600 and refuses to overwrite.
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:
+                raise StorageError(f"{self.path} already exists; refusing to overwrite it") from None
+        elif not self.path.is_file():
+            raise DatabaseMissing(f"database {self.path} does not exist")
+        self._local.conn = self._connect(create=create)
+        self._all.append(self._local.conn)
+
+    def _connect(self, *, create: bool) -> sqlcipher3.Connection:
+        uri = f"file:{quote(str(self.path))}?mode=rw"
+        try:
+            conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
+                                      timeout=self._busy_timeout_ms / 1000)
+        except sqlcipher3.Error as exc:
+            raise DatabaseUnreadable(f"cannot open {self.path}: {exc}") from None
+        try:
+            # Key first, then compatibility, then read at once: SQLCipher accepts any key until the first read.
+            conn.execute(f"PRAGMA key = \"x'{self._key.hex()}'\"")
+            conn.execute("PRAGMA cipher_compatibility = 4")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlcipher3.DatabaseError as exc:
+            conn.close()
+            raise DatabaseUnreadable(
+                f"cannot read {self.path.name} in {self.path.parent}: its key does not match or the file is "
+                f"damaged ({exc}); restore it from a backup"
+            ) from None
+        conn.row_factory = sqlcipher3.Row
+        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA secure_delete = ON")
+        if create:
+            conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        return conn
+
+    @property
+    def connection(self) -> sqlcipher3.Connection:
+        """This thread's connection, opened on first use."""
+        if self._closed:
+            raise StorageError(f"database {self.path.name} is closed")
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect(create=False)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlcipher3.Row]:
+        return self.connection.execute(sql, params).fetchall()
+
+    def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlcipher3.Row | None:
+        return self.connection.execute(sql, params).fetchone()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlcipher3.Connection]:
+        """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
+        conn = self.connection
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def execute_script_in_transaction(self, script: str) -> None:
+        """Run a multi-statement script atomically (used by migrations)."""
+        conn = self.connection
+        try:
+            conn.executescript("BEGIN IMMEDIATE;\n" + script + "\nCOMMIT;")
+        except sqlcipher3.Error:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def user_version(self) -> int:
+        return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
+
+    def verify_integrity(self) -> None:
+        """Check every page's HMAC and the b-tree structure; raise DatabaseCorrupt naming the first problem."""
+        conn = self.connection
+        try:
+            problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+            if not problems:
+                quick = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+                problems = [p for p in quick if p != "ok"]
+        except sqlcipher3.DatabaseError as exc:
+            problems = [str(exc)]
+        if problems:
+            raise DatabaseCorrupt(
+                f"{self.path.name} in {self.path.parent} is damaged ({problems[0]}); restore it from a backup"
+            )
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the main file and truncate it, so deleted pages leave the WAL."""
+        self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    def close(self) -> None:
+        """Close every thread's connection. Safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+
+    def __enter__(self) -> "Database":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

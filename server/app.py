@@ -1,0 +1,46 @@
+"""The Flask application factory: blueprints, error handling, security headers, request logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, g, request
+
+from appliance.bootstrap import Appliance
+from appliance.settings import Settings
+from server import health, http_errors, security_headers
+
+access_log = logging.getLogger("chatspark.access")
+
+
+def create_app(appliance: Appliance, *, settings: Settings, scheduler=None) -> Flask:
+    app = Flask(__name__, static_folder=None)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes, JSON_SORT_KEYS=False)
+    app.extensions["chatspark.appliance"] = appliance
+    app.extensions["chatspark.scheduler"] = scheduler
+    app.register_blueprint(health.blueprint)
+    http_errors.install(app)
+    security_headers.install(app, hsts_max_age=settings.hsts_max_age_seconds)
+    _install_access_log(app)
+    return app
+
+
+def _install_access_log(app: Flask) -> None:
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def log_request(response):
+        access_log.info(
+            "%s %s %s", request.method, request.path, response.status_code,
+            extra={
+                "client": request.remote_addr,
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
+            },
+        )
+        return response

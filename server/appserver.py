@@ -1,0 +1,36 @@
+"""Waitress on a private unix socket (0600 in a 0700 directory), trusting X-Forwarded-* from Caddy alone."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import waitress
+from flask import Flask
+
+
+class AppServer:
+    def __init__(self, app: Flask, socket_path: Path, *, threads: int, max_request_body_bytes: int) -> None:
+        self.socket_path = socket_path
+        self._server = waitress.create_server(
+            app,
+            unix_socket=str(socket_path),
+            unix_socket_perms="600",
+            threads=threads,
+            # Waitress names a unix-socket peer 'localhost'; only Caddy can connect to this socket.
+            trusted_proxy="localhost",
+            trusted_proxy_count=1,
+            trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
+            clear_untrusted_proxy_headers=True,
+            max_request_body_size=max_request_body_bytes,
+            ident="chatspark",
+            expose_tracebacks=False,
+        )
+        self._thread = threading.Thread(target=self._server.run, name="waitress", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        self._server.close()
+        self.socket_path.unlink(missing_ok=True)

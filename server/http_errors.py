@@ -1,0 +1,50 @@
+"""The one place where errors become HTTP responses: JSON `{"error": code, "message": text}`, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from appliance import errors
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: list[tuple[type[errors.ApplianceError], int]] = [
+    (errors.InvalidIdentifier, 400),
+    (errors.ConfigurationError, 400),
+    (errors.DatabaseMissing, 404),
+    (errors.UnknownKey, 404),
+    (errors.ApplianceExists, 409),
+    (errors.StorageError, 503),
+]
+
+
+def error_response(code: str, message: str, status: int):
+    response = jsonify(error=code, message=message)
+    response.status_code = status
+    return response
+
+
+def install(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_").replace("'", "")
+        response = error_response(code, exc.description or exc.name, exc.code or 500)
+        for name in ("Allow", "Retry-After", "Location"):
+            if exc.get_response().headers.get(name):
+                response.headers[name] = exc.get_response().headers[name]
+        return response
+
+    @app.errorhandler(errors.ApplianceError)
+    def appliance_error(exc: errors.ApplianceError):
+        status = next((s for kind, s in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+        if status >= 500:
+            log.error("request failed: %s", exc, extra={"error_code": exc.code})
+        return error_response(exc.code, str(exc), status)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(exc: Exception):
+        log.exception("unhandled error")
+        return error_response("internal_error", "the appliance hit an unexpected error; it has been logged", 500)

@@ -1,0 +1,74 @@
+"""`chatspark status`: what is installed where, how big, until when the certificate holds, and whether it answers."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance import __version__, certificates
+from appliance.client import ClientError, PinnedClient
+from appliance.errors import ApplianceError
+from appliance.layout import Layout
+from appliance.settings import Settings
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    lines: list[str]
+    service_answers: bool
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+
+
+def _human(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} B"
+
+
+def collect(settings: Settings, *, now: dt.datetime) -> StatusReport:
+    """Read only public files and the service's health endpoint: status needs no key."""
+    layout = Layout.of(settings.data_dir, settings.key_dir)
+    lines = [f"version:         {__version__}",
+             f"data directory:  {layout.data_dir}{'' if layout.data_dir.is_dir() else ' (missing)'}",
+             f"key directory:   {layout.key_dir}{'' if layout.key_dir.is_dir() else ' (missing)'}"]
+    if layout.control_db.exists():
+        workspaces = sorted(layout.workspaces_dir.glob("*.db")) if layout.workspaces_dir.is_dir() else []
+        lines.append(f"control.db:      {_human(_size(layout.control_db))}")
+        lines.append(f"workspaces:      {len(workspaces)} database(s), {_human(sum(_size(p) for p in workspaces))}")
+    if layout.keystore_db.exists():
+        lines.append(f"keys.db:         {_human(_size(layout.keystore_db))}")
+    cert_file = settings.tls_cert_file or layout.server_cert
+    ca_pem = layout.ca_cert.read_bytes() if layout.ca_cert.exists() else None
+    if Path(cert_file).exists():
+        cert = certificates.load_certificate(Path(cert_file).read_bytes())
+        expires = cert.not_valid_after_utc
+        days = (expires - now).days
+        lines.append(f"certificate:     {', '.join(certificates.names_of(cert))}; expires {expires:%Y-%m-%d} "
+                     f"({days} days{'; renewed at next start' if days < 30 and not settings.tls_cert_file else ''})")
+    if ca_pem:
+        ca = certificates.load_certificate(ca_pem)
+        lines.append(f"CA fingerprint:  SHA-256 {certificates.fingerprint(ca)}")
+    answers = False
+    url_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("::1" if settings.host == "::" else settings.host)
+    url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{settings.port}"
+    if ca_pem is None:
+        lines.append(f"service:         unknown (no CA certificate at {layout.ca_cert})")
+    else:
+        try:
+            client = PinnedClient(url, ca_fingerprint=certificates.fingerprint(certificates.load_certificate(ca_pem)),
+                                  ca_pem=ca_pem, timeout=5)
+            health = client.get("/readyz")
+            answers = health.status == 200
+            state = health.json().get("status", "?") if health.body else "?"
+            lines.append(f"service:         {url} answers: {state} (HTTP {health.status})")
+        except ClientError as exc:
+            lines.append(f"service:         not answering at {url} ({exc})")
+        except ApplianceError as exc:
+            lines.append(f"service:         {url} is not this appliance ({exc})")
+    return StatusReport(lines, answers)

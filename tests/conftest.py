@@ -1,0 +1,38 @@
+"""Fixtures shared by every test: a fixed clock, fresh data and key directories, an initialised appliance."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from appliance.bootstrap import initialise, open_appliance
+from appliance.clock import FixedClock
+from appliance.keys.masterkey import KdfParameters
+from appliance.layout import Layout
+
+# Cheap argon2id for tests that only need a wrapped key to exist; the real cost is tested on its own.
+FAST_KDF = KdfParameters(time_cost=1, memory_cost_kib=1024, parallelism=1)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.timezone.utc))
+
+
+@pytest.fixture
+def layout(tmp_path) -> Layout:
+    return Layout.of(tmp_path / "data", tmp_path / "keys")
+
+
+@pytest.fixture
+def initialised(layout, clock) -> Layout:
+    initialise(layout, clock=clock)
+    return layout
+
+
+@pytest.fixture
+def appliance(initialised, clock):
+    opened = open_appliance(initialised, clock=clock)
+    yield opened
+    opened.close()
