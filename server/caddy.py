@@ -60,6 +60,26 @@ def file_certificate(cert_file: Path, key_file: Path) -> dict[str, Any]:
     return {"load_files": [{"certificate": str(cert_file), "key": str(key_file), "tags": ["chatspark"]}]}
 
 
+def too_large_route(limit: int) -> dict[str, Any]:
+    """Answer a declared Content-Length over the limit at once, before the client sends the body."""
+    return {
+        "match": [{"expression": (
+            # CEL's && is false when either side is false, even if the other is an error (no Content-Length).
+            "{http.request.header.Content-Length}.matches('^[0-9]{1,18}$') && "
+            f"int({{http.request.header.Content-Length}}) > {limit}"
+        )}],
+        "handle": [{
+            "handler": "static_response",
+            "status_code": 413,
+            "headers": {"Content-Type": ["application/json"], "Connection": ["close"]},
+            "body": json.dumps({"error": "request_entity_too_large",
+                                "message": f"the request body is larger than the {limit}-byte limit"}),
+            "close": True,
+        }],
+        "terminal": True,
+    }
+
+
 def build_config(
     settings: Settings, *, upstream_socket: Path, storage_dir: Path, certificates: dict[str, Any]
 ) -> dict[str, Any]:
@@ -80,7 +100,7 @@ def build_config(
                 "default_sni": default_sni,
                 "certificate_selection": {"any_tag": ["chatspark"]},
             }],
-            "routes": [{
+            "routes": [too_large_route(settings.max_request_body_bytes), {
                 "handle": [
                     {
                         "handler": "headers",
@@ -191,6 +211,8 @@ class CaddySupervisor:
             [str(self._binary), "run", "--config", "-"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             cwd=self._home, env=self._environment(), preexec_fn=_die_with_parent, close_fds=True,
+            # Its own session: a Ctrl+C on the terminal reaches serve, which stops Caddy in order.
+            start_new_session=True,
         )
         assert proc.stdin is not None
         proc.stdin.write(self._config)

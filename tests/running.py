@@ -69,12 +69,12 @@ class RunningAppliance:
     def start(self, timeout: float = 30) -> "RunningAppliance":
         self.stdout_path = self.data_dir.parent / f"serve-{self.port}.out"
         self.stderr_path = self.data_dir.parent / f"serve-{self.port}.err"
-        self.process = subprocess.Popen(
-            [*CHATSPARK, "serve", "--data-dir", str(self.data_dir), "--key-dir", str(self.key_dir),
-             "--port", str(self.port), *self.extra_args],
-            stdout=self.stdout_path.open("w"), stderr=self.stderr_path.open("w"), stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env},
-        )
+        with self.stdout_path.open("w") as out, self.stderr_path.open("w") as err:
+            self.process = subprocess.Popen(
+                [*CHATSPARK, "serve", "--data-dir", str(self.data_dir), "--key-dir", str(self.key_dir),
+                 "--port", str(self.port), *self.extra_args],
+                stdout=out, stderr=err, stdin=subprocess.DEVNULL, env={**os.environ, **self.env},
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

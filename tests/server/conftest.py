@@ -1,0 +1,37 @@
+"""Fixtures for tests that need the real network stack: an initialised appliance served by Caddy and waitress."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.running import RunningAppliance, chatspark, free_port
+
+
+def init_appliance(base, *extra: str):
+    data_dir, key_dir = base / "data", base / "keys"
+    result = chatspark("init", "--data-dir", str(data_dir), "--key-dir", str(key_dir), *extra)
+    assert result.returncode == 0, result.stderr
+    return data_dir, key_dir
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """One appliance for a module's read-only network tests, with a plain-HTTP redirect port as well."""
+    data_dir, key_dir = init_appliance(tmp_path_factory.mktemp("served"), "--san", "appliance.test")
+    redirect_port = free_port()
+    running = RunningAppliance(data_dir, key_dir, free_port(),
+                               extra_args=["--http-redirect-port", str(redirect_port)]).start()
+    running.redirect_port = redirect_port
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def own_appliance(tmp_path):
+    """A fresh initialised (not yet started) appliance for tests that kill or stop things."""
+    data_dir, key_dir = init_appliance(tmp_path)
+    running = RunningAppliance(data_dir, key_dir, free_port())
+    yield running
+    if running.process is not None and running.process.poll() is None:
+        running.process.kill()
+        running.process.wait()
