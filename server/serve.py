@@ -102,7 +102,7 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
             signal.signal(signum, lambda *_: stop.set())
         fingerprint = certificates.fingerprint(certificates.load_certificate(layout.ca_cert.read_bytes()))
         log.info("serving", extra={"url": display_url(settings), "caddy_pid": supervisor.pid,
-                                   "version": __version__})
+                                   "app_socket": str(app_server.socket_path), "version": __version__})
         print(banner(settings, layout, fingerprint, own_ca=not settings.tls_cert_file), file=out, flush=True)
         while not stop.wait(0.5):
             pass

@@ -13,6 +13,9 @@ from appliance.storage.migrations import migrate
 
 FILE_NAME = "keys.db"
 CONTROL_DB_KEY = "db:control"
+# One self-contained file (no -wal beside it) written durably: the keystore is small and rarely written, and a
+# key directory that is a single file plus the master key is easy to back up whole.
+_FILE_OPTIONS = {"synchronous": "FULL", "journal_mode": "DELETE"}
 
 
 def workspace_db_key(workspace_id: str) -> str:
@@ -36,7 +39,7 @@ class Keystore:
 
     @classmethod
     def create(cls, key_dir: Path, master_key: bytes, *, appliance_id: str, clock: Clock) -> "Keystore":
-        db = Database(key_dir / FILE_NAME, master_key, create=True, synchronous="FULL")
+        db = Database(key_dir / FILE_NAME, master_key, create=True, **_FILE_OPTIONS)
         migrate(db, "keystore")
         with db.transaction() as conn:
             conn.execute("INSERT INTO meta (name, value) VALUES ('appliance_id', ?)", (appliance_id,))
@@ -45,14 +48,15 @@ class Keystore:
 
     @classmethod
     def open(cls, key_dir: Path, master_key: bytes, *, clock: Clock) -> "Keystore":
+        path = key_dir / FILE_NAME
         try:
-            db = Database(key_dir / FILE_NAME, master_key, synchronous="FULL")
+            Database.check_file(path, master_key)
         except DatabaseUnreadable:
             raise WrongMasterKey(
-                f"the master key does not open the keystore {key_dir / FILE_NAME} (wrong key or passphrase, or a "
-                "damaged keystore: restore the key directory from the recovery kit)"
+                f"the master key does not open the keystore {path} (wrong key or passphrase, or a damaged "
+                "keystore: restore the key directory from the recovery kit)"
             ) from None
-        db.verify_integrity()
+        db = Database(path, master_key, **_FILE_OPTIONS)
         migrate(db, "keystore")
         return cls(db, clock=clock)
 

@@ -35,6 +35,7 @@ class Database:
         create: bool = False,
         busy_timeout_ms: int = 5000,
         synchronous: str = "NORMAL",
+        journal_mode: str = "WAL",
     ) -> None:
         if len(key) != KEY_BYTES:
             raise StorageError(f"a database key must be {KEY_BYTES} bytes, got {len(key)}")
@@ -42,6 +43,7 @@ class Database:
         self._key = bytes(key)
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
+        self._journal_mode = journal_mode
         self._local = threading.local()
         self._all: list[sqlcipher3.Connection] = []
         self._lock = threading.Lock()
@@ -58,30 +60,31 @@ class Database:
         self._local.conn = self._connect(create=create)
         self._all.append(self._local.conn)
 
-    def _connect(self, *, create: bool) -> sqlcipher3.Connection:
-        uri = f"file:{quote(str(self.path))}?mode=rw"
+    @classmethod
+    def check_file(cls, path: Path, key: bytes) -> None:
+        """Verify key and integrity of an existing file without writing or creating anything, even a -wal.
+
+        The file is opened read-only and immutable, so a wrong key or a damaged file is reported while the
+        directory stays exactly as it was.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise DatabaseMissing(f"database {path} does not exist")
+        conn = _open_keyed(path, key, f"file:{quote(str(path))}?mode=ro&immutable=1", timeout=0)
         try:
-            conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False,
-                                      timeout=self._busy_timeout_ms / 1000)
-        except sqlcipher3.Error as exc:
-            raise DatabaseUnreadable(f"cannot open {self.path}: {exc}") from None
-        try:
-            # Key first, then compatibility, then read at once: SQLCipher accepts any key until the first read.
-            conn.execute(f"PRAGMA key = \"x'{self._key.hex()}'\"")
-            conn.execute("PRAGMA cipher_compatibility = 4")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlcipher3.DatabaseError as exc:
+            _integrity(conn, path)
+        finally:
             conn.close()
-            raise DatabaseUnreadable(
-                f"cannot read {self.path.name} in {self.path.parent}: its key does not match or the file is "
-                f"damaged ({exc}); restore it from a backup"
-            ) from None
+
+    def _connect(self, *, create: bool) -> sqlcipher3.Connection:
+        conn = _open_keyed(self.path, self._key, f"file:{quote(str(self.path))}?mode=rw",
+                           timeout=self._busy_timeout_ms / 1000)
         conn.row_factory = sqlcipher3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA secure_delete = ON")
         if create:
-            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA journal_mode = {self._journal_mode}")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
         return conn
 
@@ -131,18 +134,7 @@ class Database:
 
     def verify_integrity(self) -> None:
         """Check every page's HMAC and the b-tree structure; raise DatabaseCorrupt naming the first problem."""
-        conn = self.connection
-        try:
-            problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
-            if not problems:
-                quick = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
-                problems = [p for p in quick if p != "ok"]
-        except sqlcipher3.DatabaseError as exc:
-            problems = [str(exc)]
-        if problems:
-            raise DatabaseCorrupt(
-                f"{self.path.name} in {self.path.parent} is damaged ({problems[0]}); restore it from a backup"
-            )
+        _integrity(self.connection, self.path)
 
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file and truncate it, so deleted pages leave the WAL."""
@@ -163,3 +155,35 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _open_keyed(path: Path, key: bytes, uri: str, *, timeout: float) -> sqlcipher3.Connection:
+    try:
+        conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=timeout)
+    except sqlcipher3.Error as exc:
+        raise DatabaseUnreadable(f"cannot open {path}: {exc}") from None
+    try:
+        # SQLCipher reports failed HMACs on stderr itself; the error raised here says it once, clearly.
+        conn.execute("PRAGMA cipher_log_level = NONE")
+        # Key first, then compatibility, then read at once: SQLCipher accepts any key until the first read.
+        conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+        conn.execute("PRAGMA cipher_compatibility = 4")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlcipher3.DatabaseError as exc:
+        conn.close()
+        raise DatabaseUnreadable(
+            f"cannot read {path.name} in {path.parent}: its key does not match or the file is damaged ({exc}); "
+            "restore it from a backup"
+        ) from None
+    return conn
+
+
+def _integrity(conn: sqlcipher3.Connection, path: Path) -> None:
+    try:
+        problems = [row[0] for row in conn.execute("PRAGMA cipher_integrity_check").fetchall()]
+        if not problems:
+            problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall() if row[0] != "ok"]
+    except sqlcipher3.DatabaseError as exc:
+        problems = [str(exc)]
+    if problems:
+        raise DatabaseCorrupt(f"{path.name} in {path.parent} is damaged ({problems[0]}); restore it from a backup")
