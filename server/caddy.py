@@ -94,6 +94,14 @@ def build_config(
             "read_header_timeout": f"{settings.read_header_timeout_seconds}s",
             "idle_timeout": f"{settings.idle_timeout_seconds}s",
             "max_header_bytes": settings.max_header_bytes,
+            # Errors Caddy itself answers (the app is restarting, a malformed request) are JSON like the app's.
+            "errors": {"routes": [{"handle": [{
+                "handler": "static_response",
+                "status_code": "{http.error.status_code}",
+                "headers": {"Content-Type": ["application/json"], "Cache-Control": ["no-store"]},
+                "body": json.dumps({"error": "proxy_error", "message": "the appliance could not answer this "
+                                    "request ({http.error.status_code}); try again shortly"}),
+            }]}]},
             "tls_connection_policies": [{
                 "protocol_min": "tls1.3",
                 "protocol_max": "tls1.3",
