@@ -1,0 +1,100 @@
+"""Cost of encryption at rest: the appliance's SQLCipher storage against plain SQLite, same workload, same run.
+
+Prints one JSON line per workload with both timings (best of several rounds) and the ratio encrypted / plain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from appliance.storage.database import Database
+
+ROWS = 20_000
+ROUNDS = 5
+WORDS = ("refund invoice shipping warranty password reset account billing order delivery return policy "
+         "holiday schedule payroll laptop vpn printer badge parking benefits onboarding").split()
+
+SCHEMA = """
+CREATE TABLE chunks (id INTEGER PRIMARY KEY, title TEXT NOT NULL, body TEXT NOT NULL);
+CREATE VIRTUAL TABLE chunks_fts USING fts5(title, body, content='chunks', content_rowid='id', tokenize='porter');
+"""
+
+
+def _text(rng: random.Random, n: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n))
+
+
+def _rows() -> list[tuple[int, str, str]]:
+    rng = random.Random(7)
+    return [(i, _text(rng, 5), _text(rng, 80)) for i in range(1, ROWS + 1)]
+
+
+def _plain(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA secure_delete = ON")
+    return conn
+
+
+def _workloads(conn, rows) -> dict[str, Callable[[], None]]:
+    rng = random.Random(11)
+    ids = [rng.randint(1, ROWS) for _ in range(2000)]
+    queries = [f"{rng.choice(WORDS)} OR {rng.choice(WORDS)}" for _ in range(200)]
+
+    def insert() -> None:
+        conn.execute("DELETE FROM chunks")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO chunks VALUES (?, ?, ?)", rows)
+        conn.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+        conn.execute("COMMIT")
+
+    def point_reads() -> None:
+        for i in ids:
+            conn.execute("SELECT body FROM chunks WHERE id = ?", (i,)).fetchone()
+
+    def fts_queries() -> None:
+        for q in queries:
+            conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 2.0, 1.0) "
+                         "LIMIT 10", (q,)).fetchall()
+
+    return {"insert 20k chunks + FTS rebuild": insert, "2k point reads": point_reads, "200 FTS5 BM25 queries": fts_queries}
+
+
+def _best(fn: Callable[[], None]) -> float:
+    times = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def main() -> None:
+    rows = _rows()
+    with tempfile.TemporaryDirectory() as tmp:
+        plain = _plain(Path(tmp) / "plain.db")
+        plain.executescript(SCHEMA)
+        encrypted_db = Database(Path(tmp) / "encrypted.db", os.urandom(32), create=True)
+        encrypted = encrypted_db.connection
+        encrypted.executescript(SCHEMA)
+        plain_work, encrypted_work = _workloads(plain, rows), _workloads(encrypted, rows)
+        for name in plain_work:
+            # Interleave so drift in machine load hits both sides alike.
+            base = _best(plain_work[name])
+            enc = _best(encrypted_work[name])
+            print(json.dumps({"bench": "storage", "workload": name, "plain_s": round(base, 4),
+                              "sqlcipher_s": round(enc, 4), "ratio": round(enc / base, 2)}))
+        plain.close()
+        encrypted_db.close()
+
+
+if __name__ == "__main__":
+    main()
