@@ -15,8 +15,9 @@ access_log = logging.getLogger("chatspark.access")
 
 
 def create_app(appliance: Appliance, *, settings: Settings, scheduler=None) -> Flask:
-    app = Flask(__name__, static_folder=None)
-    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes, JSON_SORT_KEYS=False)
+    app = Flask(__name__, static_url_path="/static")
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes,
+                      CHATSPARK_OWN_CERTIFICATE=not settings.tls_cert_file)
     app.extensions["chatspark.appliance"] = appliance
     app.extensions["chatspark.scheduler"] = scheduler
     app.register_blueprint(health.blueprint)

@@ -23,6 +23,10 @@ from appliance.settings import Settings
 log = logging.getLogger("chatspark.caddy")
 caddy_log = logging.getLogger("caddy")
 MAX_RESTART_DELAY = 30.0
+_LEVELS = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARN": logging.WARNING, "ERROR": logging.ERROR,
+           "PANIC": logging.CRITICAL, "FATAL": logging.CRITICAL}
+# Caddy warns about choices made here on purpose; they are information, not trouble.
+_EXPECTED_WARNINGS = {"admin endpoint disabled", "exiting; byeee!! 👋"}
 
 
 def find_binary(settings: Settings) -> Path:
@@ -266,8 +270,9 @@ class CaddySupervisor:
                 message, level, error = line, "INFO", None
             text = f"{message}: {error}" if error else message
             self._last_lines.append(text)
-            caddy_log.log(getattr(logging, level if level in ("DEBUG", "WARNING", "ERROR") else
-                                  ("WARNING" if level == "WARN" else "INFO")), text)
+            if message in _EXPECTED_WARNINGS:
+                level = "INFO"
+            caddy_log.log(_LEVELS.get(level, logging.INFO), text)
 
     def wait_until_listening(self, host: str, port: int, *, timeout: float = 15.0) -> None:
         """Block until Caddy accepts connections on host:port; raise with Caddy's own reason if it gives up."""

@@ -1,10 +1,10 @@
-"""Liveness, readiness and the public CA certificate: the endpoints that need no login."""
+"""Liveness, readiness, the public CA certificate and the landing page: the endpoints that need no login."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, current_app, jsonify, render_template
 
-from appliance import errors
+from appliance import __version__, certificates, errors
 
 blueprint = Blueprint("health", __name__)
 
@@ -14,8 +14,7 @@ def healthz():
     return jsonify(status="alive")
 
 
-@blueprint.get("/readyz")
-def readyz():
+def _readiness() -> dict[str, str]:
     appliance = current_app.extensions["chatspark.appliance"]
     scheduler = current_app.extensions.get("chatspark.scheduler")
     checks = {"databases": "ok", "scheduler": "ok"}
@@ -25,6 +24,12 @@ def readyz():
         checks["databases"] = str(exc)
     if scheduler is None or not scheduler.running:
         checks["scheduler"] = "not running"
+    return checks
+
+
+@blueprint.get("/readyz")
+def readyz():
+    checks = _readiness()
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ready" if ready else "not_ready", checks=checks)
     response.status_code = 200 if ready else 503
@@ -36,3 +41,14 @@ def ca_certificate():
     """The appliance CA (public), so pinned clients can fetch it and compare its fingerprint."""
     appliance = current_app.extensions["chatspark.appliance"]
     return Response(appliance.layout.ca_cert.read_bytes(), mimetype="application/x-pem-file")
+
+
+@blueprint.get("/")
+def index():
+    appliance = current_app.extensions["chatspark.appliance"]
+    ca = certificates.load_certificate(appliance.layout.ca_cert.read_bytes())
+    return render_template(
+        "index.html", version=__version__, appliance_id=appliance.appliance_id,
+        fingerprint=certificates.fingerprint(ca), ready=all(v == "ok" for v in _readiness().values()),
+        own_certificate=current_app.config["CHATSPARK_OWN_CERTIFICATE"],
+    )

@@ -115,3 +115,16 @@ def test_ca_certificate_is_served_as_pem(client, appliance):
     assert response.status_code == 200
     assert response.data == appliance.layout.ca_cert.read_bytes()
     assert response.data.startswith(b"-----BEGIN CERTIFICATE-----")
+
+
+def test_landing_page_shows_version_readiness_and_fingerprint(client, appliance):
+    from appliance import certificates
+
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    fingerprint = certificates.fingerprint(certificates.load_certificate(appliance.layout.ca_cert.read_bytes()))
+    assert fingerprint in page and "Running and ready" in page and appliance.appliance_id in page
+    with client.get("/static/appliance.css") as stylesheet:
+        assert stylesheet.status_code == 200 and b"font" in stylesheet.data
