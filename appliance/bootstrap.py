@@ -51,7 +51,7 @@ class Appliance:
 
 def initialise(
     layout: Layout, *, clock: Clock, passphrase: str | None = None, extra_names: list[str] | None = None,
-    kdf: masterkey.KdfParameters = masterkey.KdfParameters(),
+    kdf: masterkey.KdfParameters = masterkey.DEFAULT_KDF,
 ) -> InitResult:
     """Create keys, keystore, control database and certificates; on any failure remove what was created."""
     if layout.has_keys():
@@ -102,7 +102,9 @@ def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = Non
     if not layout.key_dir.is_dir():
         raise NotInitialised(f"key directory {layout.key_dir} does not exist; run `chatspark init` or give --key-dir")
     if not layout.data_dir.is_dir():
-        raise NotInitialised(f"data directory {layout.data_dir} does not exist; run `chatspark init` or give --data-dir")
+        raise NotInitialised(
+            f"data directory {layout.data_dir} does not exist; run `chatspark init` or give --data-dir"
+        )
     try:
         identity = layout.read_identity()
     except FileNotFoundError:

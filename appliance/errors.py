@@ -47,6 +47,10 @@ class UnknownKey(KeyError_):
     code = "unknown_key"
 
 
+class KeyExists(KeyError_):
+    code = "key_exists"
+
+
 class StorageError(ApplianceError):
     code = "storage_error"
 

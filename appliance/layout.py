@@ -43,7 +43,7 @@ class Layout:
         return self.data_dir / "workspaces"
 
     def workspace_db(self, workspace_id: str) -> Path:
-        if not _WORKSPACE_ID.match(workspace_id):
+        if not isinstance(workspace_id, str) or not _WORKSPACE_ID.fullmatch(workspace_id):
             raise InvalidIdentifier(f"{workspace_id!r} is not a valid workspace id")
         return self.workspaces_dir / f"{workspace_id}.db"
 
@@ -75,7 +75,7 @@ class Layout:
         return masterkey.exists(self.key_dir) or self.keystore_db.exists()
 
     def has_data(self) -> bool:
-        return self.identity_file.exists() or self.control_db.exists()
+        return self.identity_file.exists() or self.control_db.exists() or self.tls_dir.exists()
 
     def read_identity(self) -> dict:
         try:

@@ -67,7 +67,7 @@ class Settings:
     def replace(self, **changes: Any) -> "Settings":
         merged = dict(self._values)
         for name, raw in changes.items():
-            merged[name] = _coerce(_BY_NAME[name], raw, "override")
+            merged[name] = _coerce(_setting(name, "override"), raw, "override")
         return Settings(merged)
 
     def as_dict(self) -> dict[str, Any]:
@@ -104,7 +104,7 @@ def load(
             values[setting.name] = _coerce(setting, raw, f"environment variable {ENV_PREFIX}{setting.name.upper()}")
     for name, raw in (overrides or {}).items():
         if raw is not None:
-            values[name] = _coerce(_BY_NAME[name], raw, f"--{name.replace('_', '-')}")
+            values[name] = _coerce(_setting(name, "override"), raw, f"--{name.replace('_', '-')}")
     values["data_dir"] = values["data_dir"] or _platform_dir(environ, "XDG_DATA_HOME", ".local/share") / "data"
     values["key_dir"] = values["key_dir"] or _platform_dir(environ, "XDG_CONFIG_HOME", ".config") / "keys"
     _validate(values)
@@ -119,26 +119,31 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigurationError(f"configuration file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"configuration file {path} is not valid TOML: {exc}") from None
-    result = {}
-    for name, raw in document.items():
-        setting = _BY_NAME.get(name)
-        if setting is None:
-            raise ConfigurationError(f"{path}: unknown setting {name!r} (see config/appliance.toml for the list)")
-        result[name] = _coerce(setting, raw, f"{path}: {name}")
-    return result
+    return {name: _coerce(_setting(name, str(path)), raw, f"{path}: {name}") for name, raw in document.items()}
+
+
+def _setting(name: str, where: str) -> Setting:
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        raise ConfigurationError(
+            f"{where}: unknown setting {name!r} (see config/appliance.toml for the list)"
+        ) from None
+
+
+# What each setting type accepts from TOML or flags; text from the environment is parsed by the type itself.
+_ACCEPTED: dict[type, tuple[type, ...]] = {Path: (str, Path), str: (str,), int: (int, str), float: (int, float, str)}
 
 
 def _coerce(setting: Setting, raw: Any, where: str) -> Any:
     if raw is None or (raw == "" and setting.type is Path):
         return None
     try:
+        if isinstance(raw, bool) or not isinstance(raw, _ACCEPTED[setting.type]):
+            raise TypeError
         if setting.type is Path:
             return Path(os.path.expanduser(str(raw)))
-        if setting.type is int and isinstance(raw, bool):
-            raise ValueError
-        if setting.type is int and isinstance(raw, float):
-            raise ValueError
-        return setting.type(raw)
+        return setting.type(raw.strip() if isinstance(raw, str) and setting.type is not str else raw)
     except (TypeError, ValueError):
         raise ConfigurationError(
             f"{where}: {raw!r} is not a valid {setting.type.__name__} for {setting.name}"

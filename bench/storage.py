@@ -65,7 +65,8 @@ def _workloads(conn, rows) -> dict[str, Callable[[], None]]:
             conn.execute("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 2.0, 1.0) "
                          "LIMIT 10", (q,)).fetchall()
 
-    return {"insert 20k chunks + FTS rebuild": insert, "2k point reads": point_reads, "200 FTS5 BM25 queries": fts_queries}
+    return {"insert 20k chunks + FTS rebuild": insert, "2k point reads": point_reads,
+            "200 FTS5 BM25 queries": fts_queries}
 
 
 def _best(fn: Callable[[], None]) -> float:

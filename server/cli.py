@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from appliance import __version__, errors, settings as settings_module
+from appliance import __version__, errors
+from appliance import settings as settings_module
 from appliance.bootstrap import initialise
 from appliance.clock import SystemClock
 from appliance.keys import masterkey
@@ -87,7 +88,8 @@ def _init(args: argparse.Namespace) -> int:
     result = initialise(layout, clock=SystemClock(), passphrase=passphrase, extra_names=args.san)
     print(f"Initialised appliance {result.appliance_id}")
     print(f"  data directory:  {layout.data_dir}")
-    print(f"  key directory:   {layout.key_dir} ({'master key wrapped under your passphrase' if passphrase else 'master key in clear, 0600'})")
+    protection = "master key wrapped under your passphrase" if passphrase else "master key in clear, 0600"
+    print(f"  key directory:   {layout.key_dir} ({protection})")
     print(f"  certificate for: {', '.join(result.server_names)}")
     print(f"  CA certificate:  {layout.ca_cert}")
     print(f"  CA fingerprint:  SHA-256 {result.ca_fingerprint}")

@@ -1,4 +1,4 @@
-"""`chatspark serve`: the supervisor process. Opens the appliance, runs waitress, Caddy and the scheduler, stops clean."""
+"""`chatspark serve`: the supervisor. Opens the appliance, runs waitress, Caddy and the scheduler; stops them clean."""
 
 from __future__ import annotations
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.clock import Clock, isoformat
-from appliance.errors import DatabaseUnreadable, UnknownKey, WrongMasterKey
-from appliance.storage.database import KEY_BYTES, Database
+from appliance.errors import DatabaseUnreadable, KeyExists, UnknownKey, WrongMasterKey
+from appliance.storage.database import KEY_BYTES, Database, IntegrityError
 from appliance.storage.migrations import migrate
 
 FILE_NAME = "keys.db"
@@ -72,11 +72,14 @@ class Keystore:
         return material
 
     def put_secret(self, name: str, material: bytes, *, purpose: str) -> None:
-        with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO keys (name, material, purpose, created_at) VALUES (?, ?, ?, ?)",
-                (name, material, purpose, isoformat(self._clock.now())),
-            )
+        try:
+            with self._db.transaction() as conn:
+                conn.execute(
+                    "INSERT INTO keys (name, material, purpose, created_at) VALUES (?, ?, ?, ?)",
+                    (name, material, purpose, isoformat(self._clock.now())),
+                )
+        except IntegrityError:
+            raise KeyExists(f"the keystore already holds a key named {name!r}; keys are never overwritten") from None
 
     def replace_secret(self, name: str, material: bytes) -> None:
         with self._db.transaction() as conn:

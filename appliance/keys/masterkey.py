@@ -36,6 +36,9 @@ class KdfParameters:
     parallelism: int = 4
 
 
+DEFAULT_KDF = KdfParameters()
+
+
 def exists(key_dir: Path) -> bool:
     return (key_dir / PLAIN_NAME).exists() or (key_dir / WRAPPED_NAME).exists()
 
@@ -44,7 +47,7 @@ def is_wrapped(key_dir: Path) -> bool:
     return (key_dir / WRAPPED_NAME).exists()
 
 
-def create(key_dir: Path, *, passphrase: str | None = None, kdf: KdfParameters = KdfParameters()) -> bytes:
+def create(key_dir: Path, *, passphrase: str | None = None, kdf: KdfParameters = DEFAULT_KDF) -> bytes:
     """Make a new master key in `key_dir` (which must exist, 0700) and return it."""
     if exists(key_dir):
         raise ApplianceExists(f"{key_dir} already holds a master key; refusing to overwrite it")
@@ -104,7 +107,9 @@ def _unwrap(path: Path, passphrase: str) -> bytes:
         doc = json.loads(path.read_text(encoding="utf-8"))
         params = doc["kdf"]
         kdf = KdfParameters(params["time_cost"], params["memory_cost_kib"], params["parallelism"])
-        salt, nonce, ciphertext = (base64.b64decode(v) for v in (params["salt"], doc["nonce"], doc["ciphertext"]))
+        salt, nonce, ciphertext = (base64.b64decode(v, validate=True)
+                                   for v in (params["salt"], doc["nonce"], doc["ciphertext"]))
+        _check_wrapped_fields(kdf, salt, nonce, ciphertext)
     except (ValueError, KeyError, TypeError) as exc:
         raise WrongMasterKey(f"{path} is not a wrapped master key ({exc}); restore it from the recovery kit") from None
     try:
@@ -114,6 +119,21 @@ def _unwrap(path: Path, passphrase: str) -> bytes:
     if len(key) != KEY_BYTES:
         raise WrongMasterKey(f"{path} unwrapped to a key of the wrong size")
     return key
+
+
+def _check_wrapped_fields(kdf: KdfParameters, salt: bytes, nonce: bytes, ciphertext: bytes) -> None:
+    # Bounds as well as types: a tampered file must not make argon2 allocate gigabytes or loop for hours.
+    for name, value, low, high in (("time_cost", kdf.time_cost, 1, 64),
+                                   ("memory_cost_kib", kdf.memory_cost_kib, 8, 4 * 1024 * 1024),
+                                   ("parallelism", kdf.parallelism, 1, 64)):
+        if type(value) is not int or not low <= value <= high:
+            raise ValueError(f"kdf {name} {value!r} is outside {low}..{high}")
+    if len(salt) < 8:
+        raise ValueError("salt is shorter than 8 bytes")
+    if len(nonce) != 12:
+        raise ValueError("nonce is not 12 bytes")
+    if len(ciphertext) != KEY_BYTES + 16:
+        raise ValueError("ciphertext is not one wrapped 256-bit key")
 
 
 def _derive(passphrase: str, salt: bytes, kdf: KdfParameters) -> bytes:

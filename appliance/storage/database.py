@@ -70,7 +70,7 @@ class Database:
         path = Path(path)
         if not path.is_file():
             raise DatabaseMissing(f"database {path} does not exist")
-        conn = _open_keyed(path, key, f"file:{quote(str(path))}?mode=ro&immutable=1", timeout=0)
+        conn = _open_keyed(path, key, f"file:{quote(str(path))}?mode=ro&immutable=1", timeout=0, allow_empty=False)
         try:
             _integrity(conn, path)
         finally:
@@ -78,7 +78,7 @@ class Database:
 
     def _connect(self, *, create: bool) -> sqlcipher3.Connection:
         conn = _open_keyed(self.path, self._key, f"file:{quote(str(self.path))}?mode=rw",
-                           timeout=self._busy_timeout_ms / 1000)
+                           timeout=self._busy_timeout_ms / 1000, allow_empty=create)
         conn.row_factory = sqlcipher3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -114,10 +114,12 @@ class Database:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield conn
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it here.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     def execute_script_in_transaction(self, script: str) -> None:
         """Run a multi-statement script atomically (used by migrations)."""
@@ -157,7 +159,10 @@ class Database:
         self.close()
 
 
-def _open_keyed(path: Path, key: bytes, uri: str, *, timeout: float) -> sqlcipher3.Connection:
+def _open_keyed(path: Path, key: bytes, uri: str, *, timeout: float, allow_empty: bool) -> sqlcipher3.Connection:
+    # SQLite takes an empty file for a new database under any key; an existing database is never empty.
+    if not allow_empty and path.stat().st_size == 0:
+        raise DatabaseUnreadable(f"{path.name} in {path.parent} is empty, not a database; restore it from a backup")
     try:
         conn = sqlcipher3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=timeout)
     except sqlcipher3.Error as exc:

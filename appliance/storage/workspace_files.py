@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from appliance.errors import DatabaseMissing, UnknownKey
+from appliance.errors import ApplianceExists, DatabaseMissing, UnknownKey
 from appliance.keys.keystore import Keystore, workspace_db_key
 from appliance.layout import Layout, make_private_dir
 from appliance.storage.database import Database
@@ -22,10 +22,20 @@ class WorkspaceDatabases:
 
     def create(self, workspace_id: str) -> Database:
         path = self._layout.workspace_db(workspace_id)
+        name = workspace_db_key(workspace_id)
+        if self._keystore.has(name) or path.exists():
+            raise ApplianceExists(f"workspace {workspace_id} already has a database; refusing to overwrite it")
         make_private_dir(self._layout.workspaces_dir)
-        key = self._keystore.create_key(workspace_db_key(workspace_id), purpose="workspace database")
-        db = Database(path, key, create=True)
-        migrate(db, "workspace")
+        key = self._keystore.create_key(name, purpose="workspace database")
+        try:
+            db = Database(path, key, create=True)
+            migrate(db, "workspace")
+        except BaseException:
+            # Leave neither a key without a file nor a half-made file behind.
+            self._keystore.destroy(name)
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            raise
         with self._lock:
             self._open[workspace_id] = db
         return db
