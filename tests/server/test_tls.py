@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from appliance import certificates
 from appliance.client import PinnedClient
 from appliance.errors import PinMismatch
-from appliance import certificates
 from tests.running import tls13_context
 
 
