@@ -1,6 +1,7 @@
 """Run every benchmark and print its ratios: `python -m bench`."""
 
-from bench import storage
+from bench import edge, storage
 
 if __name__ == "__main__":
     storage.main()
+    edge.main()
