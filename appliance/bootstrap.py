@@ -20,6 +20,9 @@ from appliance.storage.workspace_files import WorkspaceDatabases
 
 CA_KEY = "tls:ca-key"
 SERVER_KEY = "tls:server-key"
+AUDIT_MAC_KEY = "audit:mac"
+# Keys every appliance holds besides its database keys; ones added by later releases are made at next open.
+_SERVICE_KEYS = {AUDIT_MAC_KEY: "audit log HMAC chain"}
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ def initialise(
         keystore = Keystore.create(layout.key_dir, master, appliance_id=appliance_id, clock=clock)
         try:
             control_key = keystore.create_key(CONTROL_DB_KEY, purpose="control database")
+            for name, purpose in _SERVICE_KEYS.items():
+                keystore.create_key(name, purpose=purpose)
             created_files.append(layout.control_db)
             with Database(layout.control_db, control_key, create=True) as control:
                 migrate(control, "control")
@@ -126,6 +131,9 @@ def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = Non
         control = Database(layout.control_db, control_key)
         try:
             migrate(control, "control")
+            for name, purpose in _SERVICE_KEYS.items():
+                if not keystore.has(name):
+                    keystore.create_key(name, purpose=purpose)
         except BaseException:
             control.close()
             raise

@@ -93,3 +93,57 @@ class ServiceError(ApplianceError):
 
 class PinMismatch(ApplianceError):
     code = "pin_mismatch"
+
+
+class ValidationError(ApplianceError):
+    """Input that breaks a rule; the message names the field and the rule."""
+
+    code = "invalid_request"
+
+
+class WeakPassword(ValidationError):
+    code = "weak_password"
+
+
+class AuthenticationFailed(ApplianceError):
+    """Wrong credentials, or a session or token that is unknown, expired or revoked (never says which)."""
+
+    code = "authentication_failed"
+
+
+class SecondFactorRequired(AuthenticationFailed):
+    code = "second_factor_required"
+
+
+class EmailNotVerified(AuthenticationFailed):
+    code = "email_not_verified"
+
+
+class TooManyAttempts(ApplianceError):
+    code = "too_many_attempts"
+
+    def __init__(self, message: str, *, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermissionDenied(ApplianceError):
+    code = "forbidden"
+
+
+class NotFound(ApplianceError):
+    code = "not_found"
+
+
+class Conflict(ApplianceError):
+    code = "conflict"
+
+
+class InvalidToken(ApplianceError):
+    """A link token (verification, invitation, reset) that is unknown, used, revoked or expired."""
+
+    code = "invalid_token"
+
+
+class MailError(ApplianceError):
+    code = "mail_error"

@@ -47,6 +47,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_max_bytes", int, 10_485_760, "Size at which a log file is rotated."),
     Setting("log_backups", int, 5, "Rotated log files kept."),
     Setting("caddy_restart_delay_seconds", float, 1.0, "Pause before restarting a Caddy that died; doubles per crash."),
+    Setting("public_url", str, "", "URL users reach the appliance at, used in mailed links. Empty: from host and port."),
+    Setting("session_idle_minutes", int, 30, "A session unused this long ends."),
+    Setting("session_absolute_hours", int, 12, "A session ends this long after login, used or not."),
+    Setting("require_second_factor_for_admins", bool, False, "Operators, owners and admins must enrol TOTP to log in."),
+    Setting("argon2_time_cost", int, 3, "argon2id passes for password hashes; raised values apply at next login."),
+    Setting("argon2_memory_kib", int, 65_536, "argon2id memory in KiB for password hashes."),
+    Setting("argon2_parallelism", int, 4, "argon2id lanes for password hashes."),
+    Setting("invitation_hours", int, 72, "An invitation expires this long after it is sent."),
+    Setting("verification_hours", int, 48, "An email-verification link expires this long after it is sent."),
+    Setting("password_reset_minutes", int, 30, "A password-reset link expires this long after it is sent."),
+    Setting("login_window_minutes", int, 15, "Moving window over which failed logins are counted."),
+    Setting("login_max_failures_per_account", int, 10, "Failed logins for one account in the window before throttling."),
+    Setting("login_max_failures_per_address", int, 50, "Failed logins from one address in the window before throttling."),
+    Setting("smtp_host", str, "", "SMTP relay host for outgoing mail. Empty: mail waits in the outbox."),
+    Setting("smtp_port", int, 587, "SMTP relay port."),
+    Setting("smtp_security", str, "starttls", "starttls, tls (implicit TLS) or none (only for a relay on this machine)."),
+    Setting("smtp_username", str, "", "SMTP user name; empty for a relay that needs none."),
+    Setting("smtp_password", str, "", "SMTP password (prefer CHATSPARK_SMTP_PASSWORD in the service environment)."),
+    Setting("smtp_ca_file", Path, None, "CA certificates (PEM) that vouch for the relay. Empty: the system's."),
+    Setting("mail_from", str, "ChatSpark Appliance <chatspark@localhost>", "Sender address of appliance mail."),
+    Setting("outbox_interval_seconds", int, 15, "How often queued mail is sent."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -132,19 +153,23 @@ def _setting(name: str, where: str) -> Setting:
 
 
 # What each setting type accepts from TOML or flags; text from the environment is parsed by the type itself.
-_ACCEPTED: dict[type, tuple[type, ...]] = {Path: (str, Path), str: (str,), int: (int, str), float: (int, float, str)}
+_ACCEPTED: dict[type, tuple[type, ...]] = {Path: (str, Path), str: (str,), int: (int, str), float: (int, float, str),
+                                           bool: (bool, str)}
+_BOOLEAN_TEXT = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 
 
 def _coerce(setting: Setting, raw: Any, where: str) -> Any:
     if raw is None or (raw == "" and setting.type is Path):
         return None
     try:
-        if isinstance(raw, bool) or not isinstance(raw, _ACCEPTED[setting.type]):
+        if (isinstance(raw, bool) and setting.type is not bool) or not isinstance(raw, _ACCEPTED[setting.type]):
             raise TypeError
+        if setting.type is bool:
+            return raw if isinstance(raw, bool) else _BOOLEAN_TEXT[raw.strip().lower()]
         if setting.type is Path:
             return Path(os.path.expanduser(str(raw)))
         return setting.type(raw.strip() if isinstance(raw, str) and setting.type is not str else raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, KeyError):
         raise ConfigurationError(
             f"{where}: {raw!r} is not a valid {setting.type.__name__} for {setting.name}"
         ) from None
@@ -171,6 +196,13 @@ def _validate(values: dict[str, Any]) -> None:
     values["log_level"] = values["log_level"].upper()
     if bool(values["tls_cert_file"]) != bool(values["tls_key_file"]):
         raise ConfigurationError("tls_cert_file and tls_key_file must be given together")
-    for name in ("max_request_body_bytes", "max_header_bytes", "read_header_timeout_seconds", "app_threads"):
+    for name in ("max_request_body_bytes", "max_header_bytes", "read_header_timeout_seconds", "app_threads",
+                 "session_idle_minutes", "session_absolute_hours", "argon2_time_cost", "argon2_parallelism",
+                 "invitation_hours", "verification_hours", "password_reset_minutes", "login_window_minutes",
+                 "login_max_failures_per_account", "login_max_failures_per_address", "outbox_interval_seconds"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
+    if values["argon2_memory_kib"] < 8 * values["argon2_parallelism"]:
+        raise ConfigurationError("argon2_memory_kib must be at least 8 KiB per lane (argon2_parallelism)")
+    if values["smtp_security"] not in ("starttls", "tls", "none"):
+        raise ConfigurationError(f"smtp_security must be starttls, tls or none, not {values['smtp_security']!r}")

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import importlib
 import sys
 from pathlib import Path
 from typing import Sequence
 
 from appliance import __version__, errors
 from appliance import settings as settings_module
-from appliance.bootstrap import initialise
+from appliance.bootstrap import Appliance, initialise, open_appliance
 from appliance.clock import SystemClock
 from appliance.keys import masterkey
 from appliance.layout import Layout
 
 EXIT_FAILURE = 1
 EXIT_NOT_ANSWERING = 3
+# Modules that add their own subcommands through `register(commands, common)`.
+COMMAND_MODULES: tuple[str, ...] = ()
 
 
-def _common() -> argparse.ArgumentParser:
+def common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, metavar="FILE", help="settings file read after config/appliance.toml")
     common.add_argument("--data-dir", type=Path, metavar="DIR", help="data directory (databases, logs, certificates)")
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chatspark", description="ChatSpark Appliance: on-prem AI chat agents.")
     parser.add_argument("--version", action="version", version=f"chatspark {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    common = _common()
+    common = common_options()
 
     init = commands.add_parser("init", parents=[common], help="create a new appliance (keys, databases, certificates)",
                                description="Create the key directory, keystore, control database, the appliance CA and "
@@ -57,16 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--host", metavar="HOST", help="address the service listens on")
     status.add_argument("--port", type=int, metavar="PORT", help="HTTPS port")
     status.set_defaults(handler=_status)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands, common)
     return parser
 
 
-def _settings(args: argparse.Namespace) -> settings_module.Settings:
+def settings_from(args: argparse.Namespace) -> settings_module.Settings:
+    """Settings for a command: files and environment, then the flags the command was given."""
     overrides = {name: getattr(args, name, None)
                  for name in ("data_dir", "key_dir", "host", "port", "http_redirect_port", "passphrase_file")}
     return settings_module.load(args.config, overrides=overrides)
 
 
-def _read_passphrase(path: Path | None, *, confirm: bool = False) -> str | None:
+def read_passphrase(path: Path | None, *, confirm: bool = False) -> str | None:
+    """The passphrase from its file, else from the terminal; never a prompt without a terminal."""
     if path is not None:
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -81,10 +88,18 @@ def _read_passphrase(path: Path | None, *, confirm: bool = False) -> str | None:
     return None
 
 
-def _init(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+def open_from(args: argparse.Namespace) -> tuple[Appliance, settings_module.Settings]:
+    """Open the appliance a command names, asking for the passphrase only on a terminal."""
+    settings = settings_from(args)
     layout = Layout.of(settings.data_dir, settings.key_dir)
-    passphrase = _read_passphrase(args.passphrase_file, confirm=True) if args.passphrase_file else None
+    passphrase = read_passphrase(settings.passphrase_file) if masterkey.is_wrapped(layout.key_dir) else None
+    return open_appliance(layout, clock=SystemClock(), passphrase=passphrase), settings
+
+
+def _init(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    layout = Layout.of(settings.data_dir, settings.key_dir)
+    passphrase = read_passphrase(args.passphrase_file, confirm=True) if args.passphrase_file else None
     result = initialise(layout, clock=SystemClock(), passphrase=passphrase, extra_names=args.san)
     print(f"Initialised appliance {result.appliance_id}")
     print(f"  data directory:  {layout.data_dir}")
@@ -101,10 +116,10 @@ def _init(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from server.serve import serve  # keeps `chatspark --help` and `init` free of Flask start-up
 
-    settings = _settings(args)
+    settings = settings_from(args)
     passphrase = None
     if masterkey.is_wrapped(Path(settings.key_dir).expanduser()):
-        passphrase = _read_passphrase(settings.passphrase_file)
+        passphrase = read_passphrase(settings.passphrase_file)
     serve(settings, passphrase=passphrase, out=sys.stdout)
     return 0
 
@@ -112,7 +127,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from server.status import collect
 
-    report = collect(_settings(args), now=SystemClock().now())
+    report = collect(settings_from(args), now=SystemClock().now())
     print("\n".join(report.lines))
     return 0 if report.service_answers else EXIT_NOT_ANSWERING
 
