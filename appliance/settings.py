@@ -47,7 +47,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_max_bytes", int, 10_485_760, "Size at which a log file is rotated."),
     Setting("log_backups", int, 5, "Rotated log files kept."),
     Setting("caddy_restart_delay_seconds", float, 1.0, "Pause before restarting a Caddy that died; doubles per crash."),
-    Setting("public_url", str, "", "URL users reach the appliance at, used in mailed links. Empty: from host and port."),
+    Setting("public_url", str, "", "URL users reach the appliance at, for mailed links. Empty: from host and port."),
     Setting("session_idle_minutes", int, 30, "A session unused this long ends."),
     Setting("session_absolute_hours", int, 12, "A session ends this long after login, used or not."),
     Setting("require_second_factor_for_admins", bool, False, "Operators, owners and admins must enrol TOTP to log in."),
@@ -58,11 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("verification_hours", int, 48, "An email-verification link expires this long after it is sent."),
     Setting("password_reset_minutes", int, 30, "A password-reset link expires this long after it is sent."),
     Setting("login_window_minutes", int, 15, "Moving window over which failed logins are counted."),
-    Setting("login_max_failures_per_account", int, 10, "Failed logins for one account in the window before throttling."),
-    Setting("login_max_failures_per_address", int, 50, "Failed logins from one address in the window before throttling."),
+    Setting("login_max_failures_per_account", int, 10, "Failed logins per account in the window before throttling."),
+    Setting("login_max_failures_per_address", int, 50, "Failed logins per address in the window before throttling."),
     Setting("smtp_host", str, "", "SMTP relay host for outgoing mail. Empty: mail waits in the outbox."),
     Setting("smtp_port", int, 587, "SMTP relay port."),
-    Setting("smtp_security", str, "starttls", "starttls, tls (implicit TLS) or none (only for a relay on this machine)."),
+    Setting("smtp_security", str, "starttls", "starttls, tls (implicit TLS) or none (only for a relay on this host)."),
     Setting("smtp_username", str, "", "SMTP user name; empty for a relay that needs none."),
     Setting("smtp_password", str, "", "SMTP password (prefer CHATSPARK_SMTP_PASSWORD in the service environment)."),
     Setting("smtp_ca_file", Path, None, "CA certificates (PEM) that vouch for the relay. Empty: the system's."),
@@ -153,9 +153,11 @@ def _setting(name: str, where: str) -> Setting:
 
 
 # What each setting type accepts from TOML or flags; text from the environment is parsed by the type itself.
-_ACCEPTED: dict[type, tuple[type, ...]] = {Path: (str, Path), str: (str,), int: (int, str), float: (int, float, str),
-                                           bool: (bool, str)}
-_BOOLEAN_TEXT = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
+_ACCEPTED: dict[type, tuple[type, ...]] = {
+    Path: (str, Path), str: (str,), int: (int, str), float: (int, float, str), bool: (bool, str),
+}
+_BOOLEAN_TEXT = {"1": True, "true": True, "yes": True, "on": True,
+                 "0": False, "false": False, "no": False, "off": False}
 
 
 def _coerce(setting: Setting, raw: Any, where: str) -> Any:

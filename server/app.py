@@ -7,20 +7,24 @@ import time
 
 from flask import Flask, abort, g, request
 
-from appliance.bootstrap import Appliance
+from appliance.services import Services
 from appliance.settings import Settings
-from server import health, http_errors, security_headers
+from server import api, auth, health, http_errors, pages, security_headers
 
 access_log = logging.getLogger("chatspark.access")
 
 
-def create_app(appliance: Appliance, *, settings: Settings, scheduler=None) -> Flask:
+def create_app(services: Services, *, settings: Settings, scheduler=None) -> Flask:
     app = Flask(__name__, static_url_path="/static")
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes,
                       CHATSPARK_OWN_CERTIFICATE=not settings.tls_cert_file)
-    app.extensions["chatspark.appliance"] = appliance
+    app.extensions["chatspark.appliance"] = services.appliance
+    app.extensions["chatspark.services"] = services
     app.extensions["chatspark.scheduler"] = scheduler
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(pages.blueprint)
+    api.register(app)
+    app.after_request(auth.set_csrf_cookie)
     http_errors.install(app)
     security_headers.install(app, hsts_max_age=settings.hsts_max_age_seconds)
     _install_access_log(app)

@@ -19,7 +19,7 @@ from appliance.layout import Layout
 EXIT_FAILURE = 1
 EXIT_NOT_ANSWERING = 3
 # Modules that add their own subcommands through `register(commands, common)`.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("server.cli_audit",)
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -11,12 +11,22 @@ from appliance import errors
 
 log = logging.getLogger(__name__)
 
+# First match wins, so subclasses come before their bases.
 STATUS_BY_ERROR: list[tuple[type[errors.ApplianceError], int]] = [
     (errors.InvalidIdentifier, 400),
     (errors.ConfigurationError, 400),
+    (errors.ValidationError, 400),
+    (errors.InvalidToken, 400),
+    (errors.EmailNotVerified, 403),
+    (errors.AuthenticationFailed, 401),
+    (errors.PermissionDenied, 403),
+    (errors.NotFound, 404),
     (errors.DatabaseMissing, 404),
     (errors.UnknownKey, 404),
+    (errors.Conflict, 409),
     (errors.ApplianceExists, 409),
+    (errors.TooManyAttempts, 429),
+    (errors.MailError, 502),
     (errors.StorageError, 503),
 ]
 
@@ -42,7 +52,12 @@ def install(app: Flask) -> None:
         status = next((s for kind, s in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
         if status >= 500:
             log.error("request failed: %s", exc, extra={"error_code": exc.code})
-        return error_response(exc.code, str(exc), status)
+        response = error_response(exc.code, str(exc), status)
+        if isinstance(exc, errors.TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after_seconds)
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="chatspark"'
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(exc: Exception):

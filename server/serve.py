@@ -17,6 +17,7 @@ from appliance.clock import SystemClock
 from appliance.errors import ServiceError
 from appliance.jobs import build_scheduler
 from appliance.layout import Layout
+from appliance.services import build_services
 from appliance.settings import Settings
 from server import caddy
 from server.app import create_app
@@ -86,8 +87,9 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
         else:
             issued = server_certificate(appliance)
             cert_source = caddy.pem_certificate(issued.cert_pem, issued.key_pem)
-        scheduler = build_scheduler(appliance)
-        app = create_app(appliance, settings=settings, scheduler=scheduler)
+        services = build_services(appliance, settings)
+        scheduler = build_scheduler(services, outbox_interval_seconds=settings.outbox_interval_seconds)
+        app = create_app(services, settings=settings, scheduler=scheduler)
         app_server = AppServer(app, runtime_dir / "app.sock", threads=settings.app_threads,
                                max_request_body_bytes=settings.max_request_body_bytes)
         app_server.start()

@@ -36,3 +36,19 @@ def appliance(initialised, clock):
     opened = open_appliance(initialised, clock=clock)
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def settings():
+    """Shipped defaults, with argon2 made cheap so tests that hash many passwords stay fast."""
+    from appliance import settings as settings_module
+
+    return settings_module.load(environ={}).replace(argon2_time_cost=1, argon2_memory_kib=1024,
+                                                    argon2_parallelism=1)
+
+
+@pytest.fixture
+def services(appliance, settings):
+    from appliance.services import build_services
+
+    return build_services(appliance, settings)

@@ -4,27 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from appliance import settings as settings_module
 from appliance.jobs import build_scheduler
 from server.app import create_app
 
 
 @pytest.fixture
-def settings():
-    return settings_module.load(environ={})
-
-
-@pytest.fixture
-def scheduler(appliance):
-    scheduler = build_scheduler(appliance)
+def scheduler(services):
+    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
     scheduler.start()
     yield scheduler
     scheduler.shutdown(wait=False)
 
 
 @pytest.fixture
-def client(appliance, settings, scheduler):
-    app = create_app(appliance, settings=settings, scheduler=scheduler)
+def client(services, settings, scheduler):
+    app = create_app(services, settings=settings, scheduler=scheduler)
 
     @app.get("/boom")
     def boom():
@@ -45,15 +39,16 @@ def test_readyz_reports_databases_and_scheduler(client):
     assert response.get_json() == {"status": "ready", "checks": {"databases": "ok", "scheduler": "ok"}}
 
 
-def test_readyz_is_not_ready_without_a_running_scheduler(appliance, settings):
-    client = create_app(appliance, settings=settings, scheduler=build_scheduler(appliance)).test_client()
+def test_readyz_is_not_ready_without_a_running_scheduler(services, settings):
+    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    client = create_app(services, settings=settings, scheduler=scheduler).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["scheduler"] == "not running"
 
 
-def test_readyz_is_not_ready_when_the_control_database_is_closed(appliance, settings, scheduler):
-    client = create_app(appliance, settings=settings, scheduler=scheduler).test_client()
+def test_readyz_is_not_ready_when_the_control_database_is_closed(appliance, services, settings, scheduler):
+    client = create_app(services, settings=settings, scheduler=scheduler).test_client()
     appliance.control_db.close()
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -101,9 +96,9 @@ def test_unexpected_error_is_json_without_traceback_or_secrets(client, caplog):
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
 
 
-def test_oversized_body_is_a_json_413(appliance, scheduler):
-    small = settings_module.load(environ={}).replace(max_request_body_bytes=1000)
-    client = create_app(appliance, settings=small, scheduler=scheduler).test_client()
+def test_oversized_body_is_a_json_413(services, settings, scheduler):
+    small = settings.replace(max_request_body_bytes=1000)
+    client = create_app(services, settings=small, scheduler=scheduler).test_client()
 
     response = client.post("/healthz", data=b"x" * 5000)
     assert response.status_code == 413

@@ -30,6 +30,7 @@ CREATE TABLE sessions (
     expires_at      TEXT NOT NULL,                    -- absolute limit
     client_address  TEXT,
     user_agent      TEXT,
+    enrol_only      INTEGER NOT NULL DEFAULT 0,       -- 1: may only enrol a second factor (policy requires one)
     revoked_at      TEXT
 );
 CREATE INDEX sessions_by_user ON sessions (user_id);

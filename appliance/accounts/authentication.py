@@ -1,0 +1,252 @@
+"""Logging in and out, changing and resetting passwords, and the TOTP second factor."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from appliance.accounts import messages, totp
+from appliance.accounts.passwords import normalise
+from appliance.accounts.sessions import Session, SessionService
+from appliance.accounts.throttle import LoginThrottle
+from appliance.accounts.tokens import LinkTokens
+from appliance.accounts.users import User, UserService, user_from_row
+from appliance.audit.log import AuditLog
+from appliance.clock import Clock, isoformat
+from appliance.errors import (
+    AuthenticationFailed,
+    Conflict,
+    EmailNotVerified,
+    SecondFactorRequired,
+    ValidationError,
+)
+from appliance.mail.outbox import Outbox
+from appliance.storage.database import Database
+
+_LOGIN_FAILED = "wrong email or password"
+
+
+@dataclass(frozen=True)
+class Login:
+    token: str
+    session: Session
+    user: User
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    secret: str
+    uri: str
+
+
+class AuthService:
+    def __init__(self, db: Database, *, clock: Clock, users: UserService, sessions: SessionService,
+                 throttle: LoginThrottle, tokens: LinkTokens, outbox: Outbox, audit: AuditLog,
+                 links: messages.Links, reset_lifetime: dt.timedelta, require_second_factor_for_admins: bool) -> None:
+        self._db = db
+        self._clock = clock
+        self._users = users
+        self._sessions = sessions
+        self._throttle = throttle
+        self._tokens = tokens
+        self._outbox = outbox
+        self._audit = audit
+        self._links = links
+        self._reset_lifetime = reset_lifetime
+        self._require_second_factor = require_second_factor_for_admins
+
+    def login(self, *, email: str, password: str, totp_code: str | None = None, recovery_code: str | None = None,
+              client_address: str | None, user_agent: str | None = None) -> Login:
+        account = (email or "").strip().lower()
+        address = client_address or "unknown"
+        self._throttle.check(account=account, address=address)  # before any hashing
+        row = self._db.query_one("SELECT * FROM users WHERE email = ?", (account,))
+        if not self._users.hasher.verify(row["password_hash"] if row else None, normalise(password or "")):
+            self._fail(account, address, "bad_credentials", user_id=row["id"] if row else None)
+            raise AuthenticationFailed(_LOGIN_FAILED)
+        user = user_from_row(row)
+        if user.status == "disabled":
+            self._fail(account, address, "disabled", user_id=user.id)
+            raise AuthenticationFailed(_LOGIN_FAILED)
+        if not user.email_verified:
+            self._fail(account, address, "email_not_verified", user_id=user.id)
+            raise EmailNotVerified("confirm your email address first: open the link in the mail we sent you")
+        if user.second_factor:
+            if not (totp_code or recovery_code):
+                self._audit.record("auth.login", actor_type="user", actor_id=user.id, client_address=address,
+                                   outcome="failure", details={"reason": "second_factor_required"})
+                raise SecondFactorRequired("enter the code from your authenticator app (or a recovery code)")
+            if not self._second_factor_ok(user.id, totp_code, recovery_code):
+                self._fail(account, address, "bad_second_factor", user_id=user.id)
+                raise AuthenticationFailed("that code is not valid; use a fresh one from your authenticator app")
+        enrol_only = self._require_second_factor and not user.second_factor and self._needs_second_factor(user)
+        with self._db.transaction() as conn:
+            if self._users.hasher.needs_rehash(row["password_hash"]):
+                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?",
+                             (self._users.hasher.hash(normalise(password)), user.id))
+            token, session = self._sessions.start(conn, user_id=user.id, client_address=client_address,
+                                                  user_agent=user_agent, enrol_only=enrol_only)
+            self._audit.record("auth.login", actor_type="user", actor_id=user.id, client_address=address,
+                               target_type="session", target_id=session.id,
+                               details={"enrol_only": enrol_only} if enrol_only else None, conn=conn)
+        self._throttle.record_success(account=account, address=address)
+        return Login(token, session, user)
+
+    def _fail(self, account: str, address: str, reason: str, *, user_id: str | None) -> None:
+        self._throttle.record_failure(account=account, address=address)
+        self._audit.record("auth.login", actor_type="user" if user_id else "anonymous", actor_id=user_id,
+                           client_address=address, outcome="failure", details={"reason": reason})
+
+    def _needs_second_factor(self, user: User) -> bool:
+        if user.is_operator:
+            return True
+        return self._db.query_one("SELECT 1 FROM memberships WHERE user_id = ? AND role IN ('owner', 'admin')",
+                                  (user.id,)) is not None
+
+    def _second_factor_ok(self, user_id: str, totp_code: str | None, recovery_code: str | None) -> bool:
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT totp_secret, totp_last_step FROM users WHERE id = ?", (user_id,)).fetchone()
+            if totp_code:
+                step = totp.verify(bytes(row["totp_secret"]), totp_code, now=self._clock.now(),
+                                   last_step=row["totp_last_step"])
+                if step is None:
+                    return False
+                conn.execute("UPDATE users SET totp_last_step = ? WHERE id = ?", (step, user_id))
+                return True
+            used = conn.execute(
+                "UPDATE recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
+                (isoformat(self._clock.now()), user_id, totp.hash_recovery_code(recovery_code or "")),
+            ).rowcount
+            return used == 1
+
+    def logout(self, session: Session, *, client_address: str | None) -> None:
+        with self._db.transaction() as conn:
+            self._sessions.end(conn, session.id)
+            self._audit.record("auth.logout", actor_type="user", actor_id=session.user_id, target_type="session",
+                               target_id=session.id, client_address=client_address, conn=conn)
+
+    def end_session(self, session_id: str, *, actor_id: str, client_address: str | None) -> None:
+        with self._db.transaction() as conn:
+            self._sessions.end(conn, session_id)
+            self._audit.record("session.end", actor_type="user", actor_id=actor_id, target_type="session",
+                               target_id=session_id, client_address=client_address, conn=conn)
+
+    def end_all_sessions(self, user_id: str, *, actor_id: str, client_address: str | None,
+                         workspace_id: str | None = None) -> int:
+        with self._db.transaction() as conn:
+            ended = self._sessions.end_all_for_user(conn, user_id)
+            self._audit.record("session.end_all", actor_type="user", actor_id=actor_id, target_type="user",
+                               target_id=user_id, workspace_id=workspace_id, client_address=client_address,
+                               details={"sessions_ended": ended}, conn=conn)
+        return ended
+
+    def change_password(self, user: User, *, session_id: str, current: str, new: str,
+                        client_address: str | None) -> int:
+        """Needs the current password; ends the user's other sessions and mails a notice. Returns sessions ended."""
+        row = self._db.query_one("SELECT password_hash FROM users WHERE id = ?", (user.id,))
+        if not self._users.hasher.verify(row["password_hash"], normalise(current or "")):
+            self._audit.record("auth.password_change", actor_type="user", actor_id=user.id,
+                               client_address=client_address, outcome="failure", details={"reason": "bad_current"})
+            raise AuthenticationFailed("the current password is wrong")
+        if normalise(new or "") == normalise(current or ""):
+            raise ValidationError("the new password must differ from the current one")
+        self._users.policy.check(new, email=user.email)
+        with self._db.transaction() as conn:
+            ended = self._set_password(conn, user, new, keep_session=session_id)
+            self._audit.record("auth.password_change", actor_type="user", actor_id=user.id,
+                               client_address=client_address, details={"sessions_ended": ended}, conn=conn)
+        return ended
+
+    def _set_password(self, conn, user: User, password: str, *, keep_session: str | None) -> int:
+        now = isoformat(self._clock.now())
+        conn.execute("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
+                     (self._users.hasher.hash(normalise(password)), now, user.id))
+        ended = self._sessions.end_all_for_user(conn, user.id, keep=keep_session)
+        subject, body = messages.password_changed(when=now)
+        self._outbox.enqueue(to=user.email, subject=subject, body=body, conn=conn)
+        return ended
+
+    def request_reset(self, *, email: str, client_address: str | None) -> None:
+        """Mail a reset link if the address has an enabled account; answer the same either way."""
+        row = self._db.query_one("SELECT * FROM users WHERE email = ?", ((email or "").strip(),))
+        # Spend the time of the real path for unknown addresses too, so timing does not tell them apart.
+        self._users.hasher.verify(None, "x")
+        if row is None or row["status"] == "disabled":
+            self._audit.record("auth.reset_request", actor_type="anonymous", client_address=client_address,
+                               outcome="failure", details={"reason": "unknown_or_disabled"})
+            return
+        with self._db.transaction() as conn:
+            self._tokens.revoke_all(conn, purpose="reset_password", user_id=row["id"])
+            token = self._tokens.issue(conn, purpose="reset_password", user_id=row["id"],
+                                       lifetime=self._reset_lifetime)
+            subject, body = messages.password_reset(self._links.reset_password(token),
+                                                    minutes=int(self._reset_lifetime.total_seconds() // 60))
+            self._outbox.enqueue(to=row["email"], subject=subject, body=body, conn=conn)
+            self._audit.record("auth.reset_request", actor_type="user", actor_id=row["id"],
+                               client_address=client_address, conn=conn)
+
+    def reset_needs_second_factor(self, token: str) -> bool:
+        user_id = self._tokens.peek(self._db.connection, purpose="reset_password", token=token)
+        return self._users.get(user_id).second_factor
+
+    def complete_reset(self, *, token: str, password: str, totp_code: str | None = None,
+                       recovery_code: str | None = None, client_address: str | None) -> User:
+        """Set a new password from a reset link; a user with a second factor must give a code too."""
+        user = self._users.get(self._tokens.peek(self._db.connection, purpose="reset_password", token=token))
+        self._users.policy.check(password, email=user.email)
+        if user.second_factor and not self._second_factor_ok(user.id, totp_code, recovery_code):
+            self._audit.record("auth.reset_complete", actor_type="user", actor_id=user.id,
+                               client_address=client_address, outcome="failure",
+                               details={"reason": "bad_second_factor"})
+            raise SecondFactorRequired("this account has a second factor: enter a current code or a recovery code")
+        with self._db.transaction() as conn:
+            self._tokens.redeem(conn, purpose="reset_password", token=token)
+            ended = self._set_password(conn, user, password, keep_session=None)
+            if user.status == "pending":
+                # The link reached the mailbox, which proves the address as well as a verification link would.
+                conn.execute("UPDATE users SET status = 'active', email_verified_at = ? WHERE id = ?",
+                             (isoformat(self._clock.now()), user.id))
+            self._audit.record("auth.reset_complete", actor_type="user", actor_id=user.id,
+                               client_address=client_address, details={"sessions_ended": ended}, conn=conn)
+        return self._users.get(user.id)
+
+    def start_enrolment(self, user: User) -> Enrolment:
+        if user.second_factor:
+            raise Conflict("a second factor is already enabled; disable it first to enrol a new one")
+        secret = totp.new_secret()
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE users SET totp_secret = ?, totp_enabled_at = NULL, totp_last_step = 0 WHERE id = ?",
+                         (secret, user.id))
+        return Enrolment(totp.secret_text(secret), totp.provisioning_uri(secret, account=user.email))
+
+    def confirm_enrolment(self, user: User, *, code: str, session_id: str, client_address: str | None) -> list[str]:
+        """Turn the second factor on with a first valid code; returns recovery codes, shown this once."""
+        row = self._db.query_one("SELECT totp_secret, totp_enabled_at, totp_last_step FROM users WHERE id = ?",
+                                 (user.id,))
+        if row["totp_secret"] is None or row["totp_enabled_at"] is not None:
+            raise Conflict("start an enrolment first")
+        step = totp.verify(bytes(row["totp_secret"]), code or "", now=self._clock.now(),
+                           last_step=row["totp_last_step"])
+        if step is None:
+            raise ValidationError("that code does not match; check the time on your device and try a fresh code")
+        codes = totp.new_recovery_codes()
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE users SET totp_enabled_at = ?, totp_last_step = ? WHERE id = ?",
+                         (isoformat(self._clock.now()), step, user.id))
+            conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user.id,))
+            conn.executemany("INSERT INTO recovery_codes (user_id, code_hash) VALUES (?, ?)",
+                             [(user.id, totp.hash_recovery_code(c)) for c in codes])
+            conn.execute("UPDATE sessions SET enrol_only = 0 WHERE id = ?", (session_id,))
+            self._audit.record("auth.second_factor_enable", actor_type="user", actor_id=user.id,
+                               client_address=client_address, conn=conn)
+        return codes
+
+    def disable_second_factor(self, user: User, *, password: str, client_address: str | None) -> None:
+        row = self._db.query_one("SELECT password_hash FROM users WHERE id = ?", (user.id,))
+        if not self._users.hasher.verify(row["password_hash"], normalise(password or "")):
+            raise AuthenticationFailed("the password is wrong")
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL WHERE id = ?", (user.id,))
+            conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user.id,))
+            self._audit.record("auth.second_factor_disable", actor_type="user", actor_id=user.id,
+                               client_address=client_address, conn=conn)

@@ -1,0 +1,354 @@
+"""The tamper-evident audit log: append-only rows chained by HMAC, a signed head checkpoint, verification, export."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import io
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from appliance.audit import queries
+from appliance.clock import Clock, isoformat
+from appliance.errors import ValidationError
+from appliance.storage.database import Database, Row
+
+OUTCOMES = ("success", "failure", "denied")
+ACTOR_TYPES = ("user", "api_key", "system", "anonymous")
+MAX_TEXT = 512
+MAX_DETAILS = 4096
+MAX_PAGE = 10_000
+ZERO_MAC = bytes(32)
+
+# C0, DEL, C1, lone surrogates, and the Unicode line breaks and bidi controls that can forge or hide log lines.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "credential",
+                 "credentials", "apikey", "cookie", "otp", "totp", "pin"}
+_SECRET_FRAGMENTS = ("password", "passphrase", "secret", "apikey", "privatekey", "keymaterial", "accesstoken",
+                     "refreshtoken", "authtoken", "bearer")
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    seq: int
+    at: str
+    actor_type: str
+    actor_id: str | None
+    action: str
+    target_type: str | None
+    target_id: str | None
+    workspace_id: str | None
+    client_address: str | None
+    outcome: str
+    details: dict
+
+
+@dataclass(frozen=True)
+class AuditVerification:
+    """The result of walking the chain: `problem` names the first row that was altered, removed or inserted."""
+
+    ok: bool
+    rows_checked: int
+    first_bad_seq: int | None = None
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class _Head:
+    seq: int
+    mac: bytes
+
+
+class AuditLog:
+    """Appends audit rows and proves them untouched. There is deliberately no way to update or delete a row."""
+
+    def __init__(self, db: Database, *, key: bytes, clock: Clock) -> None:
+        if len(key) < 16:
+            raise ValueError("the audit MAC key must be at least 16 bytes")
+        self._db = db
+        self._key = bytes(key)
+        self._clock = clock
+
+    def record(self, action: str, *, actor_type: str = "system", actor_id: str | None = None,
+               target_type: str | None = None, target_id: str | None = None, workspace_id: str | None = None,
+               client_address: str | None = None, outcome: str = "success", details: dict | None = None,
+               conn: Any = None) -> int:
+        """Append one row and return its seq; given `conn` (inside the caller's transaction) it commits with it."""
+        if outcome not in OUTCOMES:
+            raise ValidationError(f"audit outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
+        if actor_type not in ACTOR_TYPES:
+            raise ValidationError(f"audit actor_type must be one of {', '.join(ACTOR_TYPES)}, not {actor_type!r}")
+        if not isinstance(action, str) or not action.strip():
+            raise ValidationError("audit action must be a non-empty text such as 'auth.login'")
+        values = {"actor_type": actor_type, "action": neutralise(action), "outcome": outcome,
+                  "details": _details_json(details)}
+        for name, text in (("actor_id", actor_id), ("target_type", target_type), ("target_id", target_id),
+                           ("workspace_id", workspace_id), ("client_address", client_address)):
+            if text is not None and not isinstance(text, str):
+                raise ValidationError(f"audit {name} must be text or None, not {type(text).__name__}")
+            values[name] = None if text is None else neutralise(text)
+        if conn is None:
+            with self._db.transaction() as own:
+                return self._append(own, values)
+        if not conn.in_transaction:
+            raise ValueError("record(conn=...) needs a connection inside db.transaction()")
+        return self._append(conn, values)
+
+    def _append(self, conn: Any, values: dict[str, Any]) -> int:
+        # Chain from the head checkpoint, not just the newest row: rows cut from the end stay a visible gap.
+        head, newest = self._head(conn), queries.newest_row(conn)
+        if head is not None and (newest is None or head.seq >= newest["seq"]):
+            seq, previous = head.seq + 1, head.mac
+        else:
+            seq, previous = (newest["seq"] + 1, bytes(newest["mac"])) if newest else (1, ZERO_MAC)
+        row = {"seq": seq, "at": isoformat(self._clock.now()), **values}
+        mac = self._mac(row, previous)
+        queries.insert_row(conn, row, mac)
+        queries.write_head(conn, json.dumps({"seq": seq, "mac": mac.hex(), "check": self._head_check(seq, mac)}))
+        return seq
+
+    def verify(self) -> AuditVerification:
+        """Walk every row in seq order recomputing the chain, then compare its end with the head checkpoint."""
+        with _snapshot(self._db.connection) as conn:
+            head_text = queries.read_head(conn)
+            head = self._parse_head(head_text)
+            expected, previous, checked = 1, ZERO_MAC, 0
+            rows = queries.rows_in_order(conn)
+            row = next(rows, None)
+            while row is not None:
+                following = next(rows, None)
+                seq = row["seq"]
+                if seq < expected:
+                    return _bad(checked, seq, f"row {seq} was inserted (sequence numbers start at 1)")
+                if seq > expected:
+                    gap = f"row {expected} is" if seq == expected + 1 else f"rows {expected} to {seq - 1} are"
+                    return _bad(checked, expected, f"{gap} missing (removed)")
+                if not hmac.compare_digest(_mac_of(row), self._mac(_values(row), previous)):
+                    return _bad(checked, seq, self._diagnose(conn, row, following, previous, head))
+                expected, previous, checked, row = seq + 1, _mac_of(row), checked + 1, following
+        last = expected - 1
+        if head_text is None:
+            if last == 0:
+                return AuditVerification(ok=True, rows_checked=0)
+            return _bad(checked, None, "the head checkpoint (meta 'audit_head') is missing, so removal of the "
+                                       "newest rows cannot be ruled out")
+        if head is None:
+            return _bad(checked, None, "the head checkpoint (meta 'audit_head') was altered")
+        if head.seq > last:
+            removed = f"all {head.seq} rows were removed" if last == 0 else f"rows after {last} were removed"
+            return _bad(checked, last + 1, f"{removed} (the head checkpoint records row {head.seq})")
+        if head.seq < last:
+            return _bad(checked, head.seq + 1, f"rows after {head.seq} are not covered by the head checkpoint "
+                                               "(it was replaced by an older one)")
+        if not hmac.compare_digest(head.mac, previous):
+            return _bad(checked, last, f"row {last} does not match the head checkpoint")
+        return AuditVerification(ok=True, rows_checked=checked)
+
+    def _diagnose(self, conn: Any, row: Row, following: Row | None, previous: bytes, head: _Head | None) -> str:
+        """Say why row `seq` breaks the chain: altered in place, moved from elsewhere, or inserted."""
+        seq, stored = row["seq"], _mac_of(row)
+        if head is not None and seq > head.seq:
+            return f"row {seq} was inserted after the newest recorded row {head.seq}"
+        recomputed = self._mac(_values(row), previous)
+        if following is not None and following["seq"] == seq + 1:
+            later = _values(following)
+            if self._chains(following, later, stored):
+                return f"row {seq} was altered"
+            if self._chains(following, later, recomputed):
+                return f"row {seq} was altered (its MAC was replaced)"
+        elif following is None and head is not None and head.seq == seq:
+            return f"row {seq} was altered" + (" (its MAC was replaced)" if head.mac == recomputed else "")
+        moved_from = self._original_seq(conn, row)
+        if moved_from is not None:
+            return f"row {seq} was moved: it holds the entry written as row {moved_from} (rows swapped or reordered)"
+        if following is not None and self._chains(following, {**_values(following), "seq": seq}, previous):
+            return f"row {seq} was inserted (the rows after it were renumbered)"
+        return f"row {seq} was altered or inserted (its MAC does not match the chain)"
+
+    def _chains(self, row: Row, values: dict[str, Any], previous: bytes) -> bool:
+        return hmac.compare_digest(_mac_of(row), self._mac(values, previous))
+
+    def _original_seq(self, conn: Any, row: Row) -> int | None:
+        """The seq this row's MAC was made for, if it is an authentic row put in another place."""
+        macs = {r["seq"]: _mac_of(r) for r in queries.rows_in_order(conn)}
+        for seq in macs:
+            if seq == row["seq"]:
+                continue
+            # Its predecessor is in place, or (when the neighbour was swapped with it) sits where it was.
+            for previous in (macs.get(seq - 1, ZERO_MAC if seq == 1 else None), macs[seq]):
+                if previous is not None and self._chains(row, {**_values(row), "seq": seq}, previous):
+                    return seq
+        return None
+
+    def events(self, *, workspace_id: str | None = None, actor_id: str | None = None, action: str | None = None,
+               outcome: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
+               after_seq: int | None = None, limit: int = 100) -> list[AuditEvent]:
+        """Rows matching every filter, oldest first; pass the last seq seen as `after_seq` for the next page.
+
+        `action` matches that action and those under it ("auth" or "auth." matches "auth.login"); `since` is
+        inclusive and `until` exclusive.
+        """
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+        for name, moment in (("since", since), ("until", until)):
+            if moment is not None and moment.tzinfo is None:
+                raise ValidationError(f"{name} must be a timezone-aware datetime")
+        # Filters are escaped like stored values, so a value with a newline finds the row it was recorded in.
+        rows = queries.select_rows(
+            self._db.connection, workspace_id=_neutralise_or_none(workspace_id),
+            actor_id=_neutralise_or_none(actor_id), action=_neutralise_or_none(action), outcome=outcome,
+            since=since, until=until, after_seq=after_seq, limit=limit,
+        )
+        return [_event(row) for row in rows]
+
+    def _mac(self, values: dict[str, Any], previous: bytes) -> bytes:
+        return hmac.new(self._key, b"chatspark-audit-row\x00" + _canonical(values, previous), hashlib.sha256).digest()
+
+    def _head_check(self, seq: int, mac: bytes) -> str:
+        message = f"chatspark-audit-head\x00{seq}\x00{mac.hex()}".encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def _head(self, conn: Any) -> _Head | None:
+        return self._parse_head(queries.read_head(conn))
+
+    def _parse_head(self, text: str | None) -> _Head | None:
+        """The checkpoint if present and signed by this key, else None."""
+        try:
+            value = json.loads(text) if text else None
+            head = _Head(int(value["seq"]), bytes.fromhex(value["mac"]))
+            check = str(value["check"])
+        except (TypeError, ValueError, KeyError):
+            return None
+        return head if hmac.compare_digest(check, self._head_check(head.seq, head.mac)) else None
+
+
+def neutralise(text: str) -> str:
+    """Text made safe to store and show: control characters become visible escapes, and length is capped."""
+    text = _CONTROL.sub(_escape, text)
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
+
+
+def to_csv(events: list[AuditEvent]) -> str:
+    """CSV with a header row; cells a spreadsheet would run as a formula get a leading apostrophe."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(queries.COLUMNS)
+    for event in events:
+        cells = [getattr(event, name) for name in queries.COLUMNS[:-1]] + [_compact(event.details)]
+        writer.writerow(["'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
+                         for cell in cells])
+    return out.getvalue()
+
+
+def to_json(events: list[AuditEvent]) -> str:
+    """A JSON array of events, each an object with the fields of AuditEvent."""
+    return json.dumps([dataclasses.asdict(event) for event in events], indent=2, ensure_ascii=False)
+
+
+@contextlib.contextmanager
+def _snapshot(conn: Any) -> Iterator[Any]:
+    # One read transaction, so a row appended mid-walk cannot look like a mismatch with the head checkpoint.
+    if conn.in_transaction:
+        yield conn
+        return
+    conn.execute("BEGIN")
+    try:
+        yield conn
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def _bad(checked: int, seq: int | None, problem: str) -> AuditVerification:
+    return AuditVerification(ok=False, rows_checked=checked, first_bad_seq=seq, problem=problem)
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED_ESCAPES:
+        return _NAMED_ESCAPES[char]
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def _neutralise_or_none(text: str | None) -> str | None:
+    return None if text is None else neutralise(text)
+
+
+def _details_json(details: dict | None) -> str:
+    if details is None:
+        details = {}
+    if not isinstance(details, dict):
+        raise ValidationError(f"audit details must be a dict, not {type(details).__name__}")
+    text = _compact(_clean_value(details, "details"))
+    if len(text) > MAX_DETAILS:
+        raise ValidationError(f"audit details are {len(text)} characters as JSON; the limit is {MAX_DETAILS}")
+    return text
+
+
+def _clean_value(value: Any, where: str) -> Any:
+    if isinstance(value, str):
+        return neutralise(value)
+    if value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_clean_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, dict):
+        cleaned = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ValidationError(f"{where} keys must be text, not {type(key).__name__}")
+            if _looks_secret(key):
+                raise ValidationError(f"{where} key {key!r} looks like a secret; audit details must never hold "
+                                      "passwords, tokens or key material (log an id instead)")
+            cleaned[neutralise(key)] = _clean_value(item, f"{where}[{key!r}]")
+        return cleaned
+    raise ValidationError(f"{where} must be text, a finite number, true/false, null, a list or an object, "
+                          f"not {type(value).__name__}")
+
+
+def _looks_secret(key: str) -> bool:
+    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w]
+    compact = "".join(words)
+    # "key" only as the last word: `api_key` and `key` are material, `key_id` and `key_name` name one.
+    return (any(word in _SECRET_WORDS for word in words) or (bool(words) and words[-1] in ("key", "keys"))
+            or any(fragment in compact for fragment in _SECRET_FRAGMENTS))
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _canonical(values: dict[str, Any], previous: bytes) -> bytes:
+    # JSON of named fields is unambiguous where concatenation is not; a value of the wrong type (a blob or a
+    # number written by hand) encodes differently from the text it replaced, so it cannot verify.
+    payload = {name: values[name] for name in queries.COLUMNS}
+    payload["previous_mac"] = previous.hex()
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      default=lambda v: {"blob": bytes(v).hex()}).encode("ascii")
+
+
+def _values(row: Row) -> dict[str, Any]:
+    return {name: row[name] for name in queries.COLUMNS}
+
+
+def _mac_of(row: Row) -> bytes:
+    mac = row["mac"]
+    return bytes(mac) if isinstance(mac, (bytes, bytearray, memoryview)) else b""
+
+
+def _event(row: Row) -> AuditEvent:
+    try:
+        details = json.loads(row["details"])
+    except (TypeError, ValueError):
+        # A hand-edited row must still be listable; `verify` is what reports it.
+        details = {"unreadable_details": str(row["details"])}
+    return AuditEvent(**{**_values(row), "details": details})

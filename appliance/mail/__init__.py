@@ -1,0 +1,1 @@
+"""Outgoing mail: the outbox table the services queue into, and the SMTP relay a job delivers through."""

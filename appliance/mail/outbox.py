@@ -1,0 +1,224 @@
+"""The outbox: mail queued by the services in the control database, delivered by a job with retries and backoff."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+
+from appliance.clock import Clock, isoformat
+from appliance.errors import ConfigurationError, MailError, ValidationError
+from appliance.mail.relay import SmtpRelay
+from appliance.storage.database import Database
+
+log = logging.getLogger(__name__)
+
+FIRST_BACKOFF = dt.timedelta(minutes=1)
+MAX_BACKOFF = dt.timedelta(hours=1)
+# Claimed rows are pushed this far into the future, so another sender skips them while this one talks to the
+# relay; if the process dies mid-batch they become due again on their own.
+CLAIM = dt.timedelta(hours=1)
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_ADDR_SPEC = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*", re.ASCII)
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+@dataclass(frozen=True)
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    waiting: int = 0
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    pending: int
+    failed: int
+    oldest_pending_at: dt.datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """One queued mail as listed to operators: everything but the body."""
+
+    id: int
+    recipient: str
+    subject: str
+    status: str
+    attempts: int
+    created_at: dt.datetime
+    next_attempt_at: dt.datetime
+    sent_at: dt.datetime | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    recipient: str
+    subject: str
+    body: str
+    attempts: int
+
+
+class Outbox:
+    """Queues mail in the `outbox` table and delivers what is due through the relay, one message at a time."""
+
+    def __init__(self, db: Database, *, clock: Clock, relay: SmtpRelay | None, sender: str,
+                 max_attempts: int = 8) -> None:
+        if max_attempts < 1:
+            raise ConfigurationError("max_attempts must be at least 1")
+        address = email.utils.parseaddr(sender)[1]
+        if _CONTROL.search(sender) or not _ADDR_SPEC.fullmatch(address):
+            raise ConfigurationError(f"mail_from must be an address like 'Name <name@example.com>', not {sender!r}")
+        self.db = db
+        self.clock = clock
+        self.relay = relay
+        self.sender = sender
+        self.sender_domain = address.rpartition("@")[2]
+        self.max_attempts = max_attempts
+
+    def enqueue(self, *, to: str, subject: str, body: str, conn: Any = None) -> int:
+        """Queue one plain-text mail and return its id; pass `conn` to queue it inside the caller's transaction."""
+        _check_recipient(to)
+        if _CONTROL.search(subject):
+            raise ValidationError("subject must be a single line without control characters")
+        now = isoformat(self.clock.now())
+        params = (to, subject, body, now, now)
+        sql = "INSERT INTO outbox (recipient, subject, body, created_at, next_attempt_at) VALUES (?, ?, ?, ?, ?)"
+        if conn is not None:
+            return int(conn.execute(sql, params).lastrowid)
+        with self.db.transaction() as own:
+            return int(own.execute(sql, params).lastrowid)
+
+    def send_due(self, *, limit: int = 50) -> SendReport:
+        """Deliver up to `limit` due mails; failures are recorded and retried later, never raised."""
+        if self.relay is None:
+            return SendReport(waiting=self._count("pending"))
+        sent = retried = failed = 0
+        # No write transaction stays open while the relay is talked to: claim, then one short write per outcome.
+        for mail in self._claim_due(limit):
+            try:
+                message = self._message(mail)
+            except ValueError as exc:
+                self._record_failure(mail, f"the message cannot be built: {exc}", final=True)
+                failed += 1
+                continue
+            try:
+                self.relay.send(message)
+            except MailError as exc:
+                final = mail.attempts + 1 >= self.max_attempts
+                self._record_failure(mail, str(exc), final=final)
+                if final:
+                    failed += 1
+                else:
+                    retried += 1
+                continue
+            self._record_sent(mail)
+            sent += 1
+        return SendReport(sent=sent, retried=retried, failed=failed, waiting=self._count("pending") - retried)
+
+    def status(self) -> OutboxStatus:
+        """Counts of waiting and failed mail, the oldest waiting one, and the latest reason mail was not sent."""
+        counts = self.db.query_one(
+            "SELECT coalesce(sum(status = 'pending'), 0) AS pending, coalesce(sum(status = 'failed'), 0) AS failed, "
+            "min(CASE WHEN status = 'pending' THEN created_at END) AS oldest FROM outbox"
+        )
+        error = self.db.query_one(
+            "SELECT last_error FROM outbox WHERE status != 'sent' AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+        return OutboxStatus(pending=counts["pending"], failed=counts["failed"],
+                            oldest_pending_at=_instant(counts["oldest"]),
+                            last_error=error["last_error"] if error else None)
+
+    def recent(self, limit: int = 50) -> list[OutboxEntry]:
+        """The latest queued mails, newest first, without their bodies."""
+        rows = self.db.query(
+            "SELECT id, recipient, subject, status, attempts, created_at, next_attempt_at, sent_at, last_error "
+            "FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
+        )
+        return [OutboxEntry(id=r["id"], recipient=r["recipient"], subject=r["subject"], status=r["status"],
+                            attempts=r["attempts"], created_at=_instant(r["created_at"]),
+                            next_attempt_at=_instant(r["next_attempt_at"]), sent_at=_instant(r["sent_at"]),
+                            last_error=r["last_error"]) for r in rows]
+
+    def _claim_due(self, limit: int) -> list[_Claimed]:
+        now = self.clock.now()
+        with self.db.transaction() as conn:
+            rows = conn.execute(
+                "SELECT id, recipient, subject, body, attempts FROM outbox "
+                "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                (isoformat(now), limit),
+            ).fetchall()
+            conn.executemany("UPDATE outbox SET next_attempt_at = ? WHERE id = ?",
+                             [(isoformat(now + CLAIM), row["id"]) for row in rows])
+        return [_Claimed(row["id"], row["recipient"], row["subject"], row["body"], row["attempts"]) for row in rows]
+
+    def _message(self, mail: _Claimed) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = mail.recipient
+        message["Subject"] = mail.subject
+        message["Date"] = email.utils.format_datetime(self.clock.now().astimezone(dt.timezone.utc))
+        message["Message-ID"] = email.utils.make_msgid(domain=self.sender_domain)
+        # Quoted-printable keeps any text 7-bit clean, so relays without 8BITMIME pass it unchanged.
+        message.set_content(mail.body, charset="utf-8", cte="quoted-printable")
+        return message
+
+    def _record_sent(self, mail: _Claimed) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ? WHERE id = ?",
+                         (isoformat(self.clock.now()), mail.attempts + 1, mail.id))
+
+    def _record_failure(self, mail: _Claimed, reason: str, *, final: bool) -> None:
+        attempts = mail.attempts + 1
+        reason = " ".join(reason.split())
+        now = self.clock.now()
+        next_attempt = now if final else now + backoff(attempts)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                ("failed" if final else "pending", attempts, reason, isoformat(next_attempt), mail.id),
+            )
+        if final:
+            log.warning("mail %d failed after %d attempts, giving up: %s", mail.id, attempts, reason)
+        else:
+            log.warning("mail %d not delivered (attempt %d of %d), retrying at %s: %s",
+                        mail.id, attempts, self.max_attempts, isoformat(next_attempt), reason)
+
+    def _count(self, status: str) -> int:
+        return int(self.db.query_one("SELECT count(*) FROM outbox WHERE status = ?", (status,))[0])
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    """Wait before the next try after `attempts` failed ones: 1, 2, 4, ... minutes, at most an hour."""
+    return min(FIRST_BACKOFF * 2 ** (attempts - 1), MAX_BACKOFF)
+
+
+def send_outbox(outbox: Outbox) -> SendReport:
+    """The scheduler's job: deliver what is due and log what happened."""
+    report = outbox.send_due()
+    if report.sent or report.retried or report.failed:
+        log.info("outbox: %d sent, %d to retry, %d failed, %d waiting",
+                 report.sent, report.retried, report.failed, report.waiting)
+    return report
+
+
+def _check_recipient(to: str) -> None:
+    if _CONTROL.search(to):
+        raise ValidationError("to must be one address without line breaks or control characters")
+    local, _, domain = to.rpartition("@")
+    if len(to) > 254 or len(local) > 64 or not _ADDR_SPEC.fullmatch(to):
+        raise ValidationError(f"to must be one plain address like name@example.com, not {to!r}")
+
+
+def _instant(text: str | None) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(text) if text else None

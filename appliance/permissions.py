@@ -1,0 +1,70 @@
+"""Who may do what: workspace roles ranked owner > admin > editor > viewer, and what only operators may do.
+
+`docs/permissions.md` is generated from these tables (`python -m appliance.permissions`); a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+from appliance.errors import NotFound, PermissionDenied
+
+ROLES = ("viewer", "editor", "admin", "owner")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+# Workspace actions and the least role that may take them.
+WORKSPACE_PERMISSIONS: dict[str, str] = {
+    "workspace.read": "viewer",
+    "members.read": "viewer",
+    "workspace.update": "admin",
+    "members.manage": "admin",
+    "invitations.manage": "admin",
+    "audit.read": "admin",
+    "workspace.transfer": "owner",
+}
+
+# Appliance actions, for operators only. Operators see that workspaces exist, never their content unless members.
+OPERATOR_PERMISSIONS: dict[str, str] = {
+    "workspaces.create": "create a workspace and name its owner",
+    "workspaces.list_all": "list every workspace (name, status, owner), not its content",
+    "users.list": "list every user account",
+    "users.disable": "disable or re-enable an account (its sessions end)",
+    "audit.read_all": "read and export the whole audit log",
+}
+
+
+def rank(role: str) -> int:
+    return _RANK[role]
+
+
+def outranks_or_equals(role: str, other: str) -> bool:
+    return _RANK[role] >= _RANK[other]
+
+
+def check(role: str | None, action: str, *, workspace_id: str) -> None:
+    """Raise NotFound for non-members (existence does not leak) and PermissionDenied for too small a role."""
+    needed = WORKSPACE_PERMISSIONS[action]
+    if role is None:
+        raise NotFound(f"no workspace {workspace_id}")
+    if _RANK[role] < _RANK[needed]:
+        raise PermissionDenied(f"this needs the {needed} role in the workspace; you are {role}")
+
+
+def markdown() -> str:
+    lines = ["# Permissions", "",
+             "Generated from `appliance/permissions.py` by `python -m appliance.permissions`; a test keeps the two "
+             "equal and walks every endpoint with every role.", "",
+             "## Workspace roles", "",
+             "Roles rank owner > admin > editor > viewer; each may do what the roles below it may. A user who is not a "
+             "member of a workspace gets 404 for everything in it, so its existence does not leak.", "",
+             "| action | " + " | ".join(ROLES) + " |", "|---|" + "---|" * len(ROLES)]
+    for action, needed in WORKSPACE_PERMISSIONS.items():
+        cells = ["yes" if _RANK[role] >= _RANK[needed] else "no" for role in ROLES]
+        lines.append(f"| `{action}` | " + " | ".join(cells) + " |")
+    lines += ["", "## Appliance operators", "",
+              "Operators manage the appliance. They are not members of any workspace by being operators.", "",
+              "| action | what |", "|---|---|"]
+    lines += [f"| `{action}` | {what} |" for action, what in OPERATOR_PERMISSIONS.items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown(), end="")

@@ -1,0 +1,75 @@
+"""The composition root of the core: every service of a serving process, built once in a fixed order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from appliance.accounts.authentication import AuthService
+from appliance.accounts.messages import Links
+from appliance.accounts.passwords import (
+    PasswordHasher,
+    PasswordPolicy,
+    default_common_passwords_path,
+    load_common_passwords,
+)
+from appliance.accounts.sessions import SessionService
+from appliance.accounts.throttle import LoginThrottle
+from appliance.accounts.tokens import LinkTokens
+from appliance.accounts.users import UserService
+from appliance.audit.log import AuditLog
+from appliance.bootstrap import AUDIT_MAC_KEY, Appliance
+from appliance.mail.outbox import Outbox
+from appliance.mail.relay import SmtpRelay
+from appliance.settings import Settings
+from appliance.workspaces.invitations import InvitationService
+from appliance.workspaces.service import WorkspaceService
+
+
+@dataclass
+class Services:
+    appliance: Appliance
+    audit: AuditLog
+    outbox: Outbox
+    sessions: SessionService
+    throttle: LoginThrottle
+    users: UserService
+    auth: AuthService
+    workspaces: WorkspaceService
+    invitations: InvitationService
+    tokens: LinkTokens
+    links: Links
+
+
+def public_url(settings: Settings) -> str:
+    if settings.public_url:
+        return settings.public_url.rstrip("/")
+    host = settings.public_host or "localhost"
+    return f"https://{host}" if settings.port == 443 else f"https://{host}:{settings.port}"
+
+
+def build_services(appliance: Appliance, settings: Settings) -> Services:
+    db, clock = appliance.control_db, appliance.clock
+    links = Links(public_url(settings))
+    audit = AuditLog(db, key=appliance.keystore.get(AUDIT_MAC_KEY), clock=clock)
+    outbox = Outbox(db, clock=clock, relay=SmtpRelay.from_settings(settings), sender=settings.mail_from)
+    sessions = SessionService(db, clock=clock, idle=dt.timedelta(minutes=settings.session_idle_minutes),
+                              absolute=dt.timedelta(hours=settings.session_absolute_hours))
+    throttle = LoginThrottle(db, clock=clock, window=dt.timedelta(minutes=settings.login_window_minutes),
+                             max_per_account=settings.login_max_failures_per_account,
+                             max_per_address=settings.login_max_failures_per_address)
+    tokens = LinkTokens(clock=clock)
+    hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
+                            parallelism=settings.argon2_parallelism)
+    policy = PasswordPolicy(load_common_passwords(default_common_passwords_path()))
+    users = UserService(db, clock=clock, hasher=hasher, policy=policy, tokens=tokens, sessions=sessions,
+                        outbox=outbox, audit=audit, links=links,
+                        verification_lifetime=dt.timedelta(hours=settings.verification_hours))
+    auth = AuthService(db, clock=clock, users=users, sessions=sessions, throttle=throttle, tokens=tokens,
+                       outbox=outbox, audit=audit, links=links,
+                       reset_lifetime=dt.timedelta(minutes=settings.password_reset_minutes),
+                       require_second_factor_for_admins=settings.require_second_factor_for_admins)
+    workspaces = WorkspaceService(db, clock=clock, files=appliance.workspaces, audit=audit)
+    invitations = InvitationService(db, clock=clock, users=users, workspaces=workspaces, outbox=outbox, audit=audit,
+                                    links=links, lifetime=dt.timedelta(hours=settings.invitation_hours))
+    return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links)

@@ -1,0 +1,70 @@
+"""The signed-in user's own account: profile, password, sessions and second factor."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+
+from appliance.errors import NotFound
+from server.api.auth import session_json
+from server.api.payload import body, text
+from server.auth import client_address, login_required, services
+
+blueprint = Blueprint("me", __name__)
+
+
+@blueprint.get("/me")
+@login_required
+def me():
+    memberships = services().workspaces.list_for_user(g.user.id)
+    return jsonify(user=g.user.public(), session=session_json(g.session, current_id=g.session.id),
+                   workspaces=[{"id": w.id, "name": w.name, "status": w.status, "role": role}
+                               for w, role in memberships])
+
+
+@blueprint.post("/me/password")
+@login_required
+def change_password():
+    data = body()
+    ended = services().auth.change_password(g.user, session_id=g.session.id, current=text(data, "current_password"),
+                                            new=text(data, "new_password"), client_address=client_address())
+    return jsonify(message="Password changed; your other sessions were ended.", sessions_ended=ended)
+
+
+@blueprint.get("/me/sessions")
+@login_required
+def list_sessions():
+    sessions = services().sessions.list_for_user(g.user.id)
+    return jsonify(sessions=[session_json(s, current_id=g.session.id) for s in sessions])
+
+
+@blueprint.delete("/me/sessions/<session_id>")
+@login_required
+def end_session(session_id: str):
+    svc = services()
+    if session_id not in {s.id for s in svc.sessions.list_for_user(g.user.id)}:
+        raise NotFound(f"no session {session_id}")
+    svc.auth.end_session(session_id, actor_id=g.user.id, client_address=client_address())
+    return "", 204
+
+
+@blueprint.post("/me/second-factor")
+@login_required
+def start_second_factor():
+    enrolment = services().auth.start_enrolment(g.user)
+    return jsonify(secret=enrolment.secret, otpauth_uri=enrolment.uri,
+                   next="POST /api/v1/me/second-factor/confirm with a code from the app")
+
+
+@blueprint.post("/me/second-factor/confirm")
+@login_required
+def confirm_second_factor():
+    codes = services().auth.confirm_enrolment(g.user, code=text(body(), "code"), session_id=g.session.id,
+                                              client_address=client_address())
+    return jsonify(recovery_codes=codes, message="Second factor on. Keep these recovery codes safe: each works once.")
+
+
+@blueprint.post("/me/second-factor/disable")
+@login_required
+def disable_second_factor():
+    services().auth.disable_second_factor(g.user, password=text(body(), "password"), client_address=client_address())
+    return "", 204

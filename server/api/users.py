@@ -1,0 +1,50 @@
+"""Appliance operators' view of accounts: list, disable and enable, see and end anyone's sessions."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+
+from appliance.errors import NotFound
+from server.api.auth import session_json
+from server.auth import client_address, operator_required, services
+
+blueprint = Blueprint("users", __name__)
+
+
+@blueprint.get("/users")
+@operator_required
+def list_users():
+    return jsonify(users=[u.public() for u in services().users.list_all()])
+
+
+@blueprint.post("/users/<user_id>/disable")
+@operator_required
+def disable_user(user_id: str):
+    user = services().users.set_disabled(user_id, disabled=True, actor_id=g.user.id, client_address=client_address())
+    return jsonify(user=user.public())
+
+
+@blueprint.post("/users/<user_id>/enable")
+@operator_required
+def enable_user(user_id: str):
+    user = services().users.set_disabled(user_id, disabled=False, actor_id=g.user.id,
+                                         client_address=client_address())
+    return jsonify(user=user.public())
+
+
+@blueprint.get("/users/<user_id>/sessions")
+@operator_required
+def user_sessions(user_id: str):
+    svc = services()
+    svc.users.get(user_id)
+    return jsonify(sessions=[session_json(s, current_id=g.session.id) for s in svc.sessions.list_for_user(user_id)])
+
+
+@blueprint.delete("/users/<user_id>/sessions/<session_id>")
+@operator_required
+def end_user_session(user_id: str, session_id: str):
+    svc = services()
+    if session_id not in {s.id for s in svc.sessions.list_for_user(user_id)}:
+        raise NotFound(f"no session {session_id} of user {user_id}")
+    svc.auth.end_session(session_id, actor_id=g.user.id, client_address=client_address())
+    return "", 204

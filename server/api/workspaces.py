@@ -1,0 +1,147 @@
+"""Workspaces, their members, invitations and audit trail, each checked against the caller's role."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+
+from appliance.errors import NotFound, PermissionDenied, ValidationError
+from appliance.permissions import outranks_or_equals
+from server.api.audit import audit_response
+from server.api.payload import body, text
+from server.auth import client_address, current_session, login_required, operator_required, services, workspace_role
+
+blueprint = Blueprint("workspaces", __name__)
+
+
+def workspace_json(workspace, role: str | None = None) -> dict:
+    data = {"id": workspace.id, "name": workspace.name, "status": workspace.status,
+            "created_at": workspace.created_at, "owner": {"id": workspace.owner_id, "email": workspace.owner_email}}
+    if role is not None:
+        data["role"] = role
+    return data
+
+
+@blueprint.get("/workspaces")
+@login_required
+def list_workspaces():
+    svc = services()
+    if request.args.get("all") in ("1", "true"):
+        if not g.user.is_operator:
+            raise PermissionDenied("only appliance operators may list every workspace")
+        return jsonify(workspaces=[workspace_json(w) for w in svc.workspaces.list_all()])
+    return jsonify(workspaces=[workspace_json(w, role) for w, role in svc.workspaces.list_for_user(g.user.id)])
+
+
+@blueprint.post("/workspaces")
+@operator_required
+def create_workspace():
+    data = body()
+    svc = services()
+    owner_email = text(data, "owner_email", required=False)
+    owner = svc.users.find_by_email(owner_email) if owner_email else g.user
+    if owner is None:
+        raise ValidationError(f"no account uses {owner_email}; create or invite it first")
+    workspace = svc.workspaces.create(name=text(data, "name"), owner_id=owner.id, actor_id=g.user.id,
+                                      client_address=client_address())
+    return jsonify(workspace=workspace_json(workspace)), 201
+
+
+@blueprint.get("/workspaces/<workspace_id>")
+def get_workspace(workspace_id: str):
+    role = workspace_role(workspace_id, "workspace.read")
+    return jsonify(workspace=workspace_json(services().workspaces.get(workspace_id), role))
+
+
+@blueprint.patch("/workspaces/<workspace_id>")
+def update_workspace(workspace_id: str):
+    workspace_role(workspace_id, "workspace.update")
+    workspace = services().workspaces.rename(workspace_id, name=text(body(), "name"), actor_id=g.user.id,
+                                             client_address=client_address())
+    return jsonify(workspace=workspace_json(workspace, services().workspaces.role_of(workspace_id, g.user.id)))
+
+
+@blueprint.post("/workspaces/<workspace_id>/transfer")
+def transfer_workspace(workspace_id: str):
+    workspace_role(workspace_id, "workspace.transfer")
+    services().workspaces.transfer_ownership(workspace_id, to_user_id=text(body(), "user_id"), actor_id=g.user.id,
+                                             client_address=client_address())
+    return jsonify(workspace=workspace_json(services().workspaces.get(workspace_id), "admin"))
+
+
+@blueprint.get("/workspaces/<workspace_id>/members")
+def list_members(workspace_id: str):
+    workspace_role(workspace_id, "members.read")
+    return jsonify(members=[{"user_id": m.user_id, "email": m.email, "display_name": m.display_name,
+                             "role": m.role, "joined_at": m.joined_at}
+                            for m in services().workspaces.members(workspace_id)])
+
+
+@blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
+def change_member_role(workspace_id: str, user_id: str):
+    role = workspace_role(workspace_id, "members.manage")
+    services().workspaces.change_role(workspace_id, user_id=user_id, role=text(body(), "role"), actor_id=g.user.id,
+                                      actor_role=role, client_address=client_address())
+    return jsonify(user_id=user_id, role=services().workspaces.role_of(workspace_id, user_id))
+
+
+@blueprint.delete("/workspaces/<workspace_id>/members/<user_id>")
+def remove_member(workspace_id: str, user_id: str):
+    current_session()
+    # Anyone may leave; removing someone else needs members.manage.
+    action = "members.read" if user_id == g.user.id else "members.manage"
+    role = workspace_role(workspace_id, action)
+    services().workspaces.remove_member(workspace_id, user_id=user_id, actor_id=g.user.id, actor_role=role,
+                                        client_address=client_address())
+    return "", 204
+
+
+@blueprint.delete("/workspaces/<workspace_id>/members/<user_id>/sessions")
+def end_member_sessions(workspace_id: str, user_id: str):
+    """A workspace admin ends every session of a member at or below their own rank."""
+    role = workspace_role(workspace_id, "members.manage")
+    svc = services()
+    member_role = svc.workspaces.role_of(workspace_id, user_id)
+    if member_role is None:
+        raise NotFound(f"no member {user_id} in this workspace")
+    if not outranks_or_equals(role, member_role):
+        raise PermissionDenied(f"a {role} cannot end the sessions of an {member_role}")
+    ended = svc.auth.end_all_sessions(user_id, actor_id=g.user.id, client_address=client_address(),
+                                      workspace_id=workspace_id)
+    return jsonify(sessions_ended=ended)
+
+
+@blueprint.get("/workspaces/<workspace_id>/invitations")
+def list_invitations(workspace_id: str):
+    workspace_role(workspace_id, "invitations.manage")
+    return jsonify(invitations=[i.public() for i in services().invitations.list(workspace_id)])
+
+
+@blueprint.post("/workspaces/<workspace_id>/invitations")
+def invite(workspace_id: str):
+    role = workspace_role(workspace_id, "invitations.manage")
+    data = body()
+    invitation = services().invitations.invite(workspace_id, email=text(data, "email"), role=text(data, "role"),
+                                               inviter_id=g.user.id, inviter_role=role,
+                                               client_address=client_address())
+    return jsonify(invitation=invitation.public()), 201
+
+
+@blueprint.post("/workspaces/<workspace_id>/invitations/<invitation_id>/resend")
+def resend_invitation(workspace_id: str, invitation_id: str):
+    role = workspace_role(workspace_id, "invitations.manage")
+    invitation = services().invitations.resend(workspace_id, invitation_id, actor_id=g.user.id, actor_role=role,
+                                               client_address=client_address())
+    return jsonify(invitation=invitation.public()), 201
+
+
+@blueprint.delete("/workspaces/<workspace_id>/invitations/<invitation_id>")
+def revoke_invitation(workspace_id: str, invitation_id: str):
+    workspace_role(workspace_id, "invitations.manage")
+    services().invitations.revoke(workspace_id, invitation_id, actor_id=g.user.id, client_address=client_address())
+    return "", 204
+
+
+@blueprint.get("/workspaces/<workspace_id>/audit")
+def workspace_audit(workspace_id: str):
+    workspace_role(workspace_id, "audit.read")
+    return audit_response(workspace_id=workspace_id)
