@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Iterator
 
 from appliance.audit import queries
+from appliance.audit.queries import StoredRow
 from appliance.clock import Clock, isoformat
 from appliance.errors import ValidationError
-from appliance.storage.database import Database, Row
+from appliance.storage.database import Database
 
 OUTCOMES = ("success", "failure", "denied")
 ACTOR_TYPES = ("user", "api_key", "system", "anonymous")
@@ -105,11 +106,11 @@ class AuditLog:
 
     def _append(self, conn: Any, values: dict[str, Any]) -> int:
         # Chain from the head checkpoint, not just the newest row: rows cut from the end stay a visible gap.
-        head, newest = self._head(conn), queries.newest_row(conn)
-        if head is not None and (newest is None or head.seq >= newest["seq"]):
+        head, newest = self._parse_head(queries.read_head(conn)), queries.newest_row(conn)
+        if head is not None and (newest is None or head.seq >= newest.seq):
             seq, previous = head.seq + 1, head.mac
         else:
-            seq, previous = (newest["seq"] + 1, bytes(newest["mac"])) if newest else (1, ZERO_MAC)
+            seq, previous = (newest.seq + 1, newest.mac) if newest else (1, ZERO_MAC)
         row = {"seq": seq, "at": isoformat(self._clock.now()), **values}
         mac = self._mac(row, previous)
         queries.insert_row(conn, row, mac)
@@ -126,15 +127,15 @@ class AuditLog:
             row = next(rows, None)
             while row is not None:
                 following = next(rows, None)
-                seq = row["seq"]
+                seq = row.seq
                 if seq < expected:
                     return _bad(checked, seq, f"row {seq} was inserted (sequence numbers start at 1)")
                 if seq > expected:
                     gap = f"row {expected} is" if seq == expected + 1 else f"rows {expected} to {seq - 1} are"
                     return _bad(checked, expected, f"{gap} missing (removed)")
-                if not hmac.compare_digest(_mac_of(row), self._mac(_values(row), previous)):
+                if not self._chains(row, row.values, previous):
                     return _bad(checked, seq, self._diagnose(conn, row, following, previous, head))
-                expected, previous, checked, row = seq + 1, _mac_of(row), checked + 1, following
+                expected, previous, checked, row = seq + 1, row.mac, checked + 1, following
         last = expected - 1
         if head_text is None:
             if last == 0:
@@ -153,39 +154,38 @@ class AuditLog:
             return _bad(checked, last, f"row {last} does not match the head checkpoint")
         return AuditVerification(ok=True, rows_checked=checked)
 
-    def _diagnose(self, conn: Any, row: Row, following: Row | None, previous: bytes, head: _Head | None) -> str:
+    def _diagnose(self, conn: Any, row: StoredRow, following: StoredRow | None, previous: bytes,
+                  head: _Head | None) -> str:
         """Say why row `seq` breaks the chain: altered in place, moved from elsewhere, or inserted."""
-        seq, stored = row["seq"], _mac_of(row)
+        seq = row.seq
         if head is not None and seq > head.seq:
             return f"row {seq} was inserted after the newest recorded row {head.seq}"
-        recomputed = self._mac(_values(row), previous)
-        if following is not None and following["seq"] == seq + 1:
-            later = _values(following)
-            if self._chains(following, later, stored):
+        recomputed = self._mac(row.values, previous)
+        if following is not None and following.seq == seq + 1:
+            # The next row was chained to this row's MAC: if it still verifies, only this row's content changed.
+            if self._chains(following, following.values, row.mac):
                 return f"row {seq} was altered"
-            if self._chains(following, later, recomputed):
+            if self._chains(following, following.values, recomputed):
                 return f"row {seq} was altered (its MAC was replaced)"
         elif following is None and head is not None and head.seq == seq:
             return f"row {seq} was altered" + (" (its MAC was replaced)" if head.mac == recomputed else "")
         moved_from = self._original_seq(conn, row)
         if moved_from is not None:
             return f"row {seq} was moved: it holds the entry written as row {moved_from} (rows swapped or reordered)"
-        if following is not None and self._chains(following, {**_values(following), "seq": seq}, previous):
+        if following is not None and self._chains(following, {**following.values, "seq": seq}, previous):
             return f"row {seq} was inserted (the rows after it were renumbered)"
         return f"row {seq} was altered or inserted (its MAC does not match the chain)"
 
-    def _chains(self, row: Row, values: dict[str, Any], previous: bytes) -> bool:
-        return hmac.compare_digest(_mac_of(row), self._mac(values, previous))
+    def _chains(self, row: StoredRow, values: dict[str, Any], previous: bytes) -> bool:
+        return hmac.compare_digest(row.mac, self._mac(values, previous))
 
-    def _original_seq(self, conn: Any, row: Row) -> int | None:
+    def _original_seq(self, conn: Any, row: StoredRow) -> int | None:
         """The seq this row's MAC was made for, if it is an authentic row put in another place."""
-        macs = {r["seq"]: _mac_of(r) for r in queries.rows_in_order(conn)}
-        for seq in macs:
-            if seq == row["seq"]:
-                continue
+        macs = {other.seq: other.mac for other in queries.rows_in_order(conn)}
+        for seq in sorted(macs.keys() - {row.seq}):
             # Its predecessor is in place, or (when the neighbour was swapped with it) sits where it was.
             for previous in (macs.get(seq - 1, ZERO_MAC if seq == 1 else None), macs[seq]):
-                if previous is not None and self._chains(row, {**_values(row), "seq": seq}, previous):
+                if previous is not None and self._chains(row, {**row.values, "seq": seq}, previous):
                     return seq
         return None
 
@@ -203,11 +203,10 @@ class AuditLog:
             if moment is not None and moment.tzinfo is None:
                 raise ValidationError(f"{name} must be a timezone-aware datetime")
         # Filters are escaped like stored values, so a value with a newline finds the row it was recorded in.
-        rows = queries.select_rows(
-            self._db.connection, workspace_id=_neutralise_or_none(workspace_id),
-            actor_id=_neutralise_or_none(actor_id), action=_neutralise_or_none(action), outcome=outcome,
-            since=since, until=until, after_seq=after_seq, limit=limit,
-        )
+        workspace_id, actor_id, action = (None if text is None else neutralise(text)
+                                          for text in (workspace_id, actor_id, action))
+        rows = queries.select_rows(self._db.connection, workspace_id=workspace_id, actor_id=actor_id, action=action,
+                                   outcome=outcome, since=since, until=until, after_seq=after_seq, limit=limit)
         return [_event(row) for row in rows]
 
     def _mac(self, values: dict[str, Any], previous: bytes) -> bytes:
@@ -217,9 +216,6 @@ class AuditLog:
         message = f"chatspark-audit-head\x00{seq}\x00{mac.hex()}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
-    def _head(self, conn: Any) -> _Head | None:
-        return self._parse_head(queries.read_head(conn))
-
     def _parse_head(self, text: str | None) -> _Head | None:
         """The checkpoint if present and signed by this key, else None."""
         try:
@@ -228,7 +224,7 @@ class AuditLog:
             check = str(value["check"])
         except (TypeError, ValueError, KeyError):
             return None
-        return head if hmac.compare_digest(check, self._head_check(head.seq, head.mac)) else None
+        return head if hmac.compare_digest(check.encode(), self._head_check(head.seq, head.mac).encode()) else None
 
 
 def neutralise(text: str) -> str:
@@ -277,10 +273,6 @@ def _escape(match: re.Match[str]) -> str:
     if char in _NAMED_ESCAPES:
         return _NAMED_ESCAPES[char]
     return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-
-def _neutralise_or_none(text: str | None) -> str | None:
-    return None if text is None else neutralise(text)
 
 
 def _details_json(details: dict | None) -> str:
@@ -336,19 +328,10 @@ def _canonical(values: dict[str, Any], previous: bytes) -> bytes:
                       default=lambda v: {"blob": bytes(v).hex()}).encode("ascii")
 
 
-def _values(row: Row) -> dict[str, Any]:
-    return {name: row[name] for name in queries.COLUMNS}
-
-
-def _mac_of(row: Row) -> bytes:
-    mac = row["mac"]
-    return bytes(mac) if isinstance(mac, (bytes, bytearray, memoryview)) else b""
-
-
-def _event(row: Row) -> AuditEvent:
+def _event(row: StoredRow) -> AuditEvent:
     try:
-        details = json.loads(row["details"])
+        details = json.loads(row.values["details"])
     except (TypeError, ValueError):
         # A hand-edited row must still be listable; `verify` is what reports it.
-        details = {"unreadable_details": str(row["details"])}
-    return AuditEvent(**{**_values(row), "details": details})
+        details = {"unreadable_details": str(row.values["details"])}
+    return AuditEvent(**{**row.values, "details": details})

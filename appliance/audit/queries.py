@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from appliance.clock import isoformat
-from appliance.storage.database import Row
 
 # Every column the MAC covers, in table order; `mac` itself is stored beside them.
 COLUMNS = ("seq", "at", "actor_type", "actor_id", "action", "target_type", "target_id", "workspace_id",
@@ -16,17 +16,26 @@ HEAD_NAME = "audit_head"
 _SELECT = f"SELECT {', '.join(COLUMNS)}, mac FROM audit_log"
 
 
-def newest_row(conn: Any) -> Row | None:
-    return conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+@dataclass(frozen=True)
+class StoredRow:
+    """One audit_log row as it is on disk, hand edits included: the columns the MAC covers, and the MAC."""
+
+    values: dict[str, Any]
+    mac: bytes
+
+    @property
+    def seq(self) -> int:
+        return self.values["seq"]
 
 
-def row_at(conn: Any, seq: int) -> Row | None:
-    return conn.execute(f"{_SELECT} WHERE seq = ?", (seq,)).fetchone()
+def newest_row(conn: Any) -> StoredRow | None:
+    row = conn.execute(f"{_SELECT} ORDER BY seq DESC LIMIT 1").fetchone()
+    return None if row is None else _stored(row)
 
 
-def rows_in_order(conn: Any) -> Iterator[Row]:
+def rows_in_order(conn: Any) -> Iterator[StoredRow]:
     """Every row, oldest first, read lazily so a long log is never held in memory whole."""
-    return iter(conn.execute(f"{_SELECT} ORDER BY seq"))
+    return (_stored(row) for row in conn.execute(f"{_SELECT} ORDER BY seq"))
 
 
 def insert_row(conn: Any, values: dict[str, Any], mac: bytes) -> None:
@@ -50,7 +59,7 @@ def write_head(conn: Any, value: str) -> None:
 
 def select_rows(conn: Any, *, workspace_id: str | None, actor_id: str | None, action: str | None,
                 outcome: str | None, since: dt.datetime | None, until: dt.datetime | None,
-                after_seq: int | None, limit: int) -> list[Row]:
+                after_seq: int | None, limit: int) -> list[StoredRow]:
     """Rows matching every filter given, oldest first; `action` matches itself and its dotted children."""
     clauses: list[str] = []
     params: list[Any] = []
@@ -73,4 +82,11 @@ def select_rows(conn: Any, *, workspace_id: str | None, actor_id: str | None, ac
         clauses.append("seq > ?")
         params.append(after_seq)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return conn.execute(f"{_SELECT}{where} ORDER BY seq LIMIT ?", [*params, limit]).fetchall()
+    return [_stored(row) for row in conn.execute(f"{_SELECT}{where} ORDER BY seq LIMIT ?", [*params, limit])]
+
+
+def _stored(row: Any) -> StoredRow:
+    mac = row["mac"]
+    # A MAC overwritten with text or a number is no MAC at all; it must fail to verify, not crash the check.
+    return StoredRow({name: row[name] for name in COLUMNS},
+                     bytes(mac) if isinstance(mac, (bytes, bytearray, memoryview)) else b"")

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import os
+import threading
 
 import pytest
 
@@ -115,6 +116,21 @@ def test_record_through_a_connection_outside_a_transaction_is_refused(audit, app
     assert audit.events() == []
 
 
+def test_records_from_several_threads_stay_consecutive_and_chained(audit):
+    def write(name: str) -> None:
+        for _ in range(20):
+            audit.record("job.run", details={"worker": name})
+
+    workers = [threading.Thread(target=write, args=(f"w{n}",)) for n in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert [e.seq for e in audit.events(limit=1000)] == list(range(1, 81))
+    assert audit.verify() == AuditVerification(ok=True, rows_checked=80)
+
+
 def test_the_log_offers_no_way_to_change_or_remove_rows(audit):
     public = {name for name in dir(audit) if not name.startswith("_")}
     assert public == {"record", "verify", "events"}
@@ -202,6 +218,14 @@ def test_a_forged_head_checkpoint_is_detected(five_rows, appliance):
 
     result = five_rows.verify()
     assert not result.ok and result.problem == "the head checkpoint (meta 'audit_head') was altered"
+
+
+@pytest.mark.parametrize("value", ["not json", json.dumps({"seq": 5, "mac": "00" * 32, "check": "é"}), "[]"])
+def test_a_garbled_head_checkpoint_is_reported_not_crashed_on(five_rows, appliance, value):
+    raw(appliance, "UPDATE meta SET value = ? WHERE name = 'audit_head'", value)
+
+    assert five_rows.verify().problem == "the head checkpoint (meta 'audit_head') was altered"
+    assert five_rows.record("job.run") == 6
 
 
 def test_a_forged_row_inserted_in_the_middle_by_renumbering_is_named(five_rows, appliance):
