@@ -126,9 +126,7 @@ def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = Non
                 f"data directory {layout.data_dir} belongs to appliance {identity.get('appliance_id')}, but the keys "
                 f"in {layout.key_dir} belong to appliance {appliance_id}; give the matching --data-dir/--key-dir"
             )
-        control_key = keystore.get(CONTROL_DB_KEY)
-        Database.check_file(layout.control_db, control_key)
-        control = Database(layout.control_db, control_key)
+        control = Database.open_verified(layout.control_db, keystore.get(CONTROL_DB_KEY))
         try:
             migrate(control, "control")
             for name, purpose in _SERVICE_KEYS.items():

@@ -50,13 +50,12 @@ class Keystore:
     def open(cls, key_dir: Path, master_key: bytes, *, clock: Clock) -> "Keystore":
         path = key_dir / FILE_NAME
         try:
-            Database.check_file(path, master_key)
+            db = Database.open_verified(path, master_key, **_FILE_OPTIONS)
         except DatabaseUnreadable:
             raise WrongMasterKey(
                 f"the master key does not open the keystore {path} (wrong key or passphrase, or a damaged "
                 "keystore: restore the key directory from the recovery kit)"
             ) from None
-        db = Database(path, master_key, **_FILE_OPTIONS)
         migrate(db, "keystore")
         return cls(db, clock=clock)
 

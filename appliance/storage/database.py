@@ -76,6 +76,27 @@ class Database:
         finally:
             conn.close()
 
+    @classmethod
+    def open_verified(cls, path: Path, key: bytes, **options: Any) -> "Database":
+        """Open an existing database after checking its key and the integrity of every page.
+
+        After a clean shutdown (no -wal or -journal beside the file) the check reads the file immutably before
+        anything else, so a refusal leaves the directory untouched. While another process has the database open
+        (or after a crash), the check runs on a normal connection instead, which honours that process's locks and
+        recovers the log: an immutable read could then see a half-written checkpoint.
+        """
+        path = Path(path)
+        if not any(path.with_name(path.name + suffix).exists() for suffix in ("-wal", "-journal")):
+            cls.check_file(path, key)
+            return cls(path, key, **options)
+        db = cls(path, key, **options)
+        try:
+            db.verify_integrity()
+        except BaseException:
+            db.close()
+            raise
+        return db
+
     def _connect(self, *, create: bool) -> sqlcipher3.Connection:
         conn = _open_keyed(self.path, self._key, f"file:{quote(str(self.path))}?mode=rw",
                            timeout=self._busy_timeout_ms / 1000, allow_empty=create)
