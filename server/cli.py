@@ -15,11 +15,12 @@ from appliance.bootstrap import Appliance, initialise, open_appliance
 from appliance.clock import SystemClock
 from appliance.keys import masterkey
 from appliance.layout import Layout
+from server.cli_users import add_password_options, checked_operator_password, create_operator
 
 EXIT_FAILURE = 1
 EXIT_NOT_ANSWERING = 3
 # Modules that add their own subcommands through `register(commands, common)`.
-COMMAND_MODULES: tuple[str, ...] = ("server.cli_audit",)
+COMMAND_MODULES: tuple[str, ...] = ("server.cli_users", "server.cli_audit")
 
 
 def common_options() -> argparse.ArgumentParser:
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="wrap the master key under the passphrase in FILE instead of storing it in clear")
     init.add_argument("--san", action="append", default=[], metavar="NAME",
                       help="extra host name or IP address for the server certificate (repeatable)")
+    init.add_argument("--operator-email", metavar="EMAIL", help="also create the first appliance operator")
+    init.add_argument("--operator-name", default="", metavar="NAME", help="the first operator's display name")
+    add_password_options(init)
     init.set_defaults(handler=_init)
 
     serve = commands.add_parser("serve", parents=[common], help="serve HTTPS until stopped",
@@ -100,6 +104,8 @@ def _init(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     layout = Layout.of(settings.data_dir, settings.key_dir)
     passphrase = read_passphrase(args.passphrase_file, confirm=True) if args.passphrase_file else None
+    # The operator's email and password are checked before anything is created, so a refusal leaves nothing.
+    operator = checked_operator_password(args.operator_email, args) if args.operator_email else None
     result = initialise(layout, clock=SystemClock(), passphrase=passphrase, extra_names=args.san)
     print(f"Initialised appliance {result.appliance_id}")
     print(f"  data directory:  {layout.data_dir}")
@@ -109,6 +115,16 @@ def _init(args: argparse.Namespace) -> int:
     print(f"  CA certificate:  {layout.ca_cert}")
     print(f"  CA fingerprint:  SHA-256 {result.ca_fingerprint}")
     print("Back up the key directory apart from the data directory: without it nothing can be read.")
+    if operator is not None:
+        appliance = open_appliance(layout, clock=SystemClock(), passphrase=passphrase)
+        try:
+            create_operator(appliance, settings, email=args.operator_email, name=args.operator_name,
+                            password=operator)
+        finally:
+            appliance.close()
+    else:
+        print("No operator yet: add one with `chatspark users create-operator --email EMAIL "
+              f"--data-dir {layout.data_dir} --key-dir {layout.key_dir}`.")
     print(f"Next: chatspark serve --data-dir {layout.data_dir} --key-dir {layout.key_dir}")
     return 0
 

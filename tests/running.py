@@ -99,6 +99,28 @@ class RunningAppliance:
         finally:
             conn.close()
 
+    def api(self, method: str, path: str, body: dict | None = None, *, token: str | None = None,
+            headers: dict | None = None, timeout: float = 10) -> tuple[int, dict]:
+        """One JSON API call over HTTPS (TLS 1.3, the appliance CA); returns status and decoded body."""
+        import http.client
+
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()
+            all_headers["Content-Type"] = "application/json"
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        conn = http.client.HTTPSConnection("localhost", self.port, context=tls13_context(self.ca_file),
+                                           timeout=timeout)
+        try:
+            conn.request(method, path, body=payload, headers=all_headers)
+            response = conn.getresponse()
+            raw = response.read()
+        finally:
+            conn.close()
+        return response.status, (json.loads(raw) if raw else {})
+
     def log_entries(self) -> list[dict]:
         return [json.loads(line) for line in self.log_file.read_text().splitlines() if line.strip()]
 

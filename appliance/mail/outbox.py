@@ -174,8 +174,9 @@ class Outbox:
         return message
 
     def _record_sent(self, mail: _Claimed) -> None:
+        # The body goes once delivered: it may hold a single-use link, which must not outlive its purpose here.
         with self.db.transaction() as conn:
-            conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ? WHERE id = ?",
+            conn.execute("UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, body = '' WHERE id = ?",
                          (isoformat(self.clock.now()), mail.attempts + 1, mail.id))
 
     def _record_failure(self, mail: _Claimed, reason: str, *, final: bool) -> None:
