@@ -17,8 +17,17 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $@
 
+DEMO_OPERATOR ?= admin@chatspark.test
+DEMO_PASSWORD_FILE := var/demo-operator-password.txt
+
 run: $(VENV)/.installed-run
-	test -e $(KEY_DIR)/keys.db || $(BIN)/chatspark init --data-dir $(DATA_DIR) --key-dir $(KEY_DIR)
+	@mkdir -p var && chmod 700 var
+	@test -s $(DEMO_PASSWORD_FILE) || (umask 077 && $(BIN)/python -c \
+		"import secrets; print(secrets.token_urlsafe(15))" > $(DEMO_PASSWORD_FILE))
+	test -e $(KEY_DIR)/keys.db || $(BIN)/chatspark init --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) \
+		--operator-email $(DEMO_OPERATOR) --password-file $(DEMO_PASSWORD_FILE)
+	@echo "Demo operator: $(DEMO_OPERATOR), password: $$(cat $(DEMO_PASSWORD_FILE))" \
+		"(log in at https://127.0.0.1:$(PORT)/login)"
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT)
 
 test: $(VENV)/.installed-test

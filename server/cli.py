@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                                              "whether the service answers (exit 3 if it does not).")
     status.add_argument("--host", metavar="HOST", help="address the service listens on")
     status.add_argument("--port", type=int, metavar="PORT", help="HTTPS port")
+    status.add_argument("--passphrase-file", type=Path, metavar="FILE",
+                        help="passphrase for a wrapped master key, to show the mail outbox too")
     status.set_defaults(handler=_status)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(commands, common)
@@ -143,7 +145,10 @@ def _serve(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from server.status import collect
 
-    report = collect(settings_from(args), now=SystemClock().now())
+    settings = settings_from(args)
+    wrapped = masterkey.is_wrapped(Path(settings.key_dir).expanduser())
+    passphrase = read_passphrase(settings.passphrase_file) if wrapped and settings.passphrase_file else None
+    report = collect(settings, now=SystemClock().now(), passphrase=passphrase)
     print("\n".join(report.lines))
     return 0 if report.service_answers else EXIT_NOT_ANSWERING
 

@@ -34,7 +34,7 @@ class Field:
 
 
 PASSWORD_HINT = "12 to 256 characters; a passphrase of several words is good. Common passwords are refused."
-CODE = Field("totp_code", "Code from your authenticator app (or a recovery code)", required=False,
+CODE = Field("totp_code", "Code from your authenticator app, if you set one up (or a recovery code)", required=False,
              autocomplete="one-time-code")
 
 

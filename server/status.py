@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance import __version__, certificates
+from appliance.bootstrap import open_appliance
 from appliance.client import ClientError, PinnedClient
+from appliance.clock import SystemClock
 from appliance.errors import ApplianceError
+from appliance.keys import masterkey
 from appliance.layout import Layout
+from appliance.mail.outbox import Outbox
 from appliance.settings import Settings
 
 
@@ -31,8 +35,29 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def collect(settings: Settings, *, now: dt.datetime) -> StatusReport:
-    """Read only public files and the service's health endpoint: status needs no key."""
+def _mail_state(settings: Settings, layout: Layout, *, passphrase: str | None) -> str:
+    """The outbox, which needs the keys: shown when they can be opened here, said why not otherwise."""
+    if masterkey.is_wrapped(layout.key_dir) and passphrase is None:
+        return "unknown (give --passphrase-file to open the keys)"
+    try:
+        appliance = open_appliance(layout, clock=SystemClock(), passphrase=passphrase)
+    except ApplianceError as exc:
+        return f"unknown ({exc})"
+    try:
+        state = Outbox(appliance.control_db, clock=appliance.clock, relay=None, sender=settings.mail_from).status()
+    finally:
+        appliance.close()
+    relay = settings.smtp_host or "no relay configured: mail waits in the outbox"
+    text = f"{state.pending} queued, {state.failed} failed ({relay})"
+    if state.oldest_pending_at:
+        text += f"; oldest queued since {state.oldest_pending_at:%Y-%m-%d %H:%M} UTC"
+    if state.last_error:
+        text += f"; last error: {state.last_error}"
+    return text
+
+
+def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = None) -> StatusReport:
+    """Public files, the outbox when the keys open here, and the service's health endpoint."""
     layout = Layout.of(settings.data_dir, settings.key_dir)
     lines = [f"version:         {__version__}",
              f"data directory:  {layout.data_dir}{'' if layout.data_dir.is_dir() else ' (missing)'}",
@@ -54,6 +79,8 @@ def collect(settings: Settings, *, now: dt.datetime) -> StatusReport:
     if ca_pem:
         ca = certificates.load_certificate(ca_pem)
         lines.append(f"CA fingerprint:  SHA-256 {certificates.fingerprint(ca)}")
+    if layout.control_db.exists():
+        lines.append(f"mail:            {_mail_state(settings, layout, passphrase=passphrase)}")
     answers = False
     url_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("::1" if settings.host == "::" else settings.host)
     url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{settings.port}"

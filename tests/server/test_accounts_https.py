@@ -273,10 +273,14 @@ def test_invited_user_joins_through_the_appliance_pages_and_logs_in_with_a_cooki
     assert browser.request("GET", "/api/v1/me")[0] == 200
 
 
-def test_cli_reads_the_audit_log_while_the_appliance_serves(served, workspace):
+def test_cli_reads_the_audit_log_and_the_outbox_while_the_appliance_serves(served, workspace, relay):
     result = chatspark("audit", "verify", "--data-dir", str(served.data_dir), "--key-dir", str(served.key_dir))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "audit log intact" in result.stdout
+    result = chatspark("status", "--data-dir", str(served.data_dir), "--key-dir", str(served.key_dir),
+                       "--port", str(served.port), env={"CHATSPARK_SMTP_HOST": "127.0.0.1"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"mail: +\d+ queued, 0 failed \(127\.0\.0\.1\)", result.stdout), result.stdout
 
 
 def test_sessions_and_link_tokens_are_stored_only_as_hashes(served):
