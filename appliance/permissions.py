@@ -27,6 +27,7 @@ OPERATOR_PERMISSIONS: dict[str, str] = {
     "workspaces.list_all": "list every workspace (name, status, owner), not its content",
     "users.list": "list every user account",
     "users.disable": "disable or re-enable an account (its sessions end)",
+    "users.sessions": "see any account's sessions and end them",
     "audit.read_all": "read and export the whole audit log",
 }
 

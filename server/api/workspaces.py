@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
-from appliance.errors import NotFound, PermissionDenied, ValidationError
-from appliance.permissions import outranks_or_equals
+from appliance.errors import PermissionDenied, ValidationError
 from server.api.audit import audit_response
 from server.api.payload import body, text
 from server.auth import client_address, current_session, login_required, operator_required, services, workspace_role
@@ -93,21 +92,6 @@ def remove_member(workspace_id: str, user_id: str):
     services().workspaces.remove_member(workspace_id, user_id=user_id, actor_id=g.user.id, actor_role=role,
                                         client_address=client_address())
     return "", 204
-
-
-@blueprint.delete("/workspaces/<workspace_id>/members/<user_id>/sessions")
-def end_member_sessions(workspace_id: str, user_id: str):
-    """A workspace admin ends every session of a member at or below their own rank."""
-    role = workspace_role(workspace_id, "members.manage")
-    svc = services()
-    member_role = svc.workspaces.role_of(workspace_id, user_id)
-    if member_role is None:
-        raise NotFound(f"no member {user_id} in this workspace")
-    if not outranks_or_equals(role, member_role):
-        raise PermissionDenied(f"a {role} cannot end the sessions of an {member_role}")
-    ended = svc.auth.end_all_sessions(user_id, actor_id=g.user.id, client_address=client_address(),
-                                      workspace_id=workspace_id)
-    return jsonify(sessions_ended=ended)
 
 
 @blueprint.get("/workspaces/<workspace_id>/invitations")
