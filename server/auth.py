@@ -45,7 +45,9 @@ def current_session(*, required: bool = True):
     """Authenticate once per request; g.session and g.user are set, or None when optional and absent."""
     if "session" in g:
         return g.session
-    if any(name in request.args for name in ("token", "access_token", "session")):
+    # The API never takes credentials from the URL (they would land in logs and histories); the mailed-link pages
+    # carry single-use link tokens there, which are not credentials for this check.
+    if request.path.startswith("/api/") and any(n in request.args for n in ("token", "access_token", "session")):
         raise ValidationError("credentials are never accepted in the query string; send an Authorization header")
     token, from_cookie = _token_from_request()
     if token is None:

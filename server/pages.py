@@ -78,9 +78,10 @@ def login():
 
 @blueprint.post("/logout")
 def logout():
-    session = current_session(required=False)
-    if session is not None:
-        services().auth.logout(session, client_address=client_address())
+    if (gone := _signed_in_or_redirect()) is not None:
+        return gone
+    session = g.session
+    services().auth.logout(session, client_address=client_address())
     response = redirect("/login", code=303)
     response.delete_cookie(SESSION_COOKIE, secure=True, httponly=True, samesite="Strict", path="/")
     return response
@@ -94,10 +95,14 @@ def _account_page(*, status: int = 200, **context):
 
 
 def _signed_in_or_redirect():
+    """None when signed in (and, for a form post, its CSRF value matches); else the page to answer with."""
     try:
         current_session()
     except errors.AuthenticationFailed:
         return redirect("/login", code=303)
+    except errors.PermissionDenied as exc:
+        return form("Your account", action="", fields=None, error=str(exc), status=403,
+                    links=[{"href": "/account", "text": "Back to your account"}])
     return None
 
 
@@ -227,7 +232,10 @@ def accept_invitation():
         return form("Invitation", action="", fields=None, error=str(exc), status=_status(exc))
     workspace = svc.workspaces.get(invitation.workspace_id)
     existing = svc.users.find_by_email(invitation.email)
-    session = current_session(required=False) if request.cookies.get(SESSION_COOKIE) else None
+    try:
+        session = current_session(required=False)
+    except errors.AuthenticationFailed:
+        session = None  # an expired cookie: treat the visitor as signed out
     title = f"Join {workspace.name}"
     intro = f"You are invited to {workspace.name} as {invitation.role} ({invitation.email})."
     if existing and (session is None or session.user_id != existing.id):
