@@ -123,3 +123,24 @@ def test_landing_page_shows_version_readiness_and_fingerprint(client, appliance)
     assert fingerprint in page and "Running and ready" in page and appliance.appliance_id in page
     with client.get("/static/appliance.css") as stylesheet:
         assert stylesheet.status_code == 200 and b"font" in stylesheet.data
+
+
+def test_api_refuses_credentials_in_the_query_string(client):
+    response = client.get("/api/v1/me?access_token=abc")
+    assert response.status_code == 400
+    assert "query string" in response.get_json()["message"]
+
+
+def test_api_without_credentials_is_401_with_a_bearer_challenge(client):
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.get_json()["error"] == "authentication_failed"
+
+
+def test_malformed_json_body_is_a_clear_400(client):
+    response = client.post("/api/v1/auth/login", data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_request"
+    response = client.post("/api/v1/auth/login", json={"email": 5, "password": "x"})
+    assert response.status_code == 400 and "'email' must be a string" in response.get_json()["message"]
