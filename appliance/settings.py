@@ -68,6 +68,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("smtp_ca_file", Path, None, "CA certificates (PEM) that vouch for the relay. Empty: the system's."),
     Setting("mail_from", str, "ChatSpark Appliance <chatspark@localhost>", "Sender address of appliance mail."),
     Setting("outbox_interval_seconds", int, 15, "How often queued mail is sent."),
+    Setting("max_upload_bytes", int, 26_214_400, "Largest training file accepted, in bytes."),
+    Setting("max_workspace_bytes", int, 1_073_741_824, "Largest total size of one workspace's training sources."),
+    Setting("crawl_allowed_hosts", str, "", "Comma-separated host names the crawler may fetch (the customer's sites)."),
+    Setting("crawl_page_budget", int, 200, "Most pages one URL or sitemap source may fetch."),
+    Setting("crawl_allow_private_addresses", bool, False, "Let the crawler reach loopback and link-local addresses."),
+    Setting("embedding_model_dir", Path, None, "Folder with model.onnx and tokenizer.json for dense retrieval."),
+    Setting("egress_allowed_hosts", str, "", "Comma-separated hosts an agent's generator endpoint may be on."),
+    Setting("indexing_threads", int, 1, "Background threads that index training sources."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -201,7 +209,8 @@ def _validate(values: dict[str, Any]) -> None:
     for name in ("max_request_body_bytes", "max_header_bytes", "read_header_timeout_seconds", "app_threads",
                  "session_idle_minutes", "session_absolute_hours", "argon2_time_cost", "argon2_parallelism",
                  "invitation_hours", "verification_hours", "password_reset_minutes", "login_window_minutes",
-                 "login_max_failures_per_account", "login_max_failures_per_address", "outbox_interval_seconds"):
+                 "login_max_failures_per_account", "login_max_failures_per_address", "outbox_interval_seconds",
+                 "max_upload_bytes", "max_workspace_bytes", "crawl_page_budget", "indexing_threads"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
     if values["argon2_memory_kib"] < 8 * values["argon2_parallelism"]:

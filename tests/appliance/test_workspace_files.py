@@ -16,6 +16,7 @@ from appliance.errors import (
 )
 from appliance.keys.keystore import workspace_db_key
 from appliance.storage.database import Database
+from appliance.storage.migrations import migrations_for
 
 
 def _write(db: Database, name: str, value: str) -> None:
@@ -32,7 +33,7 @@ def test_create_makes_a_migrated_database_under_a_new_key(appliance):
     db = appliance.workspaces.create("acme")
 
     assert db.path == appliance.layout.workspaces_dir / "acme.db"
-    assert db.user_version() == 1
+    assert db.user_version() == len(migrations_for("workspace"))
     assert appliance.keystore.has(workspace_db_key("acme"))
 
 
