@@ -18,6 +18,7 @@ from appliance.errors import (
     Conflict,
     EmailNotVerified,
     SecondFactorRequired,
+    TooManyAttempts,
     ValidationError,
 )
 from appliance.mail.outbox import Outbox
@@ -59,7 +60,12 @@ class AuthService:
               client_address: str | None, user_agent: str | None = None) -> Login:
         account = (email or "").strip().lower()
         address = client_address or "unknown"
-        self._throttle.check(account=account, address=address)  # before any hashing
+        try:
+            self._throttle.check(account=account, address=address)  # before any hashing
+        except TooManyAttempts:
+            self._audit.record("auth.login", actor_type="anonymous", client_address=address, outcome="denied",
+                               details={"reason": "throttled"})
+            raise
         row = self._db.query_one("SELECT * FROM users WHERE email = ?", (account,))
         if not self._users.hasher.verify(row["password_hash"] if row else None, normalise(password or "")):
             self._fail(account, address, "bad_credentials", user_id=row["id"] if row else None)
@@ -193,12 +199,17 @@ class AuthService:
                        recovery_code: str | None = None, client_address: str | None) -> User:
         """Set a new password from a reset link; a user with a second factor must give a code too."""
         user = self._users.get(self._tokens.peek(self._db.connection, purpose="reset_password", token=token))
+        if user.status == "disabled":
+            raise AuthenticationFailed("this account is disabled; ask an operator to enable it")
         self._users.policy.check(password, email=user.email)
-        if user.second_factor and not self._second_factor_ok(user.id, totp_code, recovery_code):
-            self._audit.record("auth.reset_complete", actor_type="user", actor_id=user.id,
-                               client_address=client_address, outcome="failure",
-                               details={"reason": "bad_second_factor"})
-            raise SecondFactorRequired("this account has a second factor: enter a current code or a recovery code")
+        if user.second_factor:
+            # Codes guessed on a reset link count against the same limit as codes guessed at login.
+            account, address = user.email.lower(), client_address or "unknown"
+            self._throttle.check(account=account, address=address)
+            if not self._second_factor_ok(user.id, totp_code, recovery_code):
+                self._fail(account, address, "bad_second_factor_on_reset", user_id=user.id)
+                raise SecondFactorRequired("this account has a second factor: enter a current code or a recovery "
+                                           "code")
         with self._db.transaction() as conn:
             self._tokens.redeem(conn, purpose="reset_password", token=token)
             ended = self._set_password(conn, user, password, keep_session=None)

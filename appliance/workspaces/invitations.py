@@ -105,8 +105,8 @@ class InvitationService:
         old = self.get(workspace_id, invitation_id)
         if old.accepted_at:
             raise Conflict("this invitation was already accepted")
-        if old.revoked_at and not self._replaced(old):
-            raise Conflict("this invitation was revoked; send a new one if you changed your mind")
+        if old.revoked_at:
+            raise Conflict("this invitation was revoked or replaced; resend the newest one, or invite again")
         if not outranks_or_equals(actor_role, old.role):
             raise PermissionDenied(f"a {actor_role} cannot resend an invitation as {old.role}")
         new_id = uuid.uuid4().hex[:16]
@@ -118,12 +118,6 @@ class InvitationService:
                                target_id=new_id, workspace_id=workspace_id, client_address=client_address,
                                details={"replaces": invitation_id}, conn=conn)
         return self.get(workspace_id, new_id)
-
-    def _replaced(self, invitation: Invitation) -> bool:
-        """Whether a later invitation to the same address superseded this one (rather than an admin revoking it)."""
-        return self._db.query_one(
-            "SELECT 1 FROM invitations WHERE workspace_id = ? AND email = ? AND created_at >= ? AND id != ?",
-            (invitation.workspace_id, invitation.email, invitation.created_at, invitation.id)) is not None
 
     def revoke(self, workspace_id: str, invitation_id: str, *, actor_id: str, client_address: str | None) -> None:
         invitation = self.get(workspace_id, invitation_id)

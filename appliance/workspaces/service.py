@@ -166,6 +166,9 @@ class WorkspaceService:
             self._member_role(conn, workspace_id, to_user_id)
             if to_user_id == actor_id:
                 raise Conflict("you already own this workspace")
+            status = conn.execute("SELECT status FROM users WHERE id = ?", (to_user_id,)).fetchone()["status"]
+            if status == "disabled":
+                raise ValidationError("ownership cannot go to a disabled account")
             conn.execute("UPDATE memberships SET role = 'admin' WHERE workspace_id = ? AND user_id = ?",
                          (workspace_id, actor_id))
             conn.execute("UPDATE memberships SET role = 'owner' WHERE workspace_id = ? AND user_id = ?",
