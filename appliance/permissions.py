@@ -14,6 +14,11 @@ _RANK = {role: rank for rank, role in enumerate(ROLES)}
 WORKSPACE_PERMISSIONS: dict[str, str] = {
     "workspace.read": "viewer",
     "members.read": "viewer",
+    "agents.read": "viewer",
+    "agents.ask": "viewer",
+    "sources.read": "viewer",
+    "agents.write": "editor",
+    "sources.write": "editor",
     "workspace.update": "admin",
     "members.manage": "admin",
     "invitations.manage": "admin",

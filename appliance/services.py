@@ -19,6 +19,9 @@ from appliance.accounts.tokens import LinkTokens
 from appliance.accounts.users import UserService
 from appliance.audit.log import AuditLog
 from appliance.bootstrap import AUDIT_MAC_KEY, Appliance
+from appliance.knowledge.crawl import CrawlPolicy
+from appliance.knowledge.extract import Limits
+from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox
 from appliance.mail.relay import SmtpRelay
 from appliance.settings import Settings
@@ -39,6 +42,7 @@ class Services:
     invitations: InvitationService
     tokens: LinkTokens
     links: Links
+    knowledge: Knowledge
 
 
 def public_url(settings: Settings) -> str:
@@ -46,6 +50,15 @@ def public_url(settings: Settings) -> str:
         return settings.public_url.rstrip("/")
     host = settings.public_host or "localhost"
     return f"https://{host}" if settings.port == 443 else f"https://{host}:{settings.port}"
+
+
+def _embedder(model_dir):
+    """The dense model when one is configured; the optional packages are imported only then."""
+    if model_dir is None:
+        return None
+    from appliance.knowledge.embedding import load_optional
+
+    return load_optional(model_dir)
 
 
 def build_services(appliance: Appliance, settings: Settings) -> Services:
@@ -72,4 +85,11 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     workspaces = WorkspaceService(db, clock=clock, files=appliance.workspaces, audit=audit)
     invitations = InvitationService(db, clock=clock, users=users, workspaces=workspaces, outbox=outbox, audit=audit,
                                     links=links, lifetime=dt.timedelta(hours=settings.invitation_hours))
-    return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links)
+    knowledge = Knowledge(
+        files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
+        max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
+        embedder=_embedder(settings.embedding_model_dir),
+        threads=settings.indexing_threads,
+    )
+    return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
+                    knowledge)

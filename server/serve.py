@@ -79,7 +79,7 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
     appliance = open_appliance(layout, clock=clock, passphrase=passphrase)
     runtime_dir = Path(tempfile.mkdtemp(prefix="chatspark-"))  # 0700, short enough for AF_UNIX paths
     stop = threading.Event()
-    app_server = scheduler = supervisor = None
+    app_server = scheduler = supervisor = services = None
     try:
         logs.add_file(layout.logs_dir, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
         if settings.tls_cert_file:
@@ -94,6 +94,9 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
                                max_request_body_bytes=settings.max_request_body_bytes)
         app_server.start()
         scheduler.start()
+        resumed = services.knowledge.resume(w.id for w in services.workspaces.list_all())
+        if resumed:
+            log.info("resumed indexing", extra={"sources": resumed})
         config = caddy.build_config(settings, upstream_socket=app_server.socket_path,
                                     storage_dir=layout.caddy_dir / "storage", certificates=cert_source)
         supervisor = caddy.CaddySupervisor(binary, config, home=layout.caddy_dir,
@@ -116,6 +119,8 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
             scheduler.shutdown(wait=True)
         if app_server is not None:
             app_server.close()
+        if services is not None:
+            services.knowledge.close()
         appliance.close()
         shutil.rmtree(runtime_dir, ignore_errors=True)
         log.info("stopped")

@@ -2,9 +2,9 @@
 
 from flask import Flask
 
-from server.api import audit, auth, me, users, workspaces
+from server.api import audit, auth, knowledge, me, users, workspaces
 
 
 def register(app: Flask) -> None:
-    for module in (auth, me, workspaces, users, audit):
+    for module in (auth, me, workspaces, knowledge, users, audit):
         app.register_blueprint(module.blueprint, url_prefix="/api/v1")

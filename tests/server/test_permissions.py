@@ -63,6 +63,28 @@ WORKSPACE_ROUTES = {
     "workspaces.revoke_invitation": Route("invitations.manage", "DELETE",
                                           "/api/v1/workspaces/{w}/invitations/{invitation}", status=204),
     "workspaces.workspace_audit": Route("audit.read", "GET", "/api/v1/workspaces/{w}/audit"),
+    "knowledge.list_agents": Route("agents.read", "GET", "/api/v1/workspaces/{w}/agents"),
+    "knowledge.create_agent": Route("agents.write", "POST", "/api/v1/workspaces/{w}/agents", {"name": "Bot"}, 201),
+    "knowledge.get_agent": Route("agents.read", "GET", "/api/v1/workspaces/{w}/agents/{agent}"),
+    "knowledge.update_agent": Route("agents.write", "PATCH", "/api/v1/workspaces/{w}/agents/{agent}",
+                                    {"name": "Renamed"}),
+    "knowledge.delete_agent": Route("agents.write", "DELETE", "/api/v1/workspaces/{w}/agents/{agent}", status=204),
+    "knowledge.ask": Route("agents.ask", "POST", "/api/v1/workspaces/{w}/agents/{agent}/ask",
+                           {"question": "When is lunch?"}),
+    "knowledge.list_sources": Route("sources.read", "GET", "/api/v1/workspaces/{w}/sources"),
+    "knowledge.add_source": Route("sources.write", "POST", "/api/v1/workspaces/{w}/sources",
+                                  {"kind": "text", "title": "Lunch", "text": "Lunch is at noon."}, 202),
+    # A JSON body is refused for its shape (400) once the role allows the upload at all.
+    "knowledge.upload_source": Route("sources.write", "POST", "/api/v1/workspaces/{w}/sources/upload",
+                                     {"file": "not a file"}, 400),
+    "knowledge.get_source": Route("sources.read", "GET", "/api/v1/workspaces/{w}/sources/{source}"),
+    "knowledge.source_original": Route("sources.read", "GET", "/api/v1/workspaces/{w}/sources/{source}/original"),
+    "knowledge.edit_source": Route("sources.write", "PATCH", "/api/v1/workspaces/{w}/sources/{source}",
+                                   {"text": "Lunch is at one."}, 202),
+    "knowledge.refresh_source": Route("sources.write", "POST", "/api/v1/workspaces/{w}/sources/{source}/refresh",
+                                      status=202),
+    "knowledge.delete_source": Route("sources.write", "DELETE", "/api/v1/workspaces/{w}/sources/{source}",
+                                     status=204),
 }
 ENDPOINT_ACTION = {endpoint: route.access for endpoint, route in WORKSPACE_ROUTES.items()}
 
@@ -197,6 +219,9 @@ MAKERS = {
     "verify_token": lambda world, known: world.mailed_token(world.new_pending_user("pending")[1]),
     "reset_token": lambda world, known: world.reset_token(),
     "invitation_token": lambda world, known: world.new_invitation(world.outsiders_workspace)[1],
+    "agent": lambda world, known: world.services.knowledge.agents(known["w"]).create({"name": "Helper"}).id,
+    "source": lambda world, known: world.services.knowledge.sources(known["w"]).add_text(
+        title="Lunch", text="Lunch is at noon.").id,
 }
 
 

@@ -1,0 +1,1 @@
+"""Agents: their settings and how they answer from their workspace's knowledge."""

@@ -1,0 +1,1 @@
+"""Knowledge: training sources, extraction, chunking, the search index and retrieval."""

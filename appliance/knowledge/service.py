@@ -1,0 +1,95 @@
+"""Knowledge per workspace: its sources, agents and conversations, and the background queue that indexes sources."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Iterable
+
+from appliance.agent.agents import AgentService
+from appliance.agent.answer import Answerer
+from appliance.agent.conversations import ConversationService
+from appliance.clock import Clock
+from appliance.knowledge.extract import Limits
+from appliance.knowledge.retrieval import Retriever
+from appliance.knowledge.sources import SourceService
+from appliance.storage.workspace_files import WorkspaceDatabases
+
+log = logging.getLogger(__name__)
+
+
+class Knowledge:
+    def __init__(self, *, files: WorkspaceDatabases, clock: Clock, limits: Limits, max_workspace_bytes: int,
+                 crawl_policy=None, embedder=None, threads: int = 1) -> None:
+        self._files = files
+        self._clock = clock
+        self._limits = limits
+        self._max_workspace_bytes = max_workspace_bytes
+        self._crawl_policy = crawl_policy
+        self._embedder = embedder
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexing")
+        self._pending = 0
+        self._idle = threading.Condition()
+
+    def sources(self, workspace_id: str) -> SourceService:
+        return SourceService(
+            self._files.open(workspace_id), clock=self._clock, limits=self._limits,
+            max_workspace_bytes=self._max_workspace_bytes,
+            fetch_pages=self._fetch_pages if self._crawl_policy and self._crawl_policy.allowed_hosts else None,
+            embed=self._embed if self._embedder else None,
+            on_queued=lambda source_id: self._submit(workspace_id, source_id),
+        )
+
+    def agents(self, workspace_id: str) -> AgentService:
+        return AgentService(self._files.open(workspace_id), clock=self._clock)
+
+    def conversations(self, workspace_id: str) -> ConversationService:
+        db = self._files.open(workspace_id)
+        return ConversationService(db, clock=self._clock,
+                                   answerer=Answerer(db, retriever=Retriever(db, embedder=self._embedder)))
+
+    def resume(self, workspace_ids: Iterable[str]) -> int:
+        """Queue again every source that was waiting or half-indexed when the service last stopped."""
+        count = 0
+        for workspace_id in workspace_ids:
+            for source_id in self.sources(workspace_id).pending():
+                self._submit(workspace_id, source_id)
+                count += 1
+        return count
+
+    def wait_idle(self, timeout: float = 60.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def _submit(self, workspace_id: str, source_id: str) -> None:
+        with self._idle:
+            self._pending += 1
+        self._pool.submit(self._index, workspace_id, source_id)
+
+    def _index(self, workspace_id: str, source_id: str) -> None:
+        try:
+            source = self.sources(workspace_id).index(source_id)
+            log.info("source indexed", extra={"workspace_id": workspace_id, "source_id": source_id,
+                                              "status": source.status, "chunks": source.chunk_count})
+        except Exception:  # a worker thread must survive anything one source does
+            log.exception("indexing failed", extra={"workspace_id": workspace_id, "source_id": source_id})
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+
+    def _fetch_pages(self, url: str, sitemap: bool):
+        from appliance.knowledge.crawl import crawl, crawl_sitemap
+
+        pages = crawl_sitemap(url, self._crawl_policy) if sitemap else crawl(url, self._crawl_policy)
+        for page in pages:
+            yield page.url, page.media_type, page.body
+
+    def _embed(self, texts: list[str]) -> list[bytes]:
+        from appliance.knowledge.embedding import to_blob
+
+        return [to_blob(v) for v in self._embedder.embed(texts)] if texts else []

@@ -1,0 +1,271 @@
+"""Training sources of one workspace: adding, editing, refreshing and deleting them, and indexing each into passages."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from appliance.clock import Clock, isoformat
+from appliance.errors import ApplianceError, NotFound, ValidationError
+from appliance.knowledge.chunking import Passage, chunk_document, chunk_section
+from appliance.knowledge.extract import Document, Limits, extract, extract_html, extract_text
+from appliance.knowledge.search import content_hash
+from appliance.storage.database import Database
+
+log = logging.getLogger(__name__)
+MAX_TITLE = 200
+
+
+@dataclass(frozen=True)
+class Source:
+    id: str
+    kind: str
+    title: str
+    url: str | None
+    filename: str | None
+    media_type: str | None
+    status: str
+    error: str | None
+    size_bytes: int
+    chunk_count: int
+    created_at: str
+    updated_at: str
+    refreshed_at: str | None
+
+    def public(self) -> dict:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _source(row) -> Source:
+    return Source(row["id"], row["kind"], row["title"], row["url"], row["filename"], row["media_type"], row["status"],
+                  row["error"], row["size_bytes"], row["chunk_count"], row["created_at"], row["updated_at"],
+                  row["refreshed_at"])
+
+
+_COLUMNS = ("id, kind, title, url, filename, media_type, status, error, size_bytes, chunk_count, created_at, "
+            "updated_at, refreshed_at")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one source became: passages (with where each can be read) and Q&A pairs."""
+
+    passages: list[tuple[str, str | None, Passage]]      # (title, url, passage)
+    qa_pairs: list[tuple[str, str]]
+
+
+class SourceService:
+    """Sources of one workspace database. Adding returns at once (status queued); `index` does the work."""
+
+    def __init__(self, db: Database, *, clock: Clock, limits: Limits, max_workspace_bytes: int,
+                 fetch_pages: Callable[[str, bool], Iterable[tuple[str, str, bytes]]] | None = None,
+                 embed: Callable[[list[str]], list[bytes]] | None = None,
+                 on_queued: Callable[[str], None] | None = None) -> None:
+        self._db = db
+        self._clock = clock
+        self._limits = limits
+        self._max_workspace_bytes = max_workspace_bytes
+        self._fetch_pages = fetch_pages
+        self._embed = embed
+        self._on_queued = on_queued or (lambda source_id: None)
+
+    def list(self) -> list[Source]:
+        return [_source(r) for r in self._db.query(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")]
+
+    def get(self, source_id: str) -> Source:
+        row = self._db.query_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))
+        if row is None:
+            raise NotFound(f"no source {source_id}")
+        return _source(row)
+
+    def original(self, source_id: str) -> bytes:
+        row = self._db.query_one("SELECT original FROM sources WHERE id = ?", (source_id,))
+        if row is None:
+            raise NotFound(f"no source {source_id}")
+        return bytes(row["original"] or b"")
+
+    def add_file(self, *, filename: str, data: bytes, media_type: str | None = None) -> Source:
+        if len(data) > self._limits.max_bytes:
+            raise ValidationError(f"{filename} is {len(data) / 1e6:.1f} MB; the limit is "
+                                  f"{self._limits.max_bytes / 1e6:.0f} MB per file")
+        return self._add("file", title=_title(filename), original=data, filename=filename, media_type=media_type)
+
+    def add_text(self, *, title: str, text: str) -> Source:
+        if not text.strip():
+            raise ValidationError("the text is empty")
+        return self._add("text", title=_title(title), original=text.encode("utf-8"), media_type="text/markdown")
+
+    def add_qa(self, *, title: str, pairs: list[tuple[str, str]]) -> Source:
+        clean = _check_pairs(pairs)
+        return self._add("qa", title=_title(title), original=json.dumps(clean).encode("utf-8"),
+                         media_type="application/json")
+
+    def add_url(self, *, url: str, sitemap: bool = False) -> Source:
+        if not url.lower().startswith(("http://", "https://")):
+            raise ValidationError("a URL source starts with http:// or https://")
+        if self._fetch_pages is None:
+            raise ValidationError("no sites are allowed for crawling on this appliance (crawl_allowed_hosts)")
+        return self._add("sitemap" if sitemap else "url", title=_title(url), original=b"", url=url)
+
+    def update_text(self, source_id: str, *, text: str, title: str | None = None) -> Source:
+        source = self.get(source_id)
+        if source.kind != "text":
+            raise ValidationError("only pasted text can be edited; upload a new file instead")
+        return self._replace(source, original=text.encode("utf-8"), title=title)
+
+    def update_qa(self, source_id: str, *, pairs: list[tuple[str, str]], title: str | None = None) -> Source:
+        source = self.get(source_id)
+        if source.kind != "qa":
+            raise ValidationError("only Q&A sources hold question and answer pairs")
+        return self._replace(source, original=json.dumps(_check_pairs(pairs)).encode("utf-8"), title=title)
+
+    def refresh(self, source_id: str) -> Source:
+        self.get(source_id)
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE sources SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?",
+                         (isoformat(self._clock.now()), source_id))
+        self._on_queued(source_id)
+        return self.get(source_id)
+
+    def delete(self, source_id: str) -> None:
+        """Remove the source, its passages and Q&A pairs (and their index entries) in one transaction."""
+        with self._db.transaction() as conn:
+            if conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount == 0:
+                raise NotFound(f"no source {source_id}")
+
+    def pending(self) -> list[str]:
+        """Sources waiting for (or interrupted in) indexing, oldest first: resumed when the service starts."""
+        return [r["id"] for r in self._db.query(
+            "SELECT id FROM sources WHERE status IN ('queued', 'indexing') ORDER BY created_at")]
+
+    def _add(self, kind: str, *, title: str, original: bytes, filename: str | None = None,
+             media_type: str | None = None, url: str | None = None) -> Source:
+        source_id = uuid.uuid4().hex[:16]
+        now = isoformat(self._clock.now())
+        with self._db.transaction() as conn:
+            used = conn.execute("SELECT coalesce(sum(size_bytes), 0) FROM sources").fetchone()[0]
+            if used + len(original) > self._max_workspace_bytes:
+                raise ValidationError(f"this workspace's training data would exceed its "
+                                      f"{self._max_workspace_bytes / 1e6:.0f} MB limit; delete sources first")
+            conn.execute(
+                "INSERT INTO sources (id, kind, title, url, filename, media_type, size_bytes, content_hash, original, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (source_id, kind, title, url, filename, media_type, len(original),
+                 hashlib.sha256(original).hexdigest(), original, now, now),
+            )
+        self._on_queued(source_id)
+        return self.get(source_id)
+
+    def _replace(self, source: Source, *, original: bytes, title: str | None) -> Source:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE sources SET original = ?, size_bytes = ?, title = ?, status = 'queued', error = NULL, "
+                         "updated_at = ? WHERE id = ?",
+                         (original, len(original), _title(title) if title else source.title,
+                          isoformat(self._clock.now()), source.id))
+        self._on_queued(source.id)
+        return self.get(source.id)
+
+    def index(self, source_id: str) -> Source:
+        """Extract, chunk and index one source; a failure marks only this source failed, with the reason."""
+        row = self._db.query_one("SELECT * FROM sources WHERE id = ?", (source_id,))
+        if row is None:
+            raise NotFound(f"no source {source_id}")
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE sources SET status = 'indexing', error = NULL WHERE id = ?", (source_id,))
+        try:
+            extracted = self._extract(row)
+            if not extracted.passages and not extracted.qa_pairs:
+                raise ValidationError("no text could be found in this source")
+            embeddings = self._embed([p.text for _, _, p in extracted.passages]) if self._embed else None
+        except ApplianceError as exc:
+            return self._mark_failed(source_id, str(exc))
+        except Exception:  # an extractor bug must fail this source, not the indexing worker
+            log.exception("indexing source %s failed unexpectedly", source_id)
+            return self._mark_failed(source_id, "this file could not be read (unexpected error; see the logs)")
+        self._store(source_id, row["title"], extracted, embeddings)
+        return self.get(source_id)
+
+    def _extract(self, row) -> Extracted:
+        kind, title = row["kind"], row["title"]
+        original = bytes(row["original"] or b"")
+        if kind == "qa":
+            return Extracted([], [tuple(p) for p in json.loads(original)])
+        if kind == "text":
+            return _as_extracted(extract_text(original.decode("utf-8"), title=title), title, None)
+        if kind == "file":
+            document = extract(original, filename=row["filename"], media_type=row["media_type"],
+                               limits=self._limits)
+            return _as_extracted(document, document.title or title, row["filename"])
+        passages: list[tuple[str, str | None, Passage]] = []
+        for page_url, media_type, body in self._fetch_pages(row["url"], kind == "sitemap"):
+            if media_type in ("text/html", "application/xhtml+xml"):
+                document = extract_html(body, url=page_url)
+            else:
+                document = extract(body, filename=page_url.rsplit("/", 1)[-1] or "page.txt", media_type=media_type,
+                                   limits=self._limits)
+            passages.extend(_as_extracted(document, document.title or page_url, page_url).passages)
+        return Extracted(passages, [])
+
+    def _store(self, source_id: str, title: str, extracted: Extracted, embeddings: list[bytes] | None) -> None:
+        now = isoformat(self._clock.now())
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
+            conn.execute("DELETE FROM qa_pairs WHERE source_id = ?", (source_id,))
+            conn.executemany(
+                "INSERT INTO chunks (source_id, ordinal, title, heading_path, url, text, content_hash, embedding) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(source_id, i, page_title, p.heading_path, url, p.text, content_hash(p.text),
+                  embeddings[i] if embeddings else None)
+                 for i, (page_title, url, p) in enumerate(extracted.passages)],
+            )
+            conn.executemany("INSERT INTO qa_pairs (source_id, question, answer) VALUES (?, ?, ?)",
+                             [(source_id, q, a) for q, a in extracted.qa_pairs])
+            # Q&A pairs are passages too (titled by their question), so questions worded differently find them.
+            qa_passages = [(q, p.text) for q, a in extracted.qa_pairs for p in chunk_section((), a)]
+            conn.executemany(
+                "INSERT INTO chunks (source_id, ordinal, title, heading_path, url, text, content_hash) "
+                "VALUES (?, ?, ?, '', NULL, ?, ?)",
+                [(source_id, len(extracted.passages) + i, q, text, content_hash(text))
+                 for i, (q, text) in enumerate(qa_passages)],
+            )
+            count = len(extracted.passages) + len(qa_passages)
+            conn.execute("UPDATE sources SET status = 'ready', chunk_count = ?, refreshed_at = ?, updated_at = ?, "
+                         "title = CASE WHEN kind = 'file' THEN ? ELSE title END WHERE id = ?",
+                         (count, now, now, title, source_id))
+
+    def _mark_failed(self, source_id: str, reason: str) -> Source:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
+            conn.execute("DELETE FROM qa_pairs WHERE source_id = ?", (source_id,))
+            conn.execute("UPDATE sources SET status = 'failed', error = ?, chunk_count = 0, updated_at = ? "
+                         "WHERE id = ?", (reason[:500], isoformat(self._clock.now()), source_id))
+        return self.get(source_id)
+
+
+def _as_extracted(document: Document, title: str, url: str | None) -> Extracted:
+    passages = chunk_document((s.heading_path, s.text) for s in document.sections)
+    return Extracted([(title, url, p) for p in passages], list(document.qa_pairs))
+
+
+def _title(text: str | None) -> str:
+    title = " ".join((text or "").split())[:MAX_TITLE]
+    if not title:
+        raise ValidationError("a source needs a title")
+    return title
+
+
+def _check_pairs(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    clean = []
+    for item in pairs:
+        if not (isinstance(item, (list, tuple)) and len(item) == 2 and all(isinstance(x, str) for x in item)):
+            raise ValidationError("each Q&A pair is a question and an answer, both text")
+        question, answer = (" ".join(x.split()) for x in item)
+        if question and answer:
+            clean.append((question, answer))
+    if not clean:
+        raise ValidationError("give at least one question with its answer")
+    return clean

@@ -1,0 +1,155 @@
+"""Agents and their training sources over the API, and asking an agent a question."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, jsonify, request
+
+from appliance.errors import ValidationError
+from server.api.payload import body, text
+from server.auth import services, workspace_role
+
+blueprint = Blueprint("knowledge", __name__)
+W = "/workspaces/<workspace_id>"
+
+
+def _knowledge():
+    return services().knowledge
+
+
+@blueprint.get(f"{W}/agents")
+def list_agents(workspace_id: str):
+    workspace_role(workspace_id, "agents.read")
+    return jsonify(agents=[a.public() for a in _knowledge().agents(workspace_id).list()])
+
+
+@blueprint.post(f"{W}/agents")
+def create_agent(workspace_id: str):
+    workspace_role(workspace_id, "agents.write")
+    return jsonify(agent=_knowledge().agents(workspace_id).create(body()).public()), 201
+
+
+@blueprint.get(f"{W}/agents/<agent_id>")
+def get_agent(workspace_id: str, agent_id: str):
+    workspace_role(workspace_id, "agents.read")
+    return jsonify(agent=_knowledge().agents(workspace_id).get(agent_id).public())
+
+
+@blueprint.patch(f"{W}/agents/<agent_id>")
+def update_agent(workspace_id: str, agent_id: str):
+    workspace_role(workspace_id, "agents.write")
+    return jsonify(agent=_knowledge().agents(workspace_id).update(agent_id, body()).public())
+
+
+@blueprint.delete(f"{W}/agents/<agent_id>")
+def delete_agent(workspace_id: str, agent_id: str):
+    workspace_role(workspace_id, "agents.write")
+    _knowledge().agents(workspace_id).delete(agent_id)
+    return "", 204
+
+
+@blueprint.post(f"{W}/agents/<agent_id>/ask")
+def ask(workspace_id: str, agent_id: str):
+    workspace_role(workspace_id, "agents.ask")
+    data = body()
+    agent = _knowledge().agents(workspace_id).get(agent_id)
+    exchange = _knowledge().conversations(workspace_id).ask(
+        agent, text(data, "question"), conversation_id=text(data, "conversation_id", required=False))
+    reply = exchange.reply
+    return jsonify(conversation_id=exchange.conversation_id, message_id=exchange.message_id, reply=reply.text,
+                   answered=reply.answered, confidence=reply.confidence, method=reply.method,
+                   offer_lead_form=reply.offer_lead_form,
+                   sources=[{"source_id": c.source_id, "title": c.title, "url": c.url,
+                             "heading_path": c.heading_path, "passage": c.passage} for c in reply.citations])
+
+
+@blueprint.get(f"{W}/sources")
+def list_sources(workspace_id: str):
+    workspace_role(workspace_id, "sources.read")
+    return jsonify(sources=[s.public() for s in _knowledge().sources(workspace_id).list()])
+
+
+@blueprint.post(f"{W}/sources")
+def add_source(workspace_id: str):
+    """JSON sources: pasted text, Q&A pairs, a URL or a sitemap (files go to /sources/upload)."""
+    workspace_role(workspace_id, "sources.write")
+    data = body()
+    sources = _knowledge().sources(workspace_id)
+    kind = text(data, "kind")
+    if kind == "text":
+        source = sources.add_text(title=text(data, "title"), text=text(data, "text"))
+    elif kind == "qa":
+        source = sources.add_qa(title=text(data, "title"), pairs=_pairs(data))
+    elif kind in ("url", "sitemap"):
+        source = sources.add_url(url=text(data, "url"), sitemap=kind == "sitemap")
+    else:
+        raise ValidationError("'kind' is text, qa, url or sitemap; upload files to /sources/upload")
+    return jsonify(source=source.public()), 202
+
+
+@blueprint.post(f"{W}/sources/upload")
+def upload_source(workspace_id: str):
+    workspace_role(workspace_id, "sources.write")
+    upload = request.files.get("file")
+    if upload is None or not upload.filename:
+        raise ValidationError("send the file as multipart/form-data in a field named 'file'")
+    try:
+        data = upload.read()
+    finally:
+        upload.close()
+    source = _knowledge().sources(workspace_id).add_file(filename=upload.filename, data=data,
+                                                         media_type=upload.mimetype or None)
+    return jsonify(source=source.public()), 202
+
+
+@blueprint.get(f"{W}/sources/<source_id>")
+def get_source(workspace_id: str, source_id: str):
+    workspace_role(workspace_id, "sources.read")
+    return jsonify(source=_knowledge().sources(workspace_id).get(source_id).public())
+
+
+@blueprint.get(f"{W}/sources/<source_id>/original")
+def source_original(workspace_id: str, source_id: str):
+    workspace_role(workspace_id, "sources.read")
+    sources = _knowledge().sources(workspace_id)
+    source = sources.get(source_id)
+    name = (source.filename or f"{source.title}.txt").replace('"', "")
+    return Response(sources.original(source_id), mimetype="application/octet-stream",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@blueprint.patch(f"{W}/sources/<source_id>")
+def edit_source(workspace_id: str, source_id: str):
+    workspace_role(workspace_id, "sources.write")
+    data = body()
+    sources = _knowledge().sources(workspace_id)
+    title = text(data, "title", required=False)
+    if "pairs" in data:
+        source = sources.update_qa(source_id, pairs=_pairs(data), title=title)
+    else:
+        source = sources.update_text(source_id, text=text(data, "text"), title=title)
+    return jsonify(source=source.public()), 202
+
+
+@blueprint.post(f"{W}/sources/<source_id>/refresh")
+def refresh_source(workspace_id: str, source_id: str):
+    workspace_role(workspace_id, "sources.write")
+    return jsonify(source=_knowledge().sources(workspace_id).refresh(source_id).public()), 202
+
+
+@blueprint.delete(f"{W}/sources/<source_id>")
+def delete_source(workspace_id: str, source_id: str):
+    workspace_role(workspace_id, "sources.write")
+    _knowledge().sources(workspace_id).delete(source_id)
+    return "", 204
+
+
+def _pairs(data: dict) -> list[tuple[str, str]]:
+    pairs = data.get("pairs")
+    if not isinstance(pairs, list):
+        raise ValidationError("'pairs' is a list of {question, answer} objects")
+    out = []
+    for pair in pairs:
+        if not isinstance(pair, dict):
+            raise ValidationError("each pair is an object with 'question' and 'answer'")
+        out.append((pair.get("question"), pair.get("answer")))
+    return out

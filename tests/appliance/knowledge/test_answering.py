@@ -1,0 +1,156 @@
+"""Agents answering from their own workspace: Q&A verbatim, cited extractive replies, fallback, follow-ups."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.agent.agents import AgentService
+from appliance.agent.answer import Answerer
+from appliance.agent.conversations import ConversationService
+from appliance.knowledge.extract import Limits
+from appliance.knowledge.retrieval import Retriever
+from appliance.knowledge.search import content_hash
+from appliance.knowledge.sources import SourceService
+
+HANDBOOK = """# Travel policy
+
+## Booking
+
+Employees book business travel through the travel desk at least 14 days before departure. Economy class is the
+default for flights under six hours.
+
+## Expenses
+
+Submit travel expenses within 30 days of returning, with receipts attached. Reimbursement reaches your bank account
+within 10 working days of approval. Meals are covered up to 60 euros a day.
+
+# Parking
+
+Staff parking is on level B2 of the north garage. Visitors park on level B1 and register at reception.
+"""
+
+
+class Workspace:
+    def __init__(self, appliance, clock, workspace_id: str) -> None:
+        self.db = appliance.workspaces.create(workspace_id)
+        self.sources = SourceService(self.db, clock=clock, limits=Limits(), max_workspace_bytes=10**8)
+        self.agents = AgentService(self.db, clock=clock)
+        self.agent = self.agents.create({"name": "Helpdesk", "fallback_text": "I don't know that yet."})
+        self.answerer = Answerer(self.db, retriever=Retriever(self.db))
+        self.conversations = ConversationService(self.db, clock=clock, answerer=self.answerer)
+
+    def teach(self, title: str, text: str):
+        source = self.sources.add_text(title=title, text=text)
+        indexed = self.sources.index(source.id)
+        assert indexed.status == "ready", indexed.error
+        return indexed
+
+    def ask(self, question: str, **kwargs):
+        return self.answerer.answer(self.agent.profile, question, **kwargs)
+
+
+@pytest.fixture
+def workspace(appliance, clock):
+    space = Workspace(appliance, clock, "acme")
+    space.teach("Employee handbook", HANDBOOK)
+    return space
+
+
+def test_qa_pair_answers_verbatim(workspace):
+    source = workspace.sources.add_qa(title="IT FAQ", pairs=[("How do I reset my VPN password?",
+                                                              "Open https://vpn.example/reset and follow the steps.")])
+    workspace.sources.index(source.id)
+
+    reply = workspace.ask("how can I reset the VPN password")
+
+    assert reply.method == "qa" and reply.answered
+    assert reply.text == "Open https://vpn.example/reset and follow the steps."
+    assert reply.citations[0].title == "IT FAQ"
+
+
+def test_extractive_reply_quotes_the_answering_sentences_and_cites_the_passage(workspace):
+    reply = workspace.ask("How long does reimbursement of travel expenses take?")
+
+    assert reply.answered and reply.method == "extractive"
+    assert "within 10 working days of approval" in reply.text
+    assert "parking" not in reply.text.lower()
+    assert reply.confidence >= 0.35
+    [citation] = reply.citations
+    assert citation.title == "Employee handbook"
+    assert citation.heading_path == "Travel policy > Expenses"
+    assert "Reimbursement" in citation.passage
+
+
+def test_question_outside_the_content_gets_the_fallback_and_the_lead_form(workspace):
+    reply = workspace.ask("What is the capital of Australia?")
+
+    assert not reply.answered and reply.method == "fallback"
+    assert reply.text == "I don't know that yet."
+    assert reply.offer_lead_form and reply.citations == []
+
+
+def test_answer_length_bounds_the_number_of_sentences(workspace):
+    workspace.agents.update(workspace.agent.id, {"answer_length": "short"})
+    short = workspace.agents.get(workspace.agent.id).profile
+
+    reply = workspace.answerer.answer(short, "travel expenses receipts reimbursement meals")
+
+    assert reply.answered and 1 <= reply.text.count(".") <= 2
+
+
+def test_follow_up_question_is_read_with_the_one_before(workspace):
+    alone = workspace.ask("and how long does that take?")
+    follow_up = workspace.ask("and how long does that take?", history=["How is reimbursement of expenses done?"])
+
+    assert not alone.answered
+    assert follow_up.answered and "10 working days" in follow_up.text
+
+
+def test_each_reply_records_the_passages_it_used_with_their_hash(workspace):
+    exchange = workspace.conversations.ask(workspace.agent, "When must I submit travel expenses?")
+
+    rows = workspace.db.query("SELECT chunk_id, content_hash FROM message_sources WHERE message_id = ?",
+                              (exchange.message_id,))
+    assert rows and rows[0]["chunk_id"] == exchange.reply.citations[0].chunk_id
+    stored = workspace.db.query_one("SELECT text FROM chunks WHERE id = ?", (rows[0]["chunk_id"],))["text"]
+    assert rows[0]["content_hash"] == content_hash(stored)
+    follow = workspace.conversations.ask(workspace.agent, "and what about meals?",
+                                         conversation_id=exchange.conversation_id)
+    assert follow.conversation_id == exchange.conversation_id
+    assert "60 euros" in follow.reply.text
+
+
+def test_deleting_a_source_removes_its_passages_from_answers_at_once(workspace):
+    source = workspace.teach("Canteen", "The canteen serves lunch from 11:30 to 14:00 on weekdays.")
+    assert workspace.ask("When does the canteen serve lunch?").answered
+
+    workspace.sources.delete(source.id)
+
+    assert not workspace.ask("When does the canteen serve lunch?").answered
+    assert workspace.db.query_one("SELECT count(*) FROM chunks WHERE source_id = ?", (source.id,))[0] == 0
+    assert workspace.db.query_one("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH 'canteen'")[0] == 0
+
+
+def test_a_failed_source_harms_nothing_else(workspace):
+    broken = workspace.sources.add_file(filename="notes.txt", data=b"\x00\x01\x02binary\xff\xfe" * 200)
+
+    failed = workspace.sources.index(broken.id)
+
+    assert failed.status == "failed" and failed.error
+    assert workspace.ask("How long does reimbursement of travel expenses take?").answered
+    assert workspace.sources.get(broken.id).chunk_count == 0
+
+
+def test_an_agent_never_retrieves_another_workspaces_content(appliance, clock):
+    north = Workspace(appliance, clock, "north")
+    south = Workspace(appliance, clock, "south")
+    north.teach("Office hours", "The office opens at 7:00 every weekday morning.")
+    south.teach("Office hours", "The office opens at 10:00 every weekday morning.")
+
+    north_reply = north.ask("When does the office open?")
+    south_reply = south.ask("When does the office open?")
+
+    assert "7:00" in north_reply.text and "10:00" not in north_reply.text
+    assert "10:00" in south_reply.text and "7:00" not in south_reply.text
+    # The files are apart and under different keys: one workspace's key cannot even read the other's file.
+    assert north.db.path != south.db.path
