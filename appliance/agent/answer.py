@@ -47,7 +47,7 @@ class AgentProfile:
     """What answering needs to know of an agent."""
 
     fallback_text: str
-    confidence_threshold: float = 0.35
+    confidence_threshold: float = 0.45
     answer_length: str = "medium"
     lead_capture: str = "on_fallback"
 

@@ -74,7 +74,7 @@ def test_extractive_reply_quotes_the_answering_sentences_and_cites_the_passage(w
     assert reply.answered and reply.method == "extractive"
     assert "within 10 working days of approval" in reply.text
     assert "parking" not in reply.text.lower()
-    assert reply.confidence >= 0.35
+    assert reply.confidence >= workspace.agent.confidence_threshold
     [citation] = reply.citations
     assert citation.title == "Employee handbook"
     assert citation.heading_path == "Travel policy > Expenses"

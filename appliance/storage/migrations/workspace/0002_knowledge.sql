@@ -7,7 +7,7 @@ CREATE TABLE agents (
     welcome_message       TEXT NOT NULL DEFAULT '',
     suggested_questions   TEXT NOT NULL DEFAULT '[]',    -- JSON list of strings
     fallback_text         TEXT NOT NULL,
-    confidence_threshold  REAL NOT NULL DEFAULT 0.35 CHECK (confidence_threshold BETWEEN 0 AND 1),
+    confidence_threshold  REAL NOT NULL DEFAULT 0.45 CHECK (confidence_threshold BETWEEN 0 AND 1),
     answer_length         TEXT NOT NULL DEFAULT 'medium' CHECK (answer_length IN ('short', 'medium', 'long')),
     lead_capture          TEXT NOT NULL DEFAULT 'on_fallback' CHECK (lead_capture IN ('off', 'on_fallback', 'always')),
     allowed_origins       TEXT NOT NULL DEFAULT '[]',    -- JSON list of https origins
