@@ -1,7 +1,8 @@
 """Run every benchmark and print its ratios: `python -m bench`."""
 
-from bench import edge, storage
+from bench import edge, knowledge, storage
 
 if __name__ == "__main__":
     storage.main()
     edge.main()
+    knowledge.main()
