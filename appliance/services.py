@@ -90,6 +90,8 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
         embedder=_embedder(settings.embedding_model_dir),
         threads=settings.indexing_threads,
+        egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
+                                       if h.strip()),
     )
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
                     knowledge)

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from appliance.agent.answer import AgentProfile
+from appliance.agent.generator import GeneratorConfig
 from appliance.clock import Clock, isoformat
 from appliance.errors import NotFound, ValidationError
 from appliance.storage.database import Database
@@ -41,7 +42,8 @@ class Agent:
 
     @property
     def profile(self) -> AgentProfile:
-        return AgentProfile(self.fallback_text, self.confidence_threshold, self.answer_length, self.lead_capture)
+        return AgentProfile(self.fallback_text, self.confidence_threshold, self.answer_length, self.lead_capture,
+                            self.instructions, GeneratorConfig.from_agent(self.generator))
 
 
 def _agent(row) -> Agent:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from appliance.agent.generator import Generator, GeneratorConfig, GeneratorUnavailable
 from appliance.knowledge import search
 from appliance.knowledge.chunking import sentences
 from appliance.knowledge.retrieval import Retriever
@@ -50,6 +51,8 @@ class AgentProfile:
     confidence_threshold: float = 0.45
     answer_length: str = "medium"
     lead_capture: str = "on_fallback"
+    instructions: str = ""
+    generator: GeneratorConfig | None = None
 
 
 def _overlap_f1(a: list[str], b: list[str]) -> float:
@@ -69,9 +72,11 @@ def is_follow_up(question: str) -> bool:
 
 
 class Answerer:
-    def __init__(self, db: Database, *, retriever: Retriever) -> None:
+    def __init__(self, db: Database, *, retriever: Retriever,
+                 egress_allowed_hosts: frozenset[str] = frozenset()) -> None:
         self._db = db
         self._retriever = retriever
+        self._egress_allowed_hosts = egress_allowed_hosts
 
     def answer(self, agent: AgentProfile, question: str, *, history: list[str] | None = None) -> Reply:
         """Reply to `question`; `history` holds the visitor's earlier questions, oldest first."""
@@ -88,7 +93,22 @@ class Answerer:
         if best.confidence < agent.confidence_threshold or not best.text:
             return Reply(agent.fallback_text, False, best.confidence, "fallback", [],
                          offer_lead_form=agent.lead_capture != "off")
-        return Reply(best.text, True, best.confidence, "extractive", best.citations,
+        return self._generated(agent, question, history or [], best) or Reply(
+            best.text, True, best.confidence, "extractive", best.citations,
+            offer_lead_form=agent.lead_capture == "always")
+
+    def _generated(self, agent: AgentProfile, question: str, history: list[str], best: Reply) -> Reply | None:
+        """The agent's model wording the passages the extractive answer found; None keeps the extractive answer."""
+        if agent.generator is None or not best.citations:
+            return None
+        passages = [(f"{c.title} > {c.heading_path}" if c.heading_path else c.title, c.passage)
+                    for c in best.citations]
+        try:
+            text = Generator(agent.generator, allowed_hosts=self._egress_allowed_hosts).generate(
+                question=question, passages=passages, instructions=agent.instructions, history=history)
+        except GeneratorUnavailable:
+            return None  # logged with host and reason; the extractive answer stands
+        return Reply(text, True, best.confidence, "generated", best.citations,
                      offer_lead_form=agent.lead_capture == "always")
 
     def _qa_reply(self, question: str) -> Reply | None:

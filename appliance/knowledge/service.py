@@ -21,7 +21,9 @@ log = logging.getLogger(__name__)
 
 class Knowledge:
     def __init__(self, *, files: WorkspaceDatabases, clock: Clock, limits: Limits, max_workspace_bytes: int,
-                 crawl_policy=None, embedder=None, threads: int = 1) -> None:
+                 crawl_policy=None, embedder=None, threads: int = 1,
+                 egress_allowed_hosts: frozenset[str] = frozenset()) -> None:
+        self._egress_allowed_hosts = egress_allowed_hosts
         self._files = files
         self._clock = clock
         self._limits = limits
@@ -47,7 +49,8 @@ class Knowledge:
     def conversations(self, workspace_id: str) -> ConversationService:
         db = self._files.open(workspace_id)
         return ConversationService(db, clock=self._clock,
-                                   answerer=Answerer(db, retriever=Retriever(db, embedder=self._embedder)))
+                                   answerer=Answerer(db, retriever=Retriever(db, embedder=self._embedder),
+                                                     egress_allowed_hosts=self._egress_allowed_hosts))
 
     def resume(self, workspace_ids: Iterable[str]) -> int:
         """Queue again every source that was waiting or half-indexed when the service last stopped."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from appliance.agent.agents import AgentService
@@ -154,3 +156,27 @@ def test_an_agent_never_retrieves_another_workspaces_content(appliance, clock):
     assert "10:00" in south_reply.text and "7:00" not in south_reply.text
     # The files are apart and under different keys: one workspace's key cannot even read the other's file.
     assert north.db.path != south.db.path
+
+
+def test_agent_with_an_allowed_generator_words_the_reply_from_its_passages(workspace):
+    from tests.appliance.knowledge.fake_llm import Scripted, completion, running_llm
+
+    with running_llm() as llm:
+        llm.reply = completion("Reimbursement arrives within 10 working days of approval [1].")
+        workspace.agents.update(workspace.agent.id, {"generator": {"url": llm.url, "model": "local",
+                                                                   "timeout_seconds": 2}})
+        profile = workspace.agents.get(workspace.agent.id).profile
+        allowed = Answerer(workspace.db, retriever=Retriever(workspace.db),
+                           egress_allowed_hosts=frozenset({"127.0.0.1"}))
+        reply = allowed.answer(profile, "How long does reimbursement of travel expenses take?")
+        assert reply.method == "generated" and reply.text.startswith("Reimbursement arrives")
+        [request] = llm.requests
+        prompt = json.dumps(request.json())
+        assert "10 working days" in prompt and "north garage" not in prompt
+
+        llm.reply = Scripted(b"upstream broke", status=500)
+        fallback = allowed.answer(profile, "How long does reimbursement of travel expenses take?")
+        assert fallback.method == "extractive" and "10 working days" in fallback.text
+
+        not_allowed = workspace.answerer.answer(profile, "How long does reimbursement of travel expenses take?")
+        assert not_allowed.method == "extractive" and len(llm.requests) == 2
