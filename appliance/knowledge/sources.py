@@ -180,13 +180,15 @@ class SourceService:
             extracted = self._extract(row)
             if not extracted.passages and not extracted.qa_pairs:
                 raise ValidationError("no text could be found in this source")
-            embeddings = self._embed([p.text for _, _, p in extracted.passages]) if self._embed else None
+            rows = _chunk_rows(extracted)
+            # The dense model sees the title and heading with the text, as a reader would.
+            embeddings = self._embed([f"{t}\n{h}\n{x}" for t, h, _, x in rows]) if self._embed else None
         except ApplianceError as exc:
             return self._mark_failed(source_id, str(exc))
         except Exception:  # an extractor bug must fail this source, not the indexing worker
             log.exception("indexing source %s failed unexpectedly", source_id)
             return self._mark_failed(source_id, "this file could not be read (unexpected error; see the logs)")
-        self._store(source_id, row["title"], extracted, embeddings)
+        self._store(source_id, row["title"], rows, extracted.qa_pairs, embeddings)
         return self.get(source_id)
 
     def _extract(self, row) -> Extracted:
@@ -210,7 +212,8 @@ class SourceService:
             passages.extend(_as_extracted(document, document.title or page_url, page_url).passages)
         return Extracted(passages, [])
 
-    def _store(self, source_id: str, title: str, extracted: Extracted, embeddings: list[bytes] | None) -> None:
+    def _store(self, source_id: str, title: str, rows: list[tuple[str, str, str | None, str]],
+               qa_pairs: list[tuple[str, str]], embeddings: list[bytes] | None) -> None:
         now = isoformat(self._clock.now())
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
@@ -218,24 +221,15 @@ class SourceService:
             conn.executemany(
                 "INSERT INTO chunks (source_id, ordinal, title, heading_path, url, text, content_hash, embedding) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(source_id, i, page_title, p.heading_path, url, p.text, content_hash(p.text),
+                [(source_id, i, chunk_title, heading, url, text, content_hash(text),
                   embeddings[i] if embeddings else None)
-                 for i, (page_title, url, p) in enumerate(extracted.passages)],
+                 for i, (chunk_title, heading, url, text) in enumerate(rows)],
             )
             conn.executemany("INSERT INTO qa_pairs (source_id, question, answer) VALUES (?, ?, ?)",
-                             [(source_id, q, a) for q, a in extracted.qa_pairs])
-            # Q&A pairs are passages too (titled by their question), so questions worded differently find them.
-            qa_passages = [(q, p.text) for q, a in extracted.qa_pairs for p in chunk_section((), a)]
-            conn.executemany(
-                "INSERT INTO chunks (source_id, ordinal, title, heading_path, url, text, content_hash) "
-                "VALUES (?, ?, ?, '', NULL, ?, ?)",
-                [(source_id, len(extracted.passages) + i, q, text, content_hash(text))
-                 for i, (q, text) in enumerate(qa_passages)],
-            )
-            count = len(extracted.passages) + len(qa_passages)
+                             [(source_id, q, a) for q, a in qa_pairs])
             conn.execute("UPDATE sources SET status = 'ready', chunk_count = ?, refreshed_at = ?, updated_at = ?, "
                          "title = CASE WHEN kind = 'file' THEN ? ELSE title END WHERE id = ?",
-                         (count, now, now, title, source_id))
+                         (len(rows), now, now, title, source_id))
 
     def _mark_failed(self, source_id: str, reason: str) -> Source:
         with self._db.transaction() as conn:
@@ -244,6 +238,14 @@ class SourceService:
             conn.execute("UPDATE sources SET status = 'failed', error = ?, chunk_count = 0, updated_at = ? "
                          "WHERE id = ?", (reason[:500], isoformat(self._clock.now()), source_id))
         return self.get(source_id)
+
+
+def _chunk_rows(extracted: Extracted) -> list[tuple[str, str, str | None, str]]:
+    """(title, heading path, url, text) of every passage; Q&A pairs are passages too, titled by their question, so
+    questions worded differently still find them."""
+    rows = [(title, p.heading_path, url, p.text) for title, url, p in extracted.passages]
+    rows += [(q, "", None, p.text) for q, a in extracted.qa_pairs for p in chunk_section((), a)]
+    return rows
 
 
 def _as_extracted(document: Document, title: str, url: str | None) -> Extracted:
