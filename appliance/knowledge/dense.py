@@ -20,6 +20,11 @@ def dense_ranking(db: Database, embedder: "Embedder", question: str, *, limit: i
                     "AND s.status = 'ready' WHERE c.embedding IS NOT NULL")
     if not rows:
         return []
+    width = embedder.dimension * 4
+    # Vectors of another width were written by another model: those passages wait for a re-index.
+    rows = [r for r in rows if len(r["embedding"]) == width]
+    if not rows:
+        return []
     ids = [r["id"] for r in rows]
     matrix = numpy.frombuffer(b"".join(bytes(r["embedding"]) for r in rows), dtype="<f4").reshape(len(rows), -1)
     query = embedder.embed([question])[0]

@@ -68,6 +68,8 @@ class Embedder:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # Without the arena a batch of 32 long passages gives its ~0.9 GB back instead of keeping 1.4 GB for the life
+        # of the server; measured cost: ~20% at batch 32, ~4% at batch 1 (which is the faster size on one thread).
         options.enable_cpu_mem_arena = False
         options.log_severity_level = 3  # errors only: the loader's warnings would go to stderr, not the log
         try:

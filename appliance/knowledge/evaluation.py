@@ -60,7 +60,7 @@ def eval_workspace(folder: Path, *, embedder=None) -> Iterator[EvalWorkspace]:
                 from appliance.knowledge.embedding import to_blob
 
                 def embed(texts: list[str]) -> list[bytes]:
-                    return [to_blob(v) for v in embedder.embed(texts)] if texts else []
+                    return [to_blob(v) for v in embedder.embed(texts, batch_size=4)] if texts else []
             sources = SourceService(db, clock=clock, limits=Limits(), max_workspace_bytes=10**10, embed=embed)
             doc_of_source: dict[str, str] = {}
             started = time.perf_counter()

@@ -32,6 +32,7 @@ class Hit:
     text: str
     content_hash: str
     score: float          # BM25, higher is better
+    origin: str = "passage"
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def search(db: Database, question: str, *, limit: int = 10, extra_terms: list[st
     if not words:
         return []
     rows = db.query(
-        "SELECT c.id, c.source_id, c.title, c.heading_path, c.url, c.text, c.content_hash, "
+        "SELECT c.id, c.source_id, c.title, c.heading_path, c.url, c.text, c.content_hash, c.origin, "
         f"bm25(chunks_fts, {TITLE_WEIGHT}, {HEADING_WEIGHT}, {TEXT_WEIGHT}) AS rank "
         "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
         "JOIN sources s ON s.id = c.source_id AND s.status = 'ready' "
@@ -85,17 +86,17 @@ def search(db: Database, question: str, *, limit: int = 10, extra_terms: list[st
         (match_expression(words), limit),
     )
     return [Hit(r["id"], r["source_id"], r["title"], r["heading_path"], r["url"], r["text"], r["content_hash"],
-                -r["rank"]) for r in rows]
+                -r["rank"], r["origin"]) for r in rows]
 
 
 def hits_by_id(db: Database, chunk_ids: list[int]) -> dict[int, Hit]:
     if not chunk_ids:
         return {}
     marks = ",".join("?" * len(chunk_ids))
-    rows = db.query(f"SELECT id, source_id, title, heading_path, url, text, content_hash FROM chunks "
+    rows = db.query(f"SELECT id, source_id, title, heading_path, url, text, content_hash, origin FROM chunks "
                     f"WHERE id IN ({marks})", chunk_ids)
     return {r["id"]: Hit(r["id"], r["source_id"], r["title"], r["heading_path"], r["url"], r["text"],
-                         r["content_hash"], 0.0) for r in rows}
+                         r["content_hash"], 0.0, r["origin"]) for r in rows}
 
 
 def search_qa(db: Database, question: str, *, limit: int = 5) -> list[QaHit]:

