@@ -4,35 +4,15 @@ bound to the invited address, never grant more than the inviter holds, and are s
 from __future__ import annotations
 
 import hashlib
-import re
-from urllib.parse import unquote
 
 import pytest
 
 from appliance.errors import Conflict, EmailNotVerified, InvalidToken, PermissionDenied, ValidationError
+from tests.appliance.queued_mail import last_mail_to, mails_to, token_in
 
 PASSWORD = "violet anchor drizzle 42"
 OWNER, NEWCOMER, BOB, CAROL = "owen@example.com", "nina@example.com", "bob@example.com", "carol@example.com"
 HOME = "192.0.2.10"
-
-
-def mails_to(services, address: str) -> list:
-    """Subject and body of every mail queued for `address`, oldest first."""
-    return services.appliance.control_db.query(
-        "SELECT subject, body FROM outbox WHERE recipient = ? ORDER BY id", (address,))
-
-
-def last_mail_to(services, address: str):
-    mails = mails_to(services, address)
-    assert mails, f"no mail queued for {address}"
-    return mails[-1]
-
-
-def token_in(body: str, path: str) -> str:
-    """The token of the first `path?token=...` link in a mail body."""
-    match = re.search(rf"{re.escape(path)}\?token=(\S+)", body)
-    assert match, f"no {path} link in {body!r}"
-    return unquote(match.group(1))
 
 
 def invitation_token(services, address: str = NEWCOMER) -> str:
