@@ -28,6 +28,7 @@ run: $(VENV)/.installed-run
 		"import secrets; print(secrets.token_urlsafe(15))" > $(DEMO_PASSWORD_FILE))
 	test -e $(KEY_DIR)/keys.db || $(BIN)/chatspark init --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) \
 		--operator-email $(DEMO_OPERATOR) --password-file $(DEMO_PASSWORD_FILE)
+	$(BIN)/chatspark demo create --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --owner-email $(DEMO_OPERATOR)
 	@echo "Demo operator: $(DEMO_OPERATOR), password: $$(cat $(DEMO_PASSWORD_FILE))" \
 		"(log in at https://127.0.0.1:$(PORT)/login)"
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT)

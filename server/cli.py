@@ -20,7 +20,9 @@ from server.cli_users import add_password_options, checked_operator_password, cr
 EXIT_FAILURE = 1
 EXIT_NOT_ANSWERING = 3
 # Modules that add their own subcommands through `register(commands, common)`.
-COMMAND_MODULES: tuple[str, ...] = ("server.cli_users", "server.cli_audit", "server.cli_eval", "server.cli_models")
+COMMAND_MODULES: tuple[str, ...] = (
+    "server.cli_users", "server.cli_audit", "server.cli_eval", "server.cli_models", "server.cli_demo",
+)
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -1,0 +1,42 @@
+"""`chatspark demo create`: the demo workspace `make run` sets up, with an agent that answers from the demo content."""
+
+from __future__ import annotations
+
+from appliance.bootstrap import open_appliance
+from appliance.clock import SystemClock
+from appliance.layout import Layout
+from appliance.services import build_services
+from appliance.settings import load
+from tests.running import chatspark
+from tests.server.conftest import init_appliance
+
+
+def test_demo_workspace_is_created_once_with_an_agent_that_answers(tmp_path):
+    (tmp_path / "pw.txt").write_text("correct horse battery staple demo")
+    data_dir, key_dir = init_appliance(tmp_path, "--operator-email", "admin@demo.test",
+                                       "--password-file", str(tmp_path / "pw.txt"))
+    dirs = ("--data-dir", str(data_dir), "--key-dir", str(key_dir))
+
+    first = chatspark("demo", "create", *dirs, "--owner-email", "admin@demo.test")
+    assert first.returncode == 0, first.stderr
+    assert "trained on 1 demo document" in first.stdout
+    again = chatspark("demo", "create", *dirs, "--owner-email", "admin@demo.test")
+    assert again.returncode == 0 and "exists" in again.stdout
+
+    appliance = open_appliance(Layout.of(data_dir, key_dir), clock=SystemClock())
+    services = build_services(appliance, load(environ={}))
+    try:
+        [workspace] = services.workspaces.list_all()
+        [agent] = services.knowledge.agents(workspace.id).list()
+        reply = services.knowledge.conversations(workspace.id).ask(agent, "How many days of paid leave do I get?").reply
+        assert reply.answered and "28 days" in reply.text
+    finally:
+        services.knowledge.close()
+        appliance.close()
+
+
+def test_demo_needs_an_existing_owner(tmp_path):
+    data_dir, key_dir = init_appliance(tmp_path)
+    result = chatspark("demo", "create", "--data-dir", str(data_dir), "--key-dir", str(key_dir),
+                       "--owner-email", "nobody@demo.test")
+    assert result.returncode == 1 and "no account uses nobody@demo.test" in result.stderr
