@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from typing import TYPE_CHECKING, Any
 
 from appliance.storage.database import Database
 
@@ -10,22 +11,58 @@ if TYPE_CHECKING:
     from appliance.knowledge.embedding import Embedder
 
 
-def dense_ranking(db: Database, embedder: "Embedder", question: str, *, limit: int) -> list[tuple[int, float]]:
-    """(chunk id, cosine) of the `limit` closest passages of ready sources, best first."""
-    import numpy
+INDEX_VERSION = "index_version"
 
+
+def bump_index_version(conn: Any) -> None:
+    """Record, in the caller's transaction, that the workspace's passages changed (so cached vectors are stale)."""
+    conn.execute("INSERT INTO meta (name, value) VALUES (?, '1') "
+                 "ON CONFLICT (name) DO UPDATE SET value = CAST(value AS INTEGER) + 1", (INDEX_VERSION,))
+
+
+class VectorCache:
+    """Each workspace's passage vectors in memory, reloaded only when its index version moves on."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, tuple[str, list[int], Any]] = {}
+
+    def vectors(self, db: Database, dimension: int) -> tuple[list[int], Any]:
+        row = db.query_one("SELECT value FROM meta WHERE name = ?", (INDEX_VERSION,))
+        version = row["value"] if row else "0"
+        key = str(db.path)
+        with self._lock:
+            cached = self._entries.get(key)
+            if cached and cached[0] == version:
+                return cached[1], cached[2]
+        ids, matrix = _load(db, dimension)
+        with self._lock:
+            self._entries[key] = (version, ids, matrix)
+        return ids, matrix
+
+
+def dense_ranking(db: Database, embedder: "Embedder", question: str, *, limit: int,
+                  cache: VectorCache | None = None) -> list[tuple[int, float]]:
+    """(chunk id, cosine) of the `limit` closest passages of ready sources, best first."""
     from appliance.knowledge.embedding import cosine_top_k
+
+    ids, matrix = (cache or VectorCache()).vectors(db, embedder.dimension)
+    if not ids:
+        return []
+    query = embedder.embed([question])[0]
+    return [(ids[row], score) for row, score in cosine_top_k(query, matrix, limit)]
+
+
+def _load(db: Database, dimension: int) -> tuple[list[int], Any]:
+    import numpy
 
     rows = db.query("SELECT c.id, c.embedding FROM chunks c JOIN sources s ON s.id = c.source_id "
                     "AND s.status = 'ready' WHERE c.embedding IS NOT NULL")
-    if not rows:
-        return []
-    width = embedder.dimension * 4
+    width = dimension * 4
     # Vectors of another width were written by another model: those passages wait for a re-index.
     rows = [r for r in rows if len(r["embedding"]) == width]
     if not rows:
-        return []
+        return [], numpy.zeros((0, dimension), dtype=numpy.float32)
     ids = [r["id"] for r in rows]
     matrix = numpy.frombuffer(b"".join(bytes(r["embedding"]) for r in rows), dtype="<f4").reshape(len(rows), -1)
-    query = embedder.embed([question])[0]
-    return [(ids[row], score) for row, score in cosine_top_k(query, matrix, limit)]
+    return ids, matrix

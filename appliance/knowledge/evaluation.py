@@ -17,6 +17,7 @@ from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import SystemClock
 from appliance.errors import ValidationError
 from appliance.keys.masterkey import KdfParameters
+from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.sources import SourceService
@@ -77,7 +78,7 @@ def eval_workspace(folder: Path, *, embedder=None) -> Iterator[EvalWorkspace]:
                     raise ValidationError(f"document {doc['id']} failed to index: {indexed.error}")
                 doc_of_source[source.id] = doc["id"]
             elapsed = time.perf_counter() - started
-            retriever = Retriever(db, embedder=embedder)
+            retriever = Retriever(db, embedder=embedder, vectors=VectorCache())
             yield EvalWorkspace(sources, retriever, Answerer(db, retriever=retriever), doc_of_source, chars, elapsed)
         finally:
             appliance.close()

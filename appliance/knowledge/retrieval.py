@@ -15,6 +15,7 @@ from appliance.knowledge.search import Hit
 from appliance.storage.database import Database
 
 if TYPE_CHECKING:
+    from appliance.knowledge.dense import VectorCache
     from appliance.knowledge.embedding import Embedder
 
 CANDIDATES = 50
@@ -28,9 +29,11 @@ PASSAGE_DENSE_SHARE = 0.3
 class Retriever:
     """Ranks one workspace's ready passages for a question; never sees another workspace's database."""
 
-    def __init__(self, db: Database, *, embedder: "Embedder | None" = None) -> None:
+    def __init__(self, db: Database, *, embedder: "Embedder | None" = None,
+                 vectors: "VectorCache | None" = None) -> None:
         self._db = db
         self._embedder = embedder
+        self._vectors = vectors
 
     def retrieve(self, question: str, *, limit: int = 10) -> list[Hit]:
         return _diverse(self._ranked(question), limit)
@@ -41,7 +44,7 @@ class Retriever:
             return lexical
         from appliance.knowledge.dense import dense_ranking
 
-        dense = dense_ranking(self._db, self._embedder, question, limit=CANDIDATES)
+        dense = dense_ranking(self._db, self._embedder, question, limit=CANDIDATES, cache=self._vectors)
         by_id = {h.chunk_id: h for h in lexical}
         by_id.update(search.hits_by_id(self._db, [c for c, _ in dense if c not in by_id]))
         candidates = [c for c, _ in dense[:10]] + [h.chunk_id for h in lexical[:10]]

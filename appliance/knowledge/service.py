@@ -11,6 +11,7 @@ from appliance.agent.agents import AgentService
 from appliance.agent.answer import Answerer
 from appliance.agent.conversations import ConversationService
 from appliance.clock import Clock
+from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.sources import SourceService
@@ -31,6 +32,7 @@ class Knowledge:
         self._crawl_policy = crawl_policy
         self._embedder = embedder
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexing")
+        self._vectors = VectorCache()
         self._pending = 0
         self._idle = threading.Condition()
 
@@ -49,7 +51,8 @@ class Knowledge:
     def conversations(self, workspace_id: str) -> ConversationService:
         db = self._files.open(workspace_id)
         return ConversationService(db, clock=self._clock,
-                                   answerer=Answerer(db, retriever=Retriever(db, embedder=self._embedder),
+                                   answerer=Answerer(db, retriever=Retriever(db, embedder=self._embedder,
+                                                                             vectors=self._vectors),
                                                      egress_allowed_hosts=self._egress_allowed_hosts))
 
     def resume(self, workspace_ids: Iterable[str]) -> int:

@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 from appliance.clock import Clock, isoformat
 from appliance.errors import ApplianceError, NotFound, ValidationError
 from appliance.knowledge.chunking import Passage, chunk_document, chunk_section
+from appliance.knowledge.dense import bump_index_version
 from appliance.knowledge.extract import Document, Limits, extract, extract_html, extract_text
 from appliance.knowledge.search import content_hash
 from appliance.storage.database import Database
@@ -136,6 +137,7 @@ class SourceService:
         with self._db.transaction() as conn:
             if conn.execute("DELETE FROM sources WHERE id = ?", (source_id,)).rowcount == 0:
                 raise NotFound(f"no source {source_id}")
+            bump_index_version(conn)
 
     def pending(self) -> list[str]:
         """Sources waiting for (or interrupted in) indexing, oldest first: resumed when the service starts."""
@@ -227,6 +229,7 @@ class SourceService:
             )
             conn.executemany("INSERT INTO qa_pairs (source_id, question, answer) VALUES (?, ?, ?)",
                              [(source_id, q, a) for q, a in qa_pairs])
+            bump_index_version(conn)
             conn.execute("UPDATE sources SET status = 'ready', chunk_count = ?, refreshed_at = ?, updated_at = ?, "
                          "title = CASE WHEN kind = 'file' THEN ? ELSE title END WHERE id = ?",
                          (len(rows), now, now, title, source_id))
@@ -235,6 +238,7 @@ class SourceService:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
             conn.execute("DELETE FROM qa_pairs WHERE source_id = ?", (source_id,))
+            bump_index_version(conn)
             conn.execute("UPDATE sources SET status = 'failed', error = ?, chunk_count = 0, updated_at = ? "
                          "WHERE id = ?", (reason[:500], isoformat(self._clock.now()), source_id))
         return self.get(source_id)

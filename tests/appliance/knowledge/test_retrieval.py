@@ -61,3 +61,19 @@ def test_one_source_cannot_fill_every_slot():
     chosen = _diverse(hits, 6)
     assert sum(h.source_id == "long-doc" for h in chosen) == PER_SOURCE
     assert len(chosen) == 6
+
+
+def test_cached_vectors_follow_sources_added_and_deleted(sources, embedder):
+    from appliance.knowledge.dense import VectorCache, dense_ranking
+
+    cache = VectorCache()
+    first = sources.add_text(title="Badges", text="Lost badges are replaced at reception for a fee of 10 euros.")
+    sources.index(first.id)
+    [(chunk, _)] = dense_ranking(sources._db, embedder, "replacement badge", limit=5, cache=cache)
+    second = sources.add_text(title="Keys", text="Office keys are handed out by the facility manager.")
+    sources.index(second.id)
+
+    assert len(dense_ranking(sources._db, embedder, "replacement badge", limit=5, cache=cache)) == 2
+    sources.delete(first.id)
+    remaining = dense_ranking(sources._db, embedder, "replacement badge", limit=5, cache=cache)
+    assert [c for c, _ in remaining] != [chunk] and len(remaining) == 1
