@@ -34,7 +34,7 @@ run: $(VENV)/.installed-run
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT)
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check appliance server gui tests bench
+	$(BIN)/ruff check appliance server tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
