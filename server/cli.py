@@ -1,4 +1,4 @@
-"""The `chatspark` command: init, serve, status. Failures print one line and exit non-zero."""
+"""The `chatspark` command: init, serve and status here, more from COMMAND_MODULES. Failures print one line."""
 
 from __future__ import annotations
 
