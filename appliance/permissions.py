@@ -23,6 +23,7 @@ WORKSPACE_PERMISSIONS: dict[str, str] = {
     "members.manage": "admin",
     "invitations.manage": "admin",
     "audit.read": "admin",
+    "api_keys.manage": "admin",
     "workspace.transfer": "owner",
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from appliance.accounts.api_keys import ApiKeyService
 from appliance.accounts.authentication import AuthService
 from appliance.accounts.messages import Links
 from appliance.accounts.passwords import (
@@ -43,6 +44,7 @@ class Services:
     tokens: LinkTokens
     links: Links
     knowledge: Knowledge
+    api_keys: ApiKeyService
 
 
 def public_url(settings: Settings) -> str:
@@ -93,5 +95,6 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
         egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
                                        if h.strip()),
     )
+    api_keys = ApiKeyService(db, clock=clock, audit=audit, grace=dt.timedelta(hours=settings.api_key_grace_hours))
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
-                    knowledge)
+                    knowledge, api_keys)

@@ -76,6 +76,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedding_model_dir", Path, None, "Folder with model.onnx and tokenizer.json for dense retrieval."),
     Setting("egress_allowed_hosts", str, "", "Comma-separated hosts an agent's generator endpoint may be on."),
     Setting("indexing_threads", int, 1, "Background threads that index training sources."),
+    Setting("api_key_grace_hours", int, 24, "Hours a rotated API key's old secret keeps working (0: none)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -213,6 +214,8 @@ def _validate(values: dict[str, Any]) -> None:
                  "max_upload_bytes", "max_workspace_bytes", "crawl_page_budget", "indexing_threads"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
+    if values["api_key_grace_hours"] < 0:
+        raise ConfigurationError("api_key_grace_hours must be 0 or more")
     if values["argon2_memory_kib"] < 8 * values["argon2_parallelism"]:
         raise ConfigurationError("argon2_memory_kib must be at least 8 KiB per lane (argon2_parallelism)")
     if values["smtp_security"] not in ("starttls", "tls", "none"):

@@ -9,7 +9,8 @@ import secrets
 from flask import current_app, g, request
 
 from appliance import permissions
-from appliance.errors import AuthenticationFailed, PermissionDenied, ValidationError
+from appliance.accounts.api_keys import looks_like_api_key
+from appliance.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
 from appliance.services import Services
 
 SESSION_COOKIE = "__Host-chatspark_session"
@@ -17,6 +18,14 @@ CSRF_COOKIE = "__Host-chatspark_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 # Endpoints a session may use while the appliance's policy makes its user enrol a second factor first.
+# What each workspace action needs of an API key; actions missing here are for people only.
+API_KEY_SCOPES = {
+    "agents.ask": "chat",
+    "agents.read": "agents:read",
+    "agents.write": "agents:write",
+    "sources.read": "sources:read",
+    "sources.write": "sources:write",
+}
 _ENROL_ONLY = {"me.me", "me.start_second_factor", "me.confirm_second_factor", "auth.logout",
                "pages.account", "pages.logout", "pages.enrol", "pages.confirm_enrolment"}
 
@@ -44,12 +53,28 @@ def _token_from_request() -> tuple[str | None, bool]:
 def current_session(*, required: bool = True):
     """Authenticate once per request; g.session and g.user are set, or None when optional and absent."""
     if "session" in g:
+        if g.session is None and required:
+            if g.get("api_key") is not None:
+                raise PermissionDenied("API keys reach only the endpoints of their own workspace; this one needs "
+                                       "a signed-in user")
+            raise AuthenticationFailed("log in first")
         return g.session
     # The API never takes credentials from the URL (they would land in logs and histories); the mailed-link pages
     # carry single-use link tokens there, which are not credentials for this check.
-    if request.path.startswith("/api/") and any(n in request.args for n in ("token", "access_token", "session")):
-        raise ValidationError("credentials are never accepted in the query string; send an Authorization header")
+    if request.path.startswith("/api/") and (
+            any(n in request.args for n in ("token", "access_token", "session", "api_key", "key"))
+            or any(looks_like_api_key(v) for v in request.args.values())):
+        raise ValidationError("credentials are never accepted in the query string (they would end up in logs and "
+                              "histories); send them as 'Authorization: Bearer ...'")
     token, from_cookie = _token_from_request()
+    if token is not None and not from_cookie and looks_like_api_key(token):
+        g.api_key = services().api_keys.authenticate(token, client_address=client_address())
+        g.session = g.user = None
+        if required:
+            # API keys reach their workspace's endpoints (see workspace_role), nothing that needs a person.
+            raise PermissionDenied("API keys reach only the endpoints of their own workspace; this one needs a "
+                                   "signed-in user")
+        return None
     if token is None:
         if required:
             raise AuthenticationFailed("log in first")
@@ -109,8 +134,22 @@ def operator_required(view):
 
 
 def workspace_role(workspace_id: str, action: str) -> str:
-    """The caller's role in the workspace, after checking it allows `action` (404 for non-members)."""
-    current_session()
+    """The caller's role in the workspace, after checking it allows `action` (404 for non-members).
+
+    An API key is treated as a member of its own workspace only, holding exactly its scopes."""
+    current_session(required=False)
+    api_key = g.get("api_key")
+    if api_key is not None:
+        if api_key.workspace_id != workspace_id:
+            raise NotFound(f"no workspace {workspace_id}")
+        scope = API_KEY_SCOPES.get(action)
+        if scope is None:
+            raise PermissionDenied("API keys cannot do this; it needs a signed-in user")
+        if scope not in api_key.scopes:
+            raise PermissionDenied(f"this API key lacks the '{scope}' scope")
+        return "api_key"
+    if g.session is None:
+        raise AuthenticationFailed("log in first, or send an API key")
     role = services().workspaces.role_of(workspace_id, g.user.id)
     permissions.check(role, action, workspace_id=workspace_id)
     return role

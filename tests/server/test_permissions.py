@@ -40,7 +40,7 @@ class Route:
     access: str  # a WORKSPACE_PERMISSIONS action, an OPERATOR_PERMISSIONS action, PUBLIC or LOGIN
     method: str
     path: str
-    body: dict[str, str] | None = None
+    body: dict[str, object] | None = None
     status: int = 200  # what a caller who may do it gets
     endpoint: str = ""  # for OTHER_ROUTES; the key names it in WORKSPACE_ROUTES
 
@@ -63,6 +63,13 @@ WORKSPACE_ROUTES = {
     "workspaces.revoke_invitation": Route("invitations.manage", "DELETE",
                                           "/api/v1/workspaces/{w}/invitations/{invitation}", status=204),
     "workspaces.workspace_audit": Route("audit.read", "GET", "/api/v1/workspaces/{w}/audit"),
+    "api_keys.list_keys": Route("api_keys.manage", "GET", "/api/v1/workspaces/{w}/api-keys"),
+    "api_keys.create_key": Route("api_keys.manage", "POST", "/api/v1/workspaces/{w}/api-keys",
+                                 {"name": "CRM sync", "scopes": ["chat"]}, 201),
+    "api_keys.rotate_key": Route("api_keys.manage", "POST", "/api/v1/workspaces/{w}/api-keys/{api_key}/rotate",
+                                 status=201),
+    "api_keys.revoke_key": Route("api_keys.manage", "DELETE", "/api/v1/workspaces/{w}/api-keys/{api_key}",
+                                 status=204),
     "knowledge.list_agents": Route("agents.read", "GET", "/api/v1/workspaces/{w}/agents"),
     "knowledge.create_agent": Route("agents.write", "POST", "/api/v1/workspaces/{w}/agents", {"name": "Bot"}, 201),
     "knowledge.get_agent": Route("agents.read", "GET", "/api/v1/workspaces/{w}/agents/{agent}"),
@@ -219,6 +226,8 @@ MAKERS = {
     "verify_token": lambda world, known: world.mailed_token(world.new_pending_user("pending")[1]),
     "reset_token": lambda world, known: world.reset_token(),
     "invitation_token": lambda world, known: world.new_invitation(world.outsiders_workspace)[1],
+    "api_key": lambda world, known: world.services.api_keys.create(
+        known["w"], name="Key", scopes=["chat"], actor_id=world.users["owner"].id, client_address=None)[1].id,
     "agent": lambda world, known: world.services.knowledge.agents(known["w"]).create({"name": "Helper"}).id,
     "source": lambda world, known: world.services.knowledge.sources(known["w"]).add_text(
         title="Lunch", text="Lunch is at noon.").id,
@@ -232,7 +241,8 @@ def prepare(world: World, route: Route, **known: str) -> tuple[str, str, dict | 
         return known[match[1]]
 
     path = PLACEHOLDER.sub(fill, route.path)
-    body = None if route.body is None else {name: PLACEHOLDER.sub(fill, value) for name, value in route.body.items()}
+    body = None if route.body is None else {
+        name: PLACEHOLDER.sub(fill, value) if isinstance(value, str) else value for name, value in route.body.items()}
     return route.method, path, body
 
 
