@@ -25,6 +25,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     app.register_blueprint(pages.blueprint)
     api.register(app)
     app.after_request(auth.set_csrf_cookie)
+    app.after_request(auth.add_rate_limit_headers)
     http_errors.install(app)
     security_headers.install(app, hsts_max_age=settings.hsts_max_age_seconds)
     _install_access_log(app)

@@ -115,6 +115,15 @@ def set_csrf_cookie(response):
     return response
 
 
+def add_rate_limit_headers(response):
+    """Tell an API-key caller its per-minute limit and what is left of it."""
+    api_key = g.get("api_key")
+    if api_key is not None and api_key.remaining_this_minute is not None:
+        response.headers["X-RateLimit-Limit"] = str(api_key.rate_limit_per_minute)
+        response.headers["X-RateLimit-Remaining"] = str(api_key.remaining_this_minute)
+    return response
+
+
 def login_required(view):
     @functools.wraps(view)
     def wrapper(*args, **kwargs):

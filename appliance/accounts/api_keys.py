@@ -12,7 +12,7 @@ import re
 import secrets
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
@@ -41,9 +41,10 @@ class ApiKey:
     revoked_at: str | None
     last_used_at: str | None
     previous_valid_until: str | None
+    remaining_this_minute: int | None = None
 
     def public(self) -> dict:
-        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "remaining_this_minute"}
         data["prefix"] = f"{PREFIX}{self.id}_"
         return data
 
@@ -180,7 +181,7 @@ class ApiKeyService:
                                workspace_id=api_key.workspace_id, client_address=client_address, outcome="denied",
                                details={"reason": "address not allowed"})
             raise PermissionDenied("this API key may not be used from this address")
-        self._count(api_key)
+        api_key = _with_remaining(api_key, self._count(api_key))
         if row["last_used_address"] != client_address or not row["last_used_at"] \
                 or row["last_used_at"][:16] != now[:16]:
             with self._db.transaction() as conn:
@@ -191,7 +192,7 @@ class ApiKeyService:
                                        workspace_id=api_key.workspace_id, client_address=client_address, conn=conn)
         return api_key
 
-    def _count(self, api_key: ApiKey) -> None:
+    def _count(self, api_key: ApiKey) -> int:
         """A moving one-minute window per key, in this process (the appliance serves from one)."""
         now = self._clock.now().timestamp()
         with self._lock:
@@ -203,6 +204,11 @@ class ApiKeyService:
                 raise TooManyAttempts(f"this API key is limited to {api_key.rate_limit_per_minute} requests a "
                                       "minute; slow down", retry_after_seconds=retry)
             window.append(now)
+            return api_key.rate_limit_per_minute - len(window)
+
+
+def _with_remaining(api_key: ApiKey, remaining: int) -> ApiKey:
+    return replace(api_key, remaining_this_minute=remaining)
 
 
 def _address_allowed(address: str | None, allowed: list[str]) -> bool:

@@ -71,8 +71,10 @@ def test_rate_limited_key_gets_429_with_retry_after_and_revoked_key_401(world):
     created = make_key(client, admin, acme, rate_limit_per_minute=2)
     key = {"Authorization": f"Bearer {created['key']}"}
     ask = f"/api/v1/workspaces/{acme}/agents/{agent}/ask"
-    assert [client.post(ask, headers=key, json={"question": "Where do staff park?"}).status_code
-            for _ in range(2)] == [200, 200]
+    first = client.post(ask, headers=key, json={"question": "Where do staff park?"})
+    assert first.status_code == 200
+    assert first.headers["X-RateLimit-Limit"] == "2" and first.headers["X-RateLimit-Remaining"] == "1"
+    assert client.post(ask, headers=key, json={"question": "Where do staff park?"}).status_code == 200
     limited = client.post(ask, headers=key, json={"question": "Where do staff park?"})
     assert limited.status_code == 429 and int(limited.headers["Retry-After"]) >= 1
 
