@@ -9,7 +9,7 @@ from flask import Flask, abort, g, request
 
 from appliance.services import Services
 from appliance.settings import Settings
-from server import api, auth, health, http_errors, pages, security_headers
+from server import api, auth, health, http_errors, openapi, pages, security_headers
 
 access_log = logging.getLogger("chatspark.access")
 
@@ -24,6 +24,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     app.register_blueprint(health.blueprint)
     app.register_blueprint(pages.blueprint)
     api.register(app)
+    app.register_blueprint(openapi.blueprint, url_prefix="/api/v1")
     app.after_request(auth.set_csrf_cookie)
     app.after_request(auth.add_rate_limit_headers)
     http_errors.install(app)

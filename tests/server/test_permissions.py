@@ -119,6 +119,7 @@ OTHER_ROUTES = [
     Route(LOGIN, "POST", "/api/v1/me/second-factor/disable", {"password": PASSWORD}, 204,
           endpoint="me.disable_second_factor"),
     Route(LOGIN, "POST", "/api/v1/auth/logout", status=204, endpoint="auth.logout"),  # /auth/*, but ends a session
+    Route(PUBLIC, "GET", "/api/v1/openapi.json", endpoint="openapi.serve_document"),
     Route(PUBLIC, "POST", "/api/v1/auth/login", {"email": "{email}", "password": PASSWORD}, endpoint="auth.login"),
     Route(PUBLIC, "POST", "/api/v1/auth/verify-email", {"token": "{verify_token}"}, endpoint="auth.verify_email"),
     Route(PUBLIC, "POST", "/api/v1/auth/password-reset", {"email": "{email}"}, 202,
