@@ -6,7 +6,7 @@ DATA_DIR ?= var/data
 KEY_DIR  ?= var/keys
 PORT     ?= 8443
 
-.PHONY: run test bench clean
+.PHONY: run test fuzz bench clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,9 @@ run: $(VENV)/.installed-run
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check appliance server tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+fuzz: $(VENV)/.installed-test
+	CHATSPARK_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest tests/server/test_schemathesis.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
