@@ -17,8 +17,9 @@ PASSWORD = "correct horse battery staple schema"
 EXAMPLES = os.environ.get("CHATSPARK_FUZZ_EXAMPLES", "5")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def served(tmp_path_factory):
+    """A fresh appliance per run: a long run's failed logins would otherwise throttle the next run's login."""
     base = tmp_path_factory.mktemp("schemathesis")
     (base / "pw.txt").write_text(PASSWORD)
     data_dir, key_dir = init_appliance(base, "--operator-email", "fuzz@example.com", "--password-file",
