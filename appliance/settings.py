@@ -77,6 +77,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("egress_allowed_hosts", str, "", "Comma-separated hosts an agent's generator endpoint may be on."),
     Setting("indexing_threads", int, 1, "Background threads that index training sources."),
     Setting("api_key_grace_hours", int, 24, "Hours a rotated API key's old secret keeps working (0: none)."),
+    Setting("public_requests_per_minute", int, 60, "Calls a minute one address may make to login, reset and the like."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -211,7 +212,8 @@ def _validate(values: dict[str, Any]) -> None:
                  "session_idle_minutes", "session_absolute_hours", "argon2_time_cost", "argon2_parallelism",
                  "invitation_hours", "verification_hours", "password_reset_minutes", "login_window_minutes",
                  "login_max_failures_per_account", "login_max_failures_per_address", "outbox_interval_seconds",
-                 "max_upload_bytes", "max_workspace_bytes", "crawl_page_budget", "indexing_threads"):
+                 "max_upload_bytes", "max_workspace_bytes", "crawl_page_budget", "indexing_threads",
+                 "public_requests_per_minute"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
     if values["api_key_grace_hours"] < 0:

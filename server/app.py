@@ -9,7 +9,7 @@ from flask import Flask, abort, g, request
 
 from appliance.services import Services
 from appliance.settings import Settings
-from server import api, auth, health, http_errors, openapi, pages, security_headers
+from server import address_limits, api, auth, health, http_errors, openapi, pages, security_headers
 
 access_log = logging.getLogger("chatspark.access")
 
@@ -31,6 +31,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     security_headers.install(app, hsts_max_age=settings.hsts_max_age_seconds)
     _install_access_log(app)
     _refuse_oversized_bodies(app, settings.max_request_body_bytes)
+    address_limits.install(app, limit=settings.public_requests_per_minute)
     return app
 
 

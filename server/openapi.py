@@ -152,7 +152,8 @@ def _error_responses() -> dict:
 # `operator` an appliance operator, `member` a person in the workspace, `key` a member or a scoped API key.
 _SECURITY = {"public": [], "optional": [{}, {"session": []}], "session": [{"session": []}],
              "operator": [{"session": []}], "member": [{"session": []}], "key": None}
-_AUTH_ERRORS = {"public": {400}, "optional": {400, 401, 403}, "session": {400, 401, 403},
+# Calls without credentials are limited per client address (429), see server/address_limits.py.
+_AUTH_ERRORS = {"public": {400, 429}, "optional": {400, 401, 403, 429}, "session": {400, 401, 403},
                 "operator": {400, 401, 403}, "member": {400, 401, 403, 404}, "key": {400, 401, 403, 404, 429}}
 
 _AUDIT_FILTERS = [("actor_id", STRING, "Only events by this actor."),

@@ -44,7 +44,7 @@ def settings():
     from appliance import settings as settings_module
 
     return settings_module.load(environ={}).replace(argon2_time_cost=1, argon2_memory_kib=1024,
-                                                    argon2_parallelism=1)
+                                                    argon2_parallelism=1, public_requests_per_minute=100_000)
 
 
 @pytest.fixture

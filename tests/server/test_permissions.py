@@ -255,7 +255,7 @@ def world(tmp_path_factory):
     initialise(layout, clock=clock)
     appliance = open_appliance(layout, clock=clock)
     settings = settings_module.load(environ={}).replace(argon2_time_cost=1, argon2_memory_kib=1024,
-                                                        argon2_parallelism=1)
+                                                        argon2_parallelism=1, public_requests_per_minute=100_000)
     services = build_services(appliance, settings)
     scheduler = build_scheduler(services, outbox_interval_seconds=3600)
     scheduler.start()
