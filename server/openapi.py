@@ -57,6 +57,11 @@ def _wrapped(name: str, schema: dict) -> dict:
     return _object({name: schema})
 
 
+def _paged(name: str, item: dict) -> dict:
+    """A page of a list: its items and the cursor of the next page (null on the last)."""
+    return _object({name: _list(item), "next_after": {"type": ["string", "null"]}})
+
+
 MESSAGE = {"type": "string", "description": "What happened, worded for a person."}
 
 SCHEMAS: dict[str, dict] = {
@@ -188,7 +193,7 @@ _CSV_OR_JSON = object()  # marks the audit endpoints, whose 200 is JSON or CSV
 
 def _operations() -> list[tuple]:
     """(method, path, endpoint, summary, who, request body, status, response schema, extra errors) per route."""
-    sessions = _wrapped("sessions", _list(_ref("Session")))
+    sessions = _paged("sessions", _ref("Session"))
     user = _wrapped("user", _ref("User"))
     workspace = _wrapped("workspace", _ref("Workspace"))
     invitation = _wrapped("invitation", _ref("Invitation"))
@@ -232,7 +237,7 @@ def _operations() -> list[tuple]:
         ("post", "/me/second-factor/disable", "me.disable_second_factor", "Turn the second factor off", "session",
          _request("password"), 204, None, set()),
         ("get", "/workspaces", "workspaces.list_workspaces", "The caller's workspaces, or every one for operators",
-         "session", None, 200, _wrapped("workspaces", _list(_ref("Workspace"))), set()),
+         "session", None, 200, _paged("workspaces", _ref("Workspace")), set()),
         ("post", "/workspaces", "workspaces.create_workspace", "Create a workspace", "operator",
          _request("name", optional=("owner_email",)), 201, workspace, {409}),
         ("get", W, "workspaces.get_workspace", "One workspace", "member", None, 200, workspace, set()),
@@ -241,14 +246,14 @@ def _operations() -> list[tuple]:
         ("post", f"{W}/transfer", "workspaces.transfer_workspace", "Transfer ownership to a member", "member",
          _request("user_id"), 200, workspace, {409}),
         ("get", f"{W}/members", "workspaces.list_members", "The workspace's members", "member", None, 200,
-         _wrapped("members", _list(_ref("Member"))), set()),
+         _paged("members", _ref("Member")), set()),
         ("patch", f"{W}/members/{{user_id}}", "workspaces.change_member_role", "Change a member's role", "member",
          _request("role", role={"enum": GRANTABLE_ROLES}), 200,
          _object({"user_id": STRING, "role": {"enum": list(ROLES)}}), {409}),
         ("delete", f"{W}/members/{{user_id}}", "workspaces.remove_member", "Remove a member, or leave", "member",
          None, 204, None, {409}),
         ("get", f"{W}/invitations", "workspaces.list_invitations", "The workspace's invitations", "member", None,
-         200, _wrapped("invitations", _list(_ref("Invitation"))), set()),
+         200, _paged("invitations", _ref("Invitation")), set()),
         ("post", f"{W}/invitations", "workspaces.invite", "Invite someone by email", "member",
          _request("email", "role", role={"enum": GRANTABLE_ROLES}), 201, invitation, {409}),
         ("post", f"{W}/invitations/{{invitation_id}}/resend", "workspaces.resend_invitation",
@@ -258,7 +263,7 @@ def _operations() -> list[tuple]:
         ("get", f"{W}/audit", "workspaces.workspace_audit", "The workspace's audit trail", "member", None, 200,
          _CSV_OR_JSON, set()),
         ("get", f"{W}/agents", "knowledge.list_agents", "The workspace's agents", "key", None, 200,
-         _wrapped("agents", _list(_ref("Agent"))), set()),
+         _paged("agents", _ref("Agent")), set()),
         ("post", f"{W}/agents", "knowledge.create_agent", "Create an agent", "key",
          {"allOf": [_ref("AgentSettings"), {"required": ["name"]}]}, 201, agent, set()),
         ("get", f"{W}/agents/{{agent_id}}", "knowledge.get_agent", "One agent", "key", None, 200, agent, set()),
@@ -269,7 +274,7 @@ def _operations() -> list[tuple]:
         ("post", f"{W}/agents/{{agent_id}}/ask", "knowledge.ask", "Ask an agent a question", "key",
          _request("question", optional=("conversation_id",)), 200, _ref("Answer"), set()),
         ("get", f"{W}/sources", "knowledge.list_sources", "The workspace's training sources", "key", None, 200,
-         _wrapped("sources", _list(_ref("Source"))), set()),
+         _paged("sources", _ref("Source")), set()),
         ("post", f"{W}/sources", "knowledge.add_source", "Add pasted text, Q&A pairs, a URL or a sitemap", "key",
          _SOURCE_BODY, 202, source, set()),
         ("post", f"{W}/sources/upload", "knowledge.upload_source", "Upload a file as a source", "key",
@@ -284,7 +289,7 @@ def _operations() -> list[tuple]:
         ("delete", f"{W}/sources/{{source_id}}", "knowledge.delete_source", "Delete a source", "key", None, 204,
          None, set()),
         ("get", f"{W}/api-keys", "api_keys.list_keys", "The workspace's API keys", "member", None, 200,
-         _wrapped("api_keys", _list(_ref("ApiKey"))), set()),
+         _paged("api_keys", _ref("ApiKey")), set()),
         ("post", f"{W}/api-keys", "api_keys.create_key", "Create an API key (shown once)", "member", _KEY_BODY, 201,
          _ref("NewApiKey"), set()),
         ("post", f"{W}/api-keys/{{key_id}}/rotate", "api_keys.rotate_key",
@@ -293,7 +298,7 @@ def _operations() -> list[tuple]:
         ("delete", f"{W}/api-keys/{{key_id}}", "api_keys.revoke_key", "Revoke an API key", "member", None, 204, None,
          set()),
         ("get", "/users", "users.list_users", "Every user account", "operator", None, 200,
-         _wrapped("users", _list(_ref("User"))), set()),
+         _paged("users", _ref("User")), set()),
         ("post", "/users/{user_id}/disable", "users.disable_user", "Disable an account, ending its sessions",
          "operator", None, 200, user, {404, 409}),
         ("post", "/users/{user_id}/enable", "users.enable_user", "Enable a disabled account", "operator", None, 200,
@@ -307,6 +312,11 @@ def _operations() -> list[tuple]:
     ]
 
 
+PAGED_ENDPOINTS = {"workspaces.list_workspaces", "workspaces.list_members", "workspaces.list_invitations",
+                   "knowledge.list_agents", "knowledge.list_sources", "api_keys.list_keys", "users.list_users",
+                   "users.user_sessions", "me.list_sessions"}
+
+
 def _parameters(path: str, endpoint: str) -> list[dict]:
     params = [{"name": name, "in": "path", "required": True, "schema": STRING}
               for name in re.findall(r"{(\w+)}", path)]
@@ -316,6 +326,11 @@ def _parameters(path: str, endpoint: str) -> list[dict]:
     if endpoint == "audit.appliance_audit":
         params.append({"name": "workspace_id", "in": "query", "schema": STRING,
                        "description": "Only events of this workspace."})
+    if endpoint in PAGED_ENDPOINTS:
+        params += [{"name": "limit", "in": "query", "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                    "description": "Items per page, 1 to 500 (default 100)."},
+                   {"name": "after", "in": "query", "schema": STRING,
+                    "description": "The next_after of the previous page."}]
     if endpoint in ("audit.appliance_audit", "workspaces.workspace_audit"):
         params += [{"name": name, "in": "query", "schema": schema, "description": description}
                    for name, schema, description in _AUDIT_FILTERS]

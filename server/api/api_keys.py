@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify
 
+from server.api.pagination import page
 from server.api.payload import body, text
 from server.auth import client_address, services, workspace_role
 
@@ -18,7 +19,8 @@ def _for_people_only(workspace_id: str) -> None:
 @blueprint.get(f"{W}/api-keys")
 def list_keys(workspace_id: str):
     _for_people_only(workspace_id)
-    return jsonify(api_keys=[k.public() for k in services().api_keys.list(workspace_id)])
+    keys, next_after = page(services().api_keys.list(workspace_id), key=lambda k: k.id)
+    return jsonify(api_keys=[k.public() for k in keys], next_after=next_after)
 
 
 @blueprint.post(f"{W}/api-keys")

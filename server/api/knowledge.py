@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from appliance.errors import ValidationError
+from server.api.pagination import page
 from server.api.payload import body, text
 from server.auth import services, workspace_role
 
@@ -19,7 +20,8 @@ def _knowledge():
 @blueprint.get(f"{W}/agents")
 def list_agents(workspace_id: str):
     workspace_role(workspace_id, "agents.read")
-    return jsonify(agents=[a.public() for a in _knowledge().agents(workspace_id).list()])
+    agents, next_after = page(_knowledge().agents(workspace_id).list(), key=lambda a: a.id)
+    return jsonify(agents=[a.public() for a in agents], next_after=next_after)
 
 
 @blueprint.post(f"{W}/agents")
@@ -65,7 +67,8 @@ def ask(workspace_id: str, agent_id: str):
 @blueprint.get(f"{W}/sources")
 def list_sources(workspace_id: str):
     workspace_role(workspace_id, "sources.read")
-    return jsonify(sources=[s.public() for s in _knowledge().sources(workspace_id).list()])
+    sources, next_after = page(_knowledge().sources(workspace_id).list(), key=lambda s: s.id)
+    return jsonify(sources=[s.public() for s in sources], next_after=next_after)
 
 
 @blueprint.post(f"{W}/sources")

@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify
 
 from appliance.errors import NotFound
 from server.api.auth import session_json
+from server.api.pagination import page
 from server.api.payload import body, text
 from server.auth import client_address, login_required, services
 
@@ -33,8 +34,8 @@ def change_password():
 @blueprint.get("/me/sessions")
 @login_required
 def list_sessions():
-    sessions = services().sessions.list_for_user(g.user.id)
-    return jsonify(sessions=[session_json(s, current_id=g.session.id) for s in sessions])
+    sessions, next_after = page(services().sessions.list_for_user(g.user.id), key=lambda s: s.id)
+    return jsonify(sessions=[session_json(s, current_id=g.session.id) for s in sessions], next_after=next_after)
 
 
 @blueprint.delete("/me/sessions/<session_id>")

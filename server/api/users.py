@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify
 
 from appliance.errors import NotFound
 from server.api.auth import session_json
+from server.api.pagination import page
 from server.auth import client_address, operator_required, services
 
 blueprint = Blueprint("users", __name__)
@@ -14,7 +15,8 @@ blueprint = Blueprint("users", __name__)
 @blueprint.get("/users")
 @operator_required
 def list_users():
-    return jsonify(users=[u.public() for u in services().users.list_all()])
+    users, next_after = page(services().users.list_all(), key=lambda u: u.id)
+    return jsonify(users=[u.public() for u in users], next_after=next_after)
 
 
 @blueprint.post("/users/<user_id>/disable")
@@ -37,7 +39,8 @@ def enable_user(user_id: str):
 def user_sessions(user_id: str):
     svc = services()
     svc.users.get(user_id)
-    return jsonify(sessions=[session_json(s, current_id=g.session.id) for s in svc.sessions.list_for_user(user_id)])
+    sessions, next_after = page(svc.sessions.list_for_user(user_id), key=lambda s: s.id)
+    return jsonify(sessions=[session_json(s, current_id=g.session.id) for s in sessions], next_after=next_after)
 
 
 @blueprint.delete("/users/<user_id>/sessions/<session_id>")

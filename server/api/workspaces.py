@@ -6,6 +6,7 @@ from flask import Blueprint, g, jsonify, request
 
 from appliance.errors import PermissionDenied, ValidationError
 from server.api.audit import audit_response
+from server.api.pagination import page
 from server.api.payload import body, text
 from server.auth import client_address, current_session, login_required, operator_required, services, workspace_role
 
@@ -27,8 +28,10 @@ def list_workspaces():
     if request.args.get("all") in ("1", "true"):
         if not g.user.is_operator:
             raise PermissionDenied("only appliance operators may list every workspace")
-        return jsonify(workspaces=[workspace_json(w) for w in svc.workspaces.list_all()])
-    return jsonify(workspaces=[workspace_json(w, role) for w, role in svc.workspaces.list_for_user(g.user.id)])
+        workspaces, next_after = page(svc.workspaces.list_all(), key=lambda w: w.id)
+        return jsonify(workspaces=[workspace_json(w) for w in workspaces], next_after=next_after)
+    mine, next_after = page(svc.workspaces.list_for_user(g.user.id), key=lambda pair: pair[0].id)
+    return jsonify(workspaces=[workspace_json(w, role) for w, role in mine], next_after=next_after)
 
 
 @blueprint.post("/workspaces")
@@ -70,9 +73,9 @@ def transfer_workspace(workspace_id: str):
 @blueprint.get("/workspaces/<workspace_id>/members")
 def list_members(workspace_id: str):
     workspace_role(workspace_id, "members.read")
+    members, next_after = page(services().workspaces.members(workspace_id), key=lambda m: m.user_id)
     return jsonify(members=[{"user_id": m.user_id, "email": m.email, "display_name": m.display_name,
-                             "role": m.role, "joined_at": m.joined_at}
-                            for m in services().workspaces.members(workspace_id)])
+                             "role": m.role, "joined_at": m.joined_at} for m in members], next_after=next_after)
 
 
 @blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
@@ -97,7 +100,8 @@ def remove_member(workspace_id: str, user_id: str):
 @blueprint.get("/workspaces/<workspace_id>/invitations")
 def list_invitations(workspace_id: str):
     workspace_role(workspace_id, "invitations.manage")
-    return jsonify(invitations=[i.public() for i in services().invitations.list(workspace_id)])
+    invitations, next_after = page(services().invitations.list(workspace_id), key=lambda i: i.id)
+    return jsonify(invitations=[i.public() for i in invitations], next_after=next_after)
 
 
 @blueprint.post("/workspaces/<workspace_id>/invitations")
