@@ -9,7 +9,7 @@ from flask import Flask, abort, g, request
 
 from appliance.services import Services
 from appliance.settings import Settings
-from server import address_limits, api, auth, health, http_errors, openapi, pages, security_headers
+from server import address_limits, api, auth, health, http_errors, openapi, pages, request_validation, security_headers
 
 access_log = logging.getLogger("chatspark.access")
 
@@ -32,6 +32,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     _install_access_log(app)
     _refuse_oversized_bodies(app, settings.max_request_body_bytes)
     address_limits.install(app, limit=settings.public_requests_per_minute)
+    request_validation.install(app)
     return app
 
 
