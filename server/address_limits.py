@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
-from collections import deque
 
 from flask import Flask, request
 
-from appliance.errors import TooManyAttempts
+from appliance.rate_limits import MinuteWindows
 
 # Endpoints reachable without a session or key; each address gets `limit` calls a minute across all of them.
 PUBLIC_ENDPOINTS = frozenset({
@@ -19,27 +17,15 @@ PUBLIC_ENDPOINTS = frozenset({
 
 
 class AddressLimiter:
-    """A moving one-minute window per client address, in this process (the appliance serves from one)."""
+    """A moving one-minute window per client address."""
 
     def __init__(self, limit: int, *, now=time.monotonic) -> None:
         self.limit = limit
-        self._now = now
-        self._windows: dict[str, deque] = {}
-        self._lock = threading.Lock()
+        self._windows = MinuteWindows(now=now)
 
     def hit(self, address: str) -> None:
-        now = self._now()
-        with self._lock:
-            window = self._windows.setdefault(address, deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= self.limit:
-                raise TooManyAttempts("too many requests from your address; wait a minute and try again",
-                                      retry_after_seconds=max(1, int(window[0] + 60 - now) + 1))
-            window.append(now)
-            if len(self._windows) > 100_000:  # forget quiet addresses rather than grow without bound
-                for key in [k for k, w in self._windows.items() if not w or w[-1] <= now - 60]:
-                    del self._windows[key]
+        self._windows.hit(address, limit=self.limit,
+                          message="too many requests from your address; wait a minute and try again")
 
 
 def install(app: Flask, *, limit: int) -> None:

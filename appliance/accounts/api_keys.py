@@ -10,13 +10,12 @@ import ipaddress
 import json
 import re
 import secrets
-import threading
-from collections import deque
 from dataclasses import dataclass, replace
 
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
-from appliance.errors import AuthenticationFailed, NotFound, PermissionDenied, TooManyAttempts, ValidationError
+from appliance.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
+from appliance.rate_limits import MinuteWindows
 from appliance.storage.database import Database
 
 PREFIX = "csk_"
@@ -83,8 +82,7 @@ class ApiKeyService:
         self._clock = clock
         self._audit = audit
         self._grace = grace
-        self._windows: dict[str, deque] = {}
-        self._lock = threading.Lock()
+        self._windows = MinuteWindows(now=lambda: clock.now().timestamp())
 
     def create(self, workspace_id: str, *, name: str, scopes: list[str], expires_in_days: int | None | str = None,
                allowed_addresses: list[str] | None = None, rate_limit_per_minute: int = 120, actor_id: str,
@@ -193,18 +191,9 @@ class ApiKeyService:
         return api_key
 
     def _count(self, api_key: ApiKey) -> int:
-        """A moving one-minute window per key, in this process (the appliance serves from one)."""
-        now = self._clock.now().timestamp()
-        with self._lock:
-            window = self._windows.setdefault(api_key.id, deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= api_key.rate_limit_per_minute:
-                retry = max(1, int(window[0] + 60 - now) + 1)
-                raise TooManyAttempts(f"this API key is limited to {api_key.rate_limit_per_minute} requests a "
-                                      "minute; slow down", retry_after_seconds=retry)
-            window.append(now)
-            return api_key.rate_limit_per_minute - len(window)
+        return self._windows.hit(api_key.id, limit=api_key.rate_limit_per_minute,
+                                 message=f"this API key is limited to {api_key.rate_limit_per_minute} requests a "
+                                         "minute; slow down")
 
 
 def _with_remaining(api_key: ApiKey, remaining: int) -> ApiKey:

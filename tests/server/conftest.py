@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.jobs import build_scheduler
 from tests.running import RunningAppliance, chatspark, free_port
 
 
@@ -35,3 +36,12 @@ def own_appliance(tmp_path):
     if running.process is not None and running.process.poll() is None:
         running.process.kill()
         running.process.wait()
+
+
+@pytest.fixture
+def scheduler(services):
+    """A running scheduler for an in-process app (`create_app(..., scheduler=...)`)."""
+    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler.start()
+    yield scheduler
+    scheduler.shutdown(wait=False)

@@ -9,14 +9,6 @@ from server.app import create_app
 
 
 @pytest.fixture
-def scheduler(services):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
-    scheduler.start()
-    yield scheduler
-    scheduler.shutdown(wait=False)
-
-
-@pytest.fixture
 def client(services, settings, scheduler):
     app = create_app(services, settings=settings, scheduler=scheduler)
 

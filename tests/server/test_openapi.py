@@ -10,7 +10,6 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from appliance.jobs import build_scheduler
 from server import openapi
 from server.app import create_app
 
@@ -19,15 +18,7 @@ METHODS = {"get", "post", "put", "patch", "delete"}
 
 
 @pytest.fixture
-def scheduler(services):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
-    scheduler.start()
-    yield scheduler
-    scheduler.shutdown(wait=False)
-
-
-@pytest.fixture
-def app(services, settings, scheduler):
+def app(services, settings, scheduler):  # `scheduler` comes from tests/server/conftest.py
     return create_app(services, settings=settings, scheduler=scheduler)
 
 

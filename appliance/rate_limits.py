@@ -1,0 +1,37 @@
+"""Moving one-minute windows of calls per key (an API key, a client address), in this process's memory."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from typing import Callable
+
+from appliance.errors import TooManyAttempts
+
+WINDOW_SECONDS = 60.0
+_FORGET_AFTER_KEYS = 100_000
+
+
+class MinuteWindows:
+    """Counts calls per key over the last minute; the appliance serves from one process, so memory is enough."""
+
+    def __init__(self, *, now: Callable[[], float] = time.monotonic) -> None:
+        self._now = now
+        self._windows: dict[str, deque] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, *, limit: int, message: str) -> int:
+        """Count one call; return how many remain this minute, or raise TooManyAttempts with the wait."""
+        now = self._now()
+        with self._lock:
+            window = self._windows.setdefault(key, deque())
+            while window and window[0] <= now - WINDOW_SECONDS:
+                window.popleft()
+            if len(window) >= limit:
+                raise TooManyAttempts(message, retry_after_seconds=max(1, int(window[0] + WINDOW_SECONDS - now) + 1))
+            window.append(now)
+            if len(self._windows) > _FORGET_AFTER_KEYS:  # forget quiet keys rather than grow without bound
+                for quiet in [k for k, w in self._windows.items() if not w or w[-1] <= now - WINDOW_SECONDS]:
+                    del self._windows[quiet]
+            return limit - len(window)
