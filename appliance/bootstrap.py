@@ -22,7 +22,8 @@ CA_KEY = "tls:ca-key"
 SERVER_KEY = "tls:server-key"
 AUDIT_MAC_KEY = "audit:mac"
 # Keys every appliance holds besides its database keys; ones added by later releases are made at next open.
-_SERVICE_KEYS = {AUDIT_MAC_KEY: "audit log HMAC chain"}
+WIDGET_TOKEN_KEY = "widget:token"
+_SERVICE_KEYS = {AUDIT_MAC_KEY: "audit log HMAC chain", WIDGET_TOKEN_KEY: "widget visitor-token signing"}
 
 
 @dataclass(frozen=True)

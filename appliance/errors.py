@@ -147,3 +147,29 @@ class InvalidToken(ApplianceError):
 
 class MailError(ApplianceError):
     code = "mail_error"
+
+
+class NotAvailableHere(PermissionDenied):
+    """The widget asked for an agent that is unknown, or from a page whose origin the agent does not allow."""
+
+    code = "not_available_here"
+
+
+class VisitorTokenExpired(AuthenticationFailed):
+    """A widget visitor token past its lifetime: the widget renews it and carries on."""
+
+    code = "token_expired"
+
+
+class VisitorTokenInvalid(AuthenticationFailed):
+    """A widget visitor token that is malformed, forged, or for another agent or origin."""
+
+    code = "token_invalid"
+
+
+class FieldErrors(ValidationError):
+    """Several fields of a form are wrong at once; `fields` maps each to what to fix."""
+
+    def __init__(self, message: str, fields: dict[str, str]) -> None:
+        super().__init__(message)
+        self.fields = fields

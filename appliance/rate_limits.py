@@ -35,3 +35,27 @@ class MinuteWindows:
                 for quiet in [k for k, w in self._windows.items() if not w or w[-1] <= now - WINDOW_SECONDS]:
                     del self._windows[quiet]
             return limit - len(window)
+
+
+class DailyCounts:
+    """Counts per key per UTC day, started from what the database already holds so a restart does not reset them."""
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[str, int]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str, *, day: str, limit: int, already: Callable[[], int], message: str) -> None:
+        """Count one; past `limit` today raise TooManyAttempts until the next UTC midnight."""
+        with self._lock:
+            counted_day, count = self._counts.get(key, ("", 0))
+            if counted_day != day:
+                count = already()
+            if count >= limit:
+                self._counts[key] = (day, count)
+                raise TooManyAttempts(message, retry_after_seconds=_seconds_to_midnight())
+            self._counts[key] = (day, count + 1)
+
+
+def _seconds_to_midnight() -> int:
+    now = time.time()
+    return max(1, 86_400 - int(now % 86_400))

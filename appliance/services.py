@@ -18,8 +18,11 @@ from appliance.accounts.sessions import SessionService
 from appliance.accounts.throttle import LoginThrottle
 from appliance.accounts.tokens import LinkTokens
 from appliance.accounts.users import UserService
+from appliance.agent.routes import AgentRoutes
+from appliance.agent.visitor_tokens import VisitorTokens
+from appliance.agent.widget import WidgetLimits, WidgetService, lead_notifier
 from appliance.audit.log import AuditLog
-from appliance.bootstrap import AUDIT_MAC_KEY, Appliance
+from appliance.bootstrap import AUDIT_MAC_KEY, WIDGET_TOKEN_KEY, Appliance
 from appliance.knowledge.crawl import CrawlPolicy
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.service import Knowledge
@@ -45,6 +48,7 @@ class Services:
     links: Links
     knowledge: Knowledge
     api_keys: ApiKeyService
+    widget: WidgetService
 
 
 def public_url(settings: Settings) -> str:
@@ -87,6 +91,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     workspaces = WorkspaceService(db, clock=clock, files=appliance.workspaces, audit=audit)
     invitations = InvitationService(db, clock=clock, users=users, workspaces=workspaces, outbox=outbox, audit=audit,
                                     links=links, lifetime=dt.timedelta(hours=settings.invitation_hours))
+    routes = AgentRoutes(db)
     knowledge = Knowledge(
         files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
@@ -94,7 +99,18 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
         threads=settings.indexing_threads,
         egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
                                        if h.strip()),
+        routes=routes,
     )
     api_keys = ApiKeyService(db, clock=clock, audit=audit, grace=dt.timedelta(hours=settings.api_key_grace_hours))
+    widget = WidgetService(
+        routes=routes, knowledge=knowledge, workspaces=workspaces, clock=clock,
+        tokens=VisitorTokens(appliance.keystore.get(WIDGET_TOKEN_KEY), clock=clock,
+                             lifetime=dt.timedelta(minutes=settings.widget_token_minutes),
+                             renewable_for=dt.timedelta(hours=settings.widget_resume_hours)),
+        limits=WidgetLimits(requests_per_minute_per_address=settings.widget_requests_per_minute,
+                            messages_per_minute_per_visitor=settings.widget_messages_per_minute,
+                            messages_per_agent_per_day=settings.widget_messages_per_agent_per_day,
+                            max_message_chars=settings.widget_max_message_chars),
+        on_lead=lead_notifier(workspaces=workspaces, outbox=outbox, public_url=links.public_url))
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
-                    knowledge, api_keys)
+                    knowledge, api_keys, widget)

@@ -78,6 +78,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("indexing_threads", int, 1, "Background threads that index training sources."),
     Setting("api_key_grace_hours", int, 24, "Hours a rotated API key's old secret keeps working (0: none)."),
     Setting("public_requests_per_minute", int, 60, "Calls a minute one address may make to login, reset and the like."),
+    Setting("widget_token_minutes", int, 30, "Lifetime of a widget visitor token; the widget renews it as it goes."),
+    Setting("widget_resume_hours", int, 24, "How long after its token expired a widget conversation can be resumed."),
+    Setting("widget_requests_per_minute", int, 120, "Widget calls a minute one client address may make."),
+    Setting("widget_messages_per_minute", int, 12, "Messages (and lead forms) a minute one widget visitor may send."),
+    Setting("widget_messages_per_agent_per_day", int, 10_000, "Questions one agent answers through the widget a day."),
+    Setting("widget_max_message_chars", int, 1000, "Longest message a widget visitor may send, in characters."),
+    Setting("widget_max_request_bytes", int, 16_384, "Largest widget request body, in bytes."),
+    Setting("demo_site_port", int, 0, "Port of the demo intranet page (https, same certificate); 0 turns it off."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -213,7 +221,9 @@ def _validate(values: dict[str, Any]) -> None:
                  "invitation_hours", "verification_hours", "password_reset_minutes", "login_window_minutes",
                  "login_max_failures_per_account", "login_max_failures_per_address", "outbox_interval_seconds",
                  "max_upload_bytes", "max_workspace_bytes", "crawl_page_budget", "indexing_threads",
-                 "public_requests_per_minute"):
+                 "public_requests_per_minute", "widget_token_minutes", "widget_resume_hours",
+                 "widget_requests_per_minute", "widget_messages_per_minute", "widget_messages_per_agent_per_day",
+                 "widget_max_message_chars", "widget_max_request_bytes"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
     if values["api_key_grace_hours"] < 0:

@@ -9,7 +9,18 @@ from flask import Flask, abort, g, request
 
 from appliance.services import Services
 from appliance.settings import Settings
-from server import address_limits, api, auth, health, http_errors, openapi, pages, request_validation, security_headers
+from server import (
+    address_limits,
+    api,
+    auth,
+    health,
+    http_errors,
+    openapi,
+    pages,
+    request_validation,
+    security_headers,
+    widget,
+)
 
 access_log = logging.getLogger("chatspark.access")
 
@@ -24,6 +35,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     app.register_blueprint(health.blueprint)
     app.register_blueprint(pages.blueprint)
     api.register(app)
+    widget.install(app, max_request_bytes=settings.widget_max_request_bytes)
     app.register_blueprint(openapi.blueprint, url_prefix="/api/v1")
     app.after_request(auth.set_csrf_cookie)
     app.after_request(auth.add_rate_limit_headers)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -17,7 +18,12 @@ from appliance.storage.database import Database
 
 DEFAULT_FALLBACK = ("I'm not sure about that one. Leave your details and a colleague will get back to you, or try "
                     "asking in other words.")
-_TEXT_LIMITS = {"name": 100, "instructions": 4000, "welcome_message": 1000, "fallback_text": 1000}
+_TEXT_LIMITS = {"name": 100, "instructions": 4000, "welcome_message": 1000, "fallback_text": 1000,
+                "consent_text": 2000}
+# The lead form's built-in fields and the input type each has; any other field is the agent's own (text or textarea).
+BUILTIN_LEAD_FIELDS = {"name": "text", "email": "email", "phone": "tel", "company": "text"}
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_COLOR = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,11 @@ class Agent:
     generator: dict | None
     created_at: str
     updated_at: str
+    color: str
+    lead_fields: list[dict]
+    consent_text: str
+    consent_version: int
+    notify_on_lead: bool
 
     def public(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -50,13 +61,15 @@ def _agent(row) -> Agent:
     return Agent(row["id"], row["public_id"], row["name"], row["instructions"], row["welcome_message"],
                  json.loads(row["suggested_questions"]), row["fallback_text"], row["confidence_threshold"],
                  row["answer_length"], row["lead_capture"], json.loads(row["allowed_origins"]),
-                 json.loads(row["generator"]) if row["generator"] else None, row["created_at"], row["updated_at"])
+                 json.loads(row["generator"]) if row["generator"] else None, row["created_at"], row["updated_at"],
+                 row["color"], json.loads(row["lead_fields"]), row["consent_text"], row["consent_version"],
+                 bool(row["notify_on_lead"]))
 
 
 def check_settings(changes: dict[str, Any]) -> dict[str, Any]:
     """Validate agent settings; returns them ready to store (lists and objects as JSON)."""
     allowed = set(_TEXT_LIMITS) | {"suggested_questions", "confidence_threshold", "answer_length", "lead_capture",
-                                   "allowed_origins", "generator"}
+                                   "allowed_origins", "generator", "color", "lead_fields", "notify_on_lead"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError(f"unknown agent setting(s): {', '.join(sorted(unknown))}")
@@ -64,10 +77,10 @@ def check_settings(changes: dict[str, Any]) -> dict[str, Any]:
     for name, limit in _TEXT_LIMITS.items():
         if name in changes:
             value = changes[name]
-            if not isinstance(value, str) or len(value) > limit or (name in ("name", "fallback_text")
-                                                                    and not value.strip()):
+            required = name in ("name", "fallback_text", "consent_text")
+            if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
                 raise ValidationError(f"'{name}' must be text of at most {limit} characters"
-                                      + (" and not empty" if name in ("name", "fallback_text") else ""))
+                                      + (" and not empty" if required else ""))
             out[name] = value.strip()
     if "suggested_questions" in changes:
         value = changes["suggested_questions"]
@@ -90,7 +103,59 @@ def check_settings(changes: dict[str, Any]) -> dict[str, Any]:
         out["allowed_origins"] = json.dumps(_origins(changes["allowed_origins"]))
     if "generator" in changes:
         out["generator"] = None if changes["generator"] is None else json.dumps(_generator(changes["generator"]))
+    if "color" in changes:
+        if not isinstance(changes["color"], str) or not _COLOR.fullmatch(changes["color"]):
+            raise ValidationError("'color' is a hex colour like #2563eb")
+        out["color"] = changes["color"].lower()
+    if "lead_fields" in changes:
+        out["lead_fields"] = json.dumps(_lead_fields(changes["lead_fields"]))
+    if "notify_on_lead" in changes:
+        if not isinstance(changes["notify_on_lead"], bool):
+            raise ValidationError("'notify_on_lead' is true or false")
+        out["notify_on_lead"] = int(changes["notify_on_lead"])
     return out
+
+
+def _lead_fields(value: Any) -> list[dict]:
+    """The lead form: built-in fields (name, email, phone, company) and the agent's own, each optional or required."""
+    usage = ("'lead_fields' is a list of 1 to 12 fields {name, label, required[, type]}: name is name, email, phone, "
+             "company or your own lower-case name (letters, digits, _), type of your own fields is text or textarea")
+    if not isinstance(value, list) or not 1 <= len(value) <= 12:
+        raise ValidationError(usage)
+    fields, seen = [], set()
+    for field in value:
+        if not isinstance(field, dict) or set(field) - {"name", "label", "required", "type"}:
+            raise ValidationError(usage)
+        name, label = field.get("name"), field.get("label")
+        if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name) or name in seen or name == "consent":
+            raise ValidationError(f"lead field name {name!r}: {usage}")
+        if not isinstance(label, str) or not label.strip() or len(label) > 100:
+            raise ValidationError(f"lead field {name!r} needs a label of at most 100 characters")
+        if not isinstance(field.get("required", False), bool):
+            raise ValidationError(f"lead field {name!r}: 'required' is true or false")
+        kind = BUILTIN_LEAD_FIELDS.get(name) or field.get("type", "text")
+        if name in BUILTIN_LEAD_FIELDS and field.get("type", kind) != kind:
+            raise ValidationError(f"lead field {name!r} is always of type {kind}")
+        if kind not in ("text", "textarea", "email", "tel"):
+            raise ValidationError(f"lead field {name!r}: type is text or textarea")
+        seen.add(name)
+        fields.append({"name": name, "label": label.strip(), "type": kind, "required": field.get("required", False)})
+    return fields
+
+
+def origin_of(url: str) -> str | None:
+    """The origin a browser would send for `url` (lower case, default port dropped), or None if it has none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    if port is None or port == {"http": 80, "https": 443}[parts.scheme]:
+        return f"{parts.scheme}://{host}"
+    return f"{parts.scheme}://{host}:{port}"
 
 
 def _origins(value: Any) -> list[str]:
@@ -102,7 +167,7 @@ def _origins(value: Any) -> list[str]:
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/") \
                 or parts.query or parts.fragment or parts.username:
             raise ValidationError(f"{origin!r} is not an origin (scheme://host[:port], nothing after)")
-        origins.append(f"{parts.scheme}://{parts.netloc.lower()}")
+        origins.append(origin_of(f"{parts.scheme}://{parts.netloc}"))
     return origins
 
 
@@ -119,9 +184,11 @@ def _generator(value: Any) -> dict:
 
 
 class AgentService:
-    def __init__(self, db: Database, *, clock: Clock) -> None:
+    def __init__(self, db: Database, *, clock: Clock, on_created=None, on_deleted=None) -> None:
         self._db = db
         self._clock = clock
+        self._on_created = on_created or (lambda agent: None)
+        self._on_deleted = on_deleted or (lambda agent: None)
 
     def list(self) -> list[Agent]:
         return [_agent(r) for r in self._db.query("SELECT * FROM agents ORDER BY created_at, id")]
@@ -146,11 +213,15 @@ class AgentService:
         with self._db.transaction() as conn:
             conn.execute(f"INSERT INTO agents ({names}) VALUES ({', '.join('?' * len(values))})",
                          list(values.values()))
-        return self.get(agent_id)
+        agent = self.get(agent_id)
+        self._on_created(agent)
+        return agent
 
     def update(self, agent_id: str, changes: dict[str, Any]) -> Agent:
-        self.get(agent_id)
+        current = self.get(agent_id)
         values = check_settings(changes)
+        if values.get("consent_text", current.consent_text) != current.consent_text:
+            values["consent_version"] = current.consent_version + 1  # each lead records the version it agreed to
         if values:
             values["updated_at"] = isoformat(self._clock.now())
             assignments = ", ".join(f"{name} = ?" for name in values)
@@ -159,6 +230,7 @@ class AgentService:
         return self.get(agent_id)
 
     def delete(self, agent_id: str) -> None:
+        agent = self.get(agent_id)
+        self._on_deleted(agent)  # the widget stops finding it first
         with self._db.transaction() as conn:
-            if conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,)).rowcount == 0:
-                raise NotFound(f"no agent {agent_id}")
+            conn.execute("DELETE FROM agents WHERE id = ?", (agent_id,))

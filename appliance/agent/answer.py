@@ -3,6 +3,7 @@ best passages that answer it, cited; below the agent's confidence threshold, its
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from appliance.agent.generator import Generator, GeneratorConfig, GeneratorUnavailable
@@ -19,6 +20,13 @@ GENERIC = frozenset("""long take takes taking took done make makes made need nee
 using find found give gives happen happens mean means possible able work works thing things kind sort best good better
 time times much many often anything something someone anyone everyone""".split())
 _ANAPHORA = {"it", "that", "this", "they", "them", "those", "these", "there", "he", "she", "its", "their"}
+HANDOFF_TEXT = "Of course. Leave your details below and a colleague will get back to you."
+# "Can I talk to a person?", "I want to speak with someone", "contact me", "call me back", "human please"
+_WANTS_PERSON = re.compile(
+    r"\b(talk|speak|chat|connect|put)\b.{0,30}\b(human|person|someone|somebody|agent|representative|staff|"
+    r"colleague|people|team|sales|support)\b|\b(contact|call|email|ring)\s+me\b|\breal\s+person\b|"
+    r"^\s*(a\s+)?(human|person|representative|agent)(\s+please)?\s*[.!?]*\s*$",
+    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -38,7 +46,7 @@ class Reply:
     text: str
     answered: bool
     confidence: float
-    method: str                       # qa, extractive, generated, fallback
+    method: str                       # qa, extractive, generated, fallback, handoff
     citations: list[Citation] = field(default_factory=list)
     offer_lead_form: bool = False
 
@@ -66,6 +74,11 @@ def _overlap_f1(a: list[str], b: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
+def wants_person(question: str) -> bool:
+    """Whether the visitor asks to be put in touch with a person rather than asking about the content."""
+    return bool(_WANTS_PERSON.search(question))
+
+
 def is_follow_up(question: str) -> bool:
     words = [w.lower() for w in search.WORD.findall(question)]
     return len(search.terms(question)) <= 2 or any(w in _ANAPHORA for w in words)
@@ -81,6 +94,8 @@ class Answerer:
     def answer(self, agent: AgentProfile, question: str, *, history: list[str] | None = None) -> Reply:
         """Reply to `question`; `history` holds the visitor's earlier questions, oldest first."""
         question = " ".join(question.split())
+        if agent.lead_capture != "off" and wants_person(question):
+            return Reply(HANDOFF_TEXT, False, 0.0, "handoff", [], offer_lead_form=True)
         qa = self._qa_reply(question)
         if qa is not None:
             return qa

@@ -10,6 +10,8 @@ from typing import Iterable
 from appliance.agent.agents import AgentService
 from appliance.agent.answer import Answerer
 from appliance.agent.conversations import ConversationService
+from appliance.agent.leads import LeadService
+from appliance.agent.routes import AgentRoutes
 from appliance.clock import Clock
 from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
@@ -23,8 +25,9 @@ log = logging.getLogger(__name__)
 class Knowledge:
     def __init__(self, *, files: WorkspaceDatabases, clock: Clock, limits: Limits, max_workspace_bytes: int,
                  crawl_policy=None, embedder=None, threads: int = 1,
-                 egress_allowed_hosts: frozenset[str] = frozenset()) -> None:
+                 egress_allowed_hosts: frozenset[str] = frozenset(), routes: AgentRoutes | None = None) -> None:
         self._egress_allowed_hosts = egress_allowed_hosts
+        self._routes = routes
         self._files = files
         self._clock = clock
         self._limits = limits
@@ -46,7 +49,13 @@ class Knowledge:
         )
 
     def agents(self, workspace_id: str) -> AgentService:
-        return AgentService(self._files.open(workspace_id), clock=self._clock)
+        routes = self._routes
+        if routes is None:
+            return AgentService(self._files.open(workspace_id), clock=self._clock)
+        return AgentService(
+            self._files.open(workspace_id), clock=self._clock,
+            on_created=lambda agent: routes.add(agent.public_id, workspace_id=workspace_id, agent_id=agent.id),
+            on_deleted=lambda agent: routes.remove(agent.public_id))
 
     def conversations(self, workspace_id: str) -> ConversationService:
         db = self._files.open(workspace_id)
@@ -55,10 +64,16 @@ class Knowledge:
                                                                              vectors=self._vectors),
                                                      egress_allowed_hosts=self._egress_allowed_hosts))
 
+    def leads(self, workspace_id: str, *, on_lead=None) -> LeadService:
+        return LeadService(self._files.open(workspace_id), clock=self._clock, on_lead=on_lead)
+
     def resume(self, workspace_ids: Iterable[str]) -> int:
-        """Queue again every source that was waiting or half-indexed when the service last stopped."""
+        """Queue again every source that was waiting or half-indexed when the service last stopped; repair the
+        widget's agent routes a crash between two databases' writes may have left behind."""
         count = 0
         for workspace_id in workspace_ids:
+            if self._routes is not None:
+                self._routes.sync(workspace_id, {a.public_id: a.id for a in self.agents(workspace_id).list()})
             for source_id in self.sources(workspace_id).pending():
                 self._submit(workspace_id, source_id)
                 count += 1

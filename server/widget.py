@@ -1,0 +1,166 @@
+"""The chat widget's endpoints (`/widget.js`, `/widget/v1/agents/<id>/...`): CORS for the agent's allowed origins
+only, visitor tokens, small bodies, and errors the widget can show."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from appliance import errors
+from appliance.agent.agents import origin_of
+from appliance.agent.leads import THANKS
+from appliance.agent.widget import Caller, WidgetService
+from server.http_errors import STATUS_BY_ERROR
+
+blueprint = Blueprint("widget", __name__)
+WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget" / "widget.js"
+A = "/widget/v1/agents/<public_id>"
+PREFLIGHT_MAX_AGE = "600"
+# What the widget shows for each refusal; the code tells it what to do (renew the token, wait, give up).
+_WIDGET_CODES = [(errors.FieldErrors, "invalid"), (errors.ValidationError, "invalid"),
+                 (errors.TooManyAttempts, "rate_limited")]
+
+
+def _widget() -> WidgetService:
+    return current_app.extensions["chatspark.services"].widget
+
+
+def _caller(data: dict | None = None) -> Caller:
+    page_url = (data or {}).get("page_url")
+    return Caller(origin=origin_of(request.headers.get("Origin", "")), page_url=page_url,
+                  client_address=request.remote_addr)
+
+
+def _token() -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value.strip() else None
+
+
+def _body() -> dict:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise errors.ValidationError("the request body must be a JSON object")
+    return data
+
+
+@blueprint.get("/widget.js")
+def widget_js():
+    script = WIDGET_JS.read_bytes()
+    response = Response(script, mimetype="text/javascript")
+    response.set_etag(hashlib.sha256(script).hexdigest()[:32])
+    response.cache_control.public = True
+    response.cache_control.max_age = 300
+    response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"  # loaded by pages on other origins
+    return response.make_conditional(request)
+
+
+@blueprint.post(f"{A}/session", provide_automatic_options=False)
+def open_session(public_id: str):
+    data = _body()
+    session = _widget().open_session(public_id, _caller(data), token=data.get("token") or None,
+                                     restart=data.get("restart") is True)
+    agent = session.agent
+    return jsonify(
+        token=session.token, expires_in=int(_widget().token_lifetime.total_seconds()),
+        agent={"name": agent.name, "color": agent.color, "welcome_message": agent.welcome_message,
+               "suggested_questions": agent.suggested_questions, "lead_capture": agent.lead_capture,
+               "lead_form": {"fields": agent.lead_fields, "consent_text": agent.consent_text,
+                             "consent_version": agent.consent_version}},
+        conversation={"id": session.claims.conversation_id, "messages": [_message(m) for m in session.messages],
+                      "lead_submitted": session.lead_submitted})
+
+
+@blueprint.post(f"{A}/messages", provide_automatic_options=False)
+def send_message(public_id: str):
+    data = _body()
+    visitor_message, reply = _widget().ask(_token(), _caller(data), data.get("text"), agent=public_id)
+    return jsonify(visitor_message=_message(visitor_message), reply=_message(reply))
+
+
+@blueprint.post(f"{A}/messages/<int:message_id>/feedback", provide_automatic_options=False)
+def rate_reply(public_id: str, message_id: int):
+    data = _body()
+    if "rating" not in data:
+        raise errors.ValidationError("'rating' is up, down or null")
+    _widget().rate(_token(), _caller(data), message_id, data["rating"], agent=public_id)
+    return jsonify(message_id=message_id, feedback=data["rating"])
+
+
+@blueprint.post(f"{A}/leads", provide_automatic_options=False)
+def leave_lead(public_id: str):
+    data = _body()
+    lead = _widget().leave_lead(_token(), _caller(data), fields=data.get("fields"), consent=data.get("consent"),
+                                consent_version=data.get("consent_version"), agent=public_id)
+    return jsonify(lead_id=lead.id, message=THANKS), 201
+
+
+@blueprint.route(f"{A}/<path:rest>", methods=["OPTIONS"])
+def preflight(public_id: str, rest: str):
+    if not g.get("widget_origin_allowed"):
+        _widget().refuse(public_id, g.widget_origin, client_address=request.remote_addr)
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
+    response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
+    return response
+
+
+def _message(message) -> dict:
+    return {"id": message.id, "role": message.role, "text": message.text,
+            "sources": [s.public() for s in message.sources], "answered": message.answered,
+            "offer_lead_form": message.offer_lead_form, "feedback": message.feedback,
+            "created_at": message.created_at}
+
+
+def _error(code: str, message: str, status: int, **extra) -> Response:
+    response = jsonify(error=code, message=message, **extra)
+    response.status_code = status
+    return response
+
+
+def install(app: Flask, *, max_request_bytes: int) -> None:
+    app.config["CHATSPARK_WIDGET_MAX_REQUEST_BYTES"] = max_request_bytes
+    app.register_blueprint(blueprint)
+
+
+@blueprint.before_request
+def check_origin_and_size():
+    public_id = (request.view_args or {}).get("public_id")
+    origin = origin_of(request.headers.get("Origin", ""))
+    g.widget_origin = origin
+    g.widget_origin_allowed = bool(public_id and origin and _widget().allowed_origin(public_id, origin))
+    limit = current_app.config["CHATSPARK_WIDGET_MAX_REQUEST_BYTES"]
+    if request.method == "POST" and (request.content_length or 0) > limit:
+        return _error("too_large", f"the request is larger than {limit} bytes", 413)
+    if request.method == "POST" and len(request.stream.read(limit + 1) if request.content_length is None
+                                         else request.get_data(cache=True)) > limit:
+        return _error("too_large", f"the request is larger than {limit} bytes", 413)
+    return None
+
+
+@blueprint.after_request
+def allow_origin(response: Response) -> Response:
+    response.vary.add("Origin")
+    if g.get("widget_origin_allowed"):
+        response.headers["Access-Control-Allow-Origin"] = g.widget_origin
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
+    return response
+
+
+@blueprint.errorhandler(errors.ApplianceError)
+def widget_error(exc: errors.ApplianceError):
+    status = next((s for kind, s in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    code = next((c for kind, c in _WIDGET_CODES if isinstance(exc, kind)), exc.code)
+    extra = {}
+    if isinstance(exc, errors.FieldErrors):
+        extra["fields"] = exc.fields
+    if isinstance(exc, errors.TooManyAttempts):
+        extra["retry_after_seconds"] = exc.retry_after_seconds
+    if status >= 500:
+        current_app.logger.error("widget request failed: %s", exc)
+    response = _error(code, str(exc), status, **extra)
+    if isinstance(exc, errors.TooManyAttempts):
+        response.headers["Retry-After"] = str(exc.retry_after_seconds)
+    return response
