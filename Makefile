@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 DATA_DIR ?= var/data
 KEY_DIR  ?= var/keys
 PORT     ?= 8443
+DEMO_SITE_PORT ?= 8444
 
 .PHONY: run test fuzz bench clean
 
@@ -28,10 +29,12 @@ run: $(VENV)/.installed-run
 		"import secrets; print(secrets.token_urlsafe(15))" > $(DEMO_PASSWORD_FILE))
 	test -e $(KEY_DIR)/keys.db || $(BIN)/chatspark init --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) \
 		--operator-email $(DEMO_OPERATOR) --password-file $(DEMO_PASSWORD_FILE)
-	$(BIN)/chatspark demo create --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --owner-email $(DEMO_OPERATOR)
+	$(BIN)/chatspark demo create --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --owner-email $(DEMO_OPERATOR) \
+		--site-port $(DEMO_SITE_PORT) --appliance-url https://localhost:$(PORT)
 	@echo "Demo operator: $(DEMO_OPERATOR), password: $$(cat $(DEMO_PASSWORD_FILE))" \
-		"(log in at https://127.0.0.1:$(PORT)/login)"
-	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT)
+		"(log in at https://localhost:$(PORT)/login)"
+	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT) \
+		--demo-site-port $(DEMO_SITE_PORT)
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check appliance server tests bench

@@ -64,6 +64,11 @@ class Layout:
         return self.tls_dir / "server.crt"
 
     @property
+    def demo_site_dir(self) -> Path:
+        """The demo intranet page `chatspark demo create` writes and Caddy serves on the demo site port."""
+        return self.data_dir / "demo-site"
+
+    @property
     def caddy_dir(self) -> Path:
         return self.data_dir / "caddy"
 

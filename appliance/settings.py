@@ -204,11 +204,12 @@ def _platform_dir(environ: Mapping[str, str], variable: str, fallback: str) -> P
 
 
 def _validate(values: dict[str, Any]) -> None:
-    for name in ("port", "http_redirect_port"):
+    for name in ("port", "http_redirect_port", "demo_site_port"):
         if not (0 <= values[name] <= 65535) or (name == "port" and values[name] == 0):
             raise ConfigurationError(f"{name} must be a TCP port number (1-65535), not {values[name]}")
-    if values["http_redirect_port"] and values["http_redirect_port"] == values["port"]:
-        raise ConfigurationError("http_redirect_port must differ from port")
+    for name in ("http_redirect_port", "demo_site_port"):
+        if values[name] and values[name] == values["port"]:
+            raise ConfigurationError(f"{name} must differ from port")
     if values["hsts_max_age_seconds"] < 31_536_000:
         raise ConfigurationError("hsts_max_age_seconds must be at least 31536000 (one year)")
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

@@ -89,8 +89,38 @@ def too_large_route(limit: int) -> dict[str, Any]:
     }
 
 
+def demo_site_server(settings: Settings, site_dir: Path, hsts: str) -> dict[str, Any]:
+    """The demo intranet page, a second origin (same host, another port) that embeds the widget like any intranet."""
+    return {
+        "listen": [listen_address(settings.host, settings.demo_site_port)],
+        "protocols": ["h1", "h2"],
+        "automatic_https": {"disable": True},
+        "read_header_timeout": f"{settings.read_header_timeout_seconds}s",
+        "max_header_bytes": settings.max_header_bytes,
+        "tls_connection_policies": [{
+            "protocol_min": "tls1.3",
+            "protocol_max": "tls1.3",
+            "default_sni": settings.public_host or "localhost",
+            "certificate_selection": {"any_tag": ["chatspark"]},
+        }],
+        "routes": [{
+            "match": [{"method": ["GET", "HEAD"]}],
+            "handle": [
+                {"handler": "headers", "response": {
+                    "set": {"Strict-Transport-Security": [hsts], "X-Content-Type-Options": ["nosniff"],
+                            "Cache-Control": ["no-cache"]},
+                    "delete": ["Server"]}},
+                {"handler": "file_server", "root": str(site_dir), "index_names": ["index.html"]},
+            ],
+        }, {
+            "handle": [{"handler": "static_response", "status_code": 405}],
+        }],
+    }
+
+
 def build_config(
-    settings: Settings, *, upstream_socket: Path, storage_dir: Path, certificates: dict[str, Any]
+    settings: Settings, *, upstream_socket: Path, storage_dir: Path, certificates: dict[str, Any],
+    demo_site_dir: Path | None = None,
 ) -> dict[str, Any]:
     """Caddy's JSON config, from settings and a `pem_certificate` or `file_certificate`."""
     default_sni = settings.public_host or "localhost"
@@ -167,6 +197,8 @@ def build_config(
                 }],
             }],
         }
+    if settings.demo_site_port and demo_site_dir is not None:
+        servers["demo_site"] = demo_site_server(settings, demo_site_dir, hsts)
     return {
         # No admin endpoint and no autosave: the config holds the private key and must never reach a file.
         "admin": {"disabled": True, "config": {"persist": False}},

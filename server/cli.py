@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--http-redirect-port", type=int, metavar="PORT",
                        help="also listen for plain HTTP on PORT, only to redirect to HTTPS")
     serve.add_argument("--passphrase-file", type=Path, metavar="FILE", help="passphrase for a wrapped master key")
+    serve.add_argument("--demo-site-port", type=int, metavar="PORT",
+                       help="also serve the demo intranet page (see `demo create --site-port`) on this port")
     serve.set_defaults(handler=_serve)
 
     status = commands.add_parser("status", parents=[common], help="show what is installed and whether it answers",
@@ -76,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from(args: argparse.Namespace) -> settings_module.Settings:
     """Settings for a command: files and environment, then the flags the command was given."""
     overrides = {name: getattr(args, name, None)
-                 for name in ("data_dir", "key_dir", "host", "port", "http_redirect_port", "passphrase_file")}
+                 for name in ("data_dir", "key_dir", "host", "port", "http_redirect_port", "passphrase_file",
+                              "demo_site_port")}
     return settings_module.load(args.config, overrides=overrides)
 
 

@@ -63,6 +63,8 @@ def banner(settings: Settings, layout: Layout, fingerprint: str, *, own_ca: bool
             f"    RHEL/Fedora:     sudo cp {ca} /etc/pki/ca-trust/source/anchors/ && sudo update-ca-trust",
             "    Browsers:        import the file as a certificate authority in the browser's certificate settings",
         ]
+    if settings.demo_site_port:
+        lines.append(f"  Demo intranet page: https://localhost:{settings.demo_site_port}/ (chat: bottom-right button)")
     lines.append("  Stop with Ctrl+C (or SIGTERM).")
     return "\n".join(lines)
 
@@ -74,6 +76,11 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
     check_port_free(settings.host, settings.port)
     if settings.http_redirect_port:
         check_port_free(settings.host, settings.http_redirect_port)
+    if settings.demo_site_port:
+        check_port_free(settings.host, settings.demo_site_port)
+        if not (layout.demo_site_dir / "index.html").is_file():
+            raise ServiceError(f"no demo page in {layout.demo_site_dir}; run `chatspark demo create --site-port "
+                               f"{settings.demo_site_port}` first, or leave out --demo-site-port")
     binary = caddy.find_binary(settings)
     clock = SystemClock()
     appliance = open_appliance(layout, clock=clock, passphrase=passphrase)
@@ -98,7 +105,8 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
         if resumed:
             log.info("resumed indexing", extra={"sources": resumed})
         config = caddy.build_config(settings, upstream_socket=app_server.socket_path,
-                                    storage_dir=layout.caddy_dir / "storage", certificates=cert_source)
+                                    storage_dir=layout.caddy_dir / "storage", certificates=cert_source,
+                                    demo_site_dir=layout.demo_site_dir)
         supervisor = caddy.CaddySupervisor(binary, config, home=layout.caddy_dir,
                                            restart_delay=settings.caddy_restart_delay_seconds)
         supervisor.start()
