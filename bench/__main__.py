@@ -1,8 +1,9 @@
 """Run every benchmark and print its ratios: `python -m bench`."""
 
-from bench import edge, knowledge, storage
+from bench import edge, knowledge, storage, widget
 
 if __name__ == "__main__":
     storage.main()
     edge.main()
     knowledge.main()
+    widget.main()

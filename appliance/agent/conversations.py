@@ -162,10 +162,12 @@ class ConversationService:
             raise NotFound(f"no conversation {conversation_id} with this agent")
         return True
 
-    def messages(self, conversation_id: str) -> list[Message]:
-        """Every message of a conversation, oldest first, replies with their sources; empty if it has not started."""
+    def messages(self, conversation_id: str, *, since_id: int = 0) -> list[Message]:
+        """The conversation's messages after `since_id` (all by default), oldest first, replies with their sources;
+        empty if it has not started."""
         rows = self._db.query("SELECT id, role, text, answered, confidence, method, offer_lead_form, feedback, "
-                              "created_at FROM messages WHERE conversation_id = ? ORDER BY id", (conversation_id,))
+                              "created_at FROM messages WHERE conversation_id = ? AND id > ? ORDER BY id",
+                              (conversation_id, since_id))
         sources = message_sources(self._db, [r["id"] for r in rows if r["role"] == "agent"])
         return [_message(r, sources.get(r["id"], [])) for r in rows]
 

@@ -117,7 +117,8 @@ class WidgetService:
         exchange = conversations.ask(agent, text if isinstance(text, str) else "",
                                      conversation_id=claims.conversation_id, max_chars=self.limits.max_message_chars,
                                      visitor=self._visitor_of(claims, caller))
-        messages = {m.id: m for m in conversations.messages(exchange.conversation_id)[-2:]}
+        messages = {m.id: m for m in conversations.messages(exchange.conversation_id,
+                                                            since_id=exchange.visitor_message_id - 1)}
         return messages[exchange.visitor_message_id], messages[exchange.message_id]
 
     def rate(self, token: str, caller: Caller, message_id: Any, rating: Any, *, agent: str) -> None:
