@@ -17,8 +17,15 @@ WORKSPACE_PERMISSIONS: dict[str, str] = {
     "agents.read": "viewer",
     "agents.ask": "viewer",
     "sources.read": "viewer",
+    "analytics.read": "viewer",
     "agents.write": "editor",
     "sources.write": "editor",
+    # Editors improve the agents from the questions people really asked.
+    "conversations.read": "editor",
+    "conversations.delete": "admin",
+    # Leads are personal data: names, addresses, numbers.
+    "leads.read": "admin",
+    "leads.delete": "admin",
     "workspace.update": "admin",
     "members.manage": "admin",
     "invitations.manage": "admin",
@@ -66,7 +73,8 @@ def markdown() -> str:
     for action, needed in WORKSPACE_PERMISSIONS.items():
         cells = ["yes" if _RANK[role] >= _RANK[needed] else "no" for role in ROLES]
         lines.append(f"| `{action}` | " + " | ".join(cells) + " |")
-    lines += ["", "## Appliance operators", "",
+    lines += ["", "Exports need the read permission of what they export; an API key needs its `export` scope as well.",
+              "", "## Appliance operators", "",
               "Operators manage the appliance. They are not members of any workspace by being operators.", "",
               "| action | what |", "|---|---|"]
     lines += [f"| `{action}` | {what} |" for action, what in OPERATOR_PERMISSIONS.items()]

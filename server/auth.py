@@ -25,7 +25,14 @@ API_KEY_SCOPES = {
     "agents.write": "agents:write",
     "sources.read": "sources:read",
     "sources.write": "sources:write",
+    "conversations.read": "conversations:read",
+    "conversations.delete": "conversations:delete",
+    "leads.read": "leads:read",
+    "leads.delete": "leads:delete",
+    "analytics.read": "analytics:read",
 }
+# What an API key needs besides the action's own scope to take data out of the appliance in bulk.
+EXPORT_SCOPE = "export"
 _ENROL_ONLY = {"me.me", "me.start_second_factor", "me.confirm_second_factor", "auth.logout",
                "pages.account", "pages.logout", "pages.enrol", "pages.confirm_enrolment"}
 
@@ -142,10 +149,11 @@ def operator_required(view):
     return wrapper
 
 
-def workspace_role(workspace_id: str, action: str) -> str:
+def workspace_role(workspace_id: str, action: str, *, export: bool = False) -> str:
     """The caller's role in the workspace, after checking it allows `action` (404 for non-members).
 
-    An API key is treated as a member of its own workspace only, holding exactly its scopes."""
+    An API key is treated as a member of its own workspace only, holding exactly its scopes; an export (`export`)
+    needs the key's `export` scope besides the action's own."""
     current_session(required=False)
     api_key = g.get("api_key")
     if api_key is not None:
@@ -154,11 +162,27 @@ def workspace_role(workspace_id: str, action: str) -> str:
         scope = API_KEY_SCOPES.get(action)
         if scope is None:
             raise PermissionDenied("API keys cannot do this; it needs a signed-in user")
-        if scope not in api_key.scopes:
-            raise PermissionDenied(f"this API key lacks the '{scope}' scope")
+        for needed in (scope, EXPORT_SCOPE) if export else (scope,):
+            if needed not in api_key.scopes:
+                raise PermissionDenied(f"this API key lacks the '{needed}' scope")
         return "api_key"
     if g.session is None:
         raise AuthenticationFailed("log in first, or send an API key")
     role = services().workspaces.role_of(workspace_id, g.user.id)
     permissions.check(role, action, workspace_id=workspace_id)
     return role
+
+
+def allows(workspace_id: str, action: str) -> bool:
+    """Whether the caller, already known to belong to the workspace, may also take `action` there."""
+    try:
+        workspace_role(workspace_id, action)
+    except PermissionDenied:
+        return False
+    return True
+
+
+def actor() -> tuple[str, str]:
+    """Who is calling, as the audit log names them: ("user", user id) or ("api_key", key id)."""
+    api_key = g.get("api_key")
+    return ("api_key", api_key.id) if api_key is not None else ("user", g.user.id)

@@ -26,18 +26,14 @@ def site_origins(port: int) -> list[str]:
     return [f"https://localhost:{port}", f"https://127.0.0.1:{port}"]
 
 
-def snippet(appliance_url: str, public_id: str) -> str:
-    return (f'<script src="{html.escape(appliance_url.rstrip("/"))}/widget.js" '
-            f'data-agent="{html.escape(public_id)}" defer></script>')
+def write_site(target: Path, *, appliance_url: str, site_origin: str, public_id: str) -> str:
+    """Fill the demo site's templates with the agent's embed snippet (returned); the files are replaced whole."""
+    from server.widget import embed_snippet  # Flask only when the command runs, not for `chatspark --help`
 
-
-def write_site(target: Path, *, appliance_url: str, site_origin: str, public_id: str) -> list[Path]:
-    """Fill the demo site's templates with the agent's embed snippet; the files are replaced whole."""
     target.mkdir(mode=0o700, exist_ok=True)
-    tag = snippet(appliance_url, public_id)
+    tag = embed_snippet(appliance_url, public_id)
     values = {"{{SNIPPET}}": tag, "{{SNIPPET_TEXT}}": html.escape(tag),
               "{{SITE_ORIGIN}}": html.escape(site_origin), "{{APPLIANCE_URL}}": html.escape(appliance_url)}
-    written = []
     for template in sorted((demo_content_dir() / "site").iterdir()):
         text = template.read_text(encoding="utf-8")
         for placeholder, value in values.items():
@@ -46,8 +42,7 @@ def write_site(target: Path, *, appliance_url: str, site_origin: str, public_id:
         temporary = path.with_suffix(path.suffix + ".tmp")
         temporary.write_text(text, encoding="utf-8")
         os.replace(temporary, path)
-        written.append(path)
-    return written
+    return tag
 
 
 def register(commands, common: argparse.ArgumentParser) -> None:
@@ -102,9 +97,9 @@ def _create(args: argparse.Namespace) -> int:
             if wanted != agent.allowed_origins:
                 services.knowledge.agents(workspace.id).update(agent.id, {"allowed_origins": wanted})
             appliance_url = args.appliance_url or public_url(settings)
-            write_site(appliance.layout.demo_site_dir, appliance_url=appliance_url, site_origin=origins[0],
-                       public_id=agent.public_id)
-            print(f"Demo intranet page: {origins[0]}/ (embeds {snippet(appliance_url, agent.public_id)})")
+            page = write_site(appliance.layout.demo_site_dir, appliance_url=appliance_url, site_origin=origins[0],
+                              public_id=agent.public_id)
+            print(f"Demo intranet page: {origins[0]}/ (embeds {page})")
         return 0
     finally:
         services.knowledge.close()

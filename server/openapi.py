@@ -9,145 +9,38 @@ from __future__ import annotations
 import copy
 import json
 import re
+from dataclasses import dataclass
 
 from flask import Blueprint, jsonify
 
 from appliance import __version__
 from appliance.accounts.api_keys import SCOPES
-from appliance.audit.log import ACTOR_TYPES, OUTCOMES
+from appliance.agent import conversation_records
+from appliance.agent.analytics_report import TABLES
+from appliance.agent.conversation_records import CHANNELS, FEEDBACK, FORMATS, MAX_DELETE
+from appliance.agent.listing import DEFAULT_LIMIT, MAX_LIMIT
+from appliance.audit.log import OUTCOMES
 from appliance.permissions import ROLES
-from server.api import api_keys, audit, auth, knowledge, me, users, workspaces
+from server.api import api_keys, audit, auth, conversations, knowledge, me, users, workspaces
+from server.openapi_schemas import (
+    BINARY,
+    BOOLEAN,
+    DAY,
+    GRANTABLE_ROLES,
+    INTEGER,
+    MESSAGE,
+    SCHEMAS,
+    STRING,
+    TIME,
+    array,
+    json_body,
+    obj,
+    paged,
+    ref,
+    wrapped,
+)
 
 blueprint = Blueprint("openapi", __name__)
-
-STRING = {"type": "string"}
-INTEGER = {"type": "integer"}
-BOOLEAN = {"type": "boolean"}
-TIME = {"type": "string", "format": "date-time"}
-MAYBE_STRING = {"type": ["string", "null"]}
-MAYBE_TIME = {"type": ["string", "null"], "format": "date-time"}
-BINARY = {"type": "string", "contentMediaType": "application/octet-stream"}
-GRANTABLE_ROLES = [role for role in ROLES if role != "owner"]
-
-
-def _ref(name: str) -> dict:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _list(item: dict, **limits) -> dict:
-    return {"type": "array", "items": item, **limits}
-
-
-def _object(properties: dict, *, optional: tuple[str, ...] = (), closed: bool = True) -> dict:
-    """An object whose properties are all required unless named optional; closed ones reject unknown fields."""
-    schema = {"type": "object", "properties": properties,
-              "required": [name for name in properties if name not in optional]}
-    if closed:
-        schema["additionalProperties"] = False
-    return schema
-
-
-def _request(*required: str, optional: tuple[str, ...] = (), **types: dict) -> dict:
-    """A JSON request body of string fields (unless typed otherwise); the views ignore fields they do not read."""
-    names = required + optional
-    return _object({name: types.get(name, STRING) for name in names}, optional=optional, closed=False)
-
-
-def _wrapped(name: str, schema: dict) -> dict:
-    return _object({name: schema})
-
-
-def _paged(name: str, item: dict) -> dict:
-    """A page of a list: its items and the cursor of the next page (null on the last)."""
-    return _object({name: _list(item), "next_after": {"type": ["string", "null"]}})
-
-
-MESSAGE = {"type": "string", "description": "What happened, worded for a person."}
-
-SCHEMAS: dict[str, dict] = {
-    "Error": _object({"error": {"type": "string", "description": "A stable machine-readable code."},
-                      "message": MESSAGE}),
-    "User": _object({"id": STRING, "email": STRING, "display_name": STRING, "is_operator": BOOLEAN,
-                     "status": STRING, "email_verified": BOOLEAN, "second_factor": BOOLEAN, "created_at": TIME}),
-    "Session": _object({"id": STRING, "created_at": TIME, "last_seen_at": TIME, "expires_at": TIME,
-                        "client_address": MAYBE_STRING, "user_agent": MAYBE_STRING,
-                        "current": {"type": "boolean", "description": "Whether this is the caller's own session."}}),
-    "Membership": _object({"id": STRING, "name": STRING, "status": STRING, "role": {"enum": list(ROLES)}}),
-    "Workspace": _object({"id": STRING, "name": STRING, "status": STRING, "created_at": TIME,
-                          "owner": _object({"id": MAYBE_STRING, "email": MAYBE_STRING}),
-                          "role": {"enum": list(ROLES), "description": "The caller's role; absent in ?all=1 lists."}},
-                         optional=("role",)),
-    "Member": _object({"user_id": STRING, "email": STRING, "display_name": STRING, "role": {"enum": list(ROLES)},
-                       "joined_at": TIME}),
-    "Invitation": _object({"id": STRING, "workspace_id": STRING, "email": STRING, "role": {"enum": GRANTABLE_ROLES},
-                           "invited_by": MAYBE_STRING, "created_at": TIME, "expires_at": TIME,
-                           "accepted_at": MAYBE_TIME, "revoked_at": MAYBE_TIME}),
-    "Generator": _object({"url": {"type": "string", "format": "uri"}, "model": {"type": "string", "maxLength": 200},
-                          "timeout_seconds": {"type": "number", "minimum": 1, "maximum": 120}},
-                         optional=("model", "timeout_seconds")),
-    "AgentSettings": _object({
-        "name": {"type": "string", "minLength": 1, "maxLength": 100},
-        "instructions": {"type": "string", "maxLength": 4000},
-        "welcome_message": {"type": "string", "maxLength": 1000},
-        "fallback_text": {"type": "string", "minLength": 1, "maxLength": 1000},
-        "suggested_questions": _list({"type": "string", "maxLength": 200}, maxItems=10),
-        "confidence_threshold": {"type": "number", "minimum": 0, "maximum": 1},
-        "answer_length": {"enum": ["short", "medium", "long"]},
-        "lead_capture": {"enum": ["off", "on_fallback", "always"]},
-        "allowed_origins": _list({"type": "string", "description": "scheme://host[:port]"}, maxItems=50),
-        "generator": {"oneOf": [_ref("Generator"), {"type": "null"}],
-                      "description": "An OpenAI-compatible endpoint, or null for extractive answers only."},
-        "color": {"type": "string", "pattern": "^#[0-9a-fA-F]{6}$", "description": "The widget's colour."},
-        "lead_fields": _list(_ref("LeadField"), minItems=1, maxItems=12),
-        "consent_text": {"type": "string", "minLength": 1, "maxLength": 2000,
-                         "description": "Shown beside the lead form's consent box; changing it raises the version."},
-        "notify_on_lead": {"type": "boolean", "description": "Mail the workspace's owners and admins per lead."},
-    }, optional=("name", "instructions", "welcome_message", "fallback_text", "suggested_questions",
-                 "confidence_threshold", "answer_length", "lead_capture", "allowed_origins", "generator", "color",
-                 "lead_fields", "consent_text", "notify_on_lead")),
-    "LeadField": _object({"name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,39}$",
-                                   "description": "name, email, phone, company, or a field of your own."},
-                          "label": {"type": "string", "minLength": 1, "maxLength": 100},
-                          "type": {"enum": ["text", "textarea", "email", "tel"]},
-                          "required": BOOLEAN}, optional=("type", "required")),
-    "Agent": _object({"id": STRING, "public_id": STRING, "name": STRING, "instructions": STRING,
-                      "welcome_message": STRING, "suggested_questions": _list(STRING), "fallback_text": STRING,
-                      "confidence_threshold": {"type": "number"}, "answer_length": STRING, "lead_capture": STRING,
-                      "allowed_origins": _list(STRING),
-                      "generator": {"oneOf": [_ref("Generator"), {"type": "null"}]},
-                      "created_at": TIME, "updated_at": TIME, "color": STRING,
-                      "lead_fields": _list(_ref("LeadField")), "consent_text": STRING,
-                      "consent_version": INTEGER, "notify_on_lead": BOOLEAN}),
-    "Citation": _object({"source_id": STRING, "title": STRING, "url": MAYBE_STRING, "heading_path": STRING,
-                         "passage": STRING}),
-    "Answer": _object({"conversation_id": STRING, "message_id": INTEGER, "reply": STRING, "answered": BOOLEAN,
-                       "confidence": {"type": "number"},
-                       "method": {"enum": ["qa", "extractive", "generated", "fallback", "handoff"]},
-                       "offer_lead_form": BOOLEAN, "sources": _list(_ref("Citation"))}),
-    "QAPair": _object({"question": STRING, "answer": STRING}, closed=False),
-    "Source": _object({"id": STRING, "kind": STRING, "title": STRING, "url": MAYBE_STRING, "filename": MAYBE_STRING,
-                       "media_type": MAYBE_STRING,
-                       "status": {"type": "string", "description": "queued, indexing, ready or failed."},
-                       "error": MAYBE_STRING, "size_bytes": INTEGER, "chunk_count": INTEGER, "created_at": TIME,
-                       "updated_at": TIME, "refreshed_at": MAYBE_TIME}),
-    "ApiKey": _object({"id": STRING, "workspace_id": STRING, "name": STRING, "scopes": _list({"enum": list(SCOPES)}),
-                       "allowed_addresses": _list(STRING), "rate_limit_per_minute": INTEGER,
-                       "created_by": MAYBE_STRING, "created_at": TIME, "expires_at": MAYBE_TIME,
-                       "rotated_at": MAYBE_TIME, "revoked_at": MAYBE_TIME, "last_used_at": MAYBE_TIME,
-                       "previous_valid_until": MAYBE_TIME,
-                       "prefix": {"type": "string", "description": "csk_<id>_, to recognise the key."}}),
-    "NewApiKey": _object({"api_key": _ref("ApiKey"),
-                          "key": {"type": "string", "description": "The whole key, shown only this once."},
-                          "message": MESSAGE}),
-    "AuditEvent": _object({"seq": INTEGER, "at": TIME, "actor_type": {"enum": list(ACTOR_TYPES)},
-                           "actor_id": MAYBE_STRING, "action": STRING, "target_type": MAYBE_STRING,
-                           "target_id": MAYBE_STRING, "workspace_id": MAYBE_STRING, "client_address": MAYBE_STRING,
-                           "outcome": {"enum": list(OUTCOMES)},
-                           "details": {"type": "object", "additionalProperties": True}}),
-    "AuditPage": _object({"events": _list(_ref("AuditEvent")),
-                          "next_after": {"type": ["integer", "null"],
-                                         "description": "Pass as ?after= for the next page; null on the last."}}),
-}
 
 _ERRORS = {400: ("BadRequest", "The request was malformed or a field is invalid."),
            401: ("Unauthorized", "No valid credentials, or a wrong password or code."),
@@ -158,7 +51,7 @@ _ERRORS = {400: ("BadRequest", "The request was malformed or a field is invalid.
 
 
 def _error_responses() -> dict:
-    responses = {name: {"description": description, "content": {"application/json": {"schema": _ref("Error")}}}
+    responses = {name: {"description": description, "content": {"application/json": {"schema": ref("Error")}}}
                  for name, description in _ERRORS.values()}
     responses["Unauthorized"]["headers"] = {"WWW-Authenticate": {"schema": STRING}}
     responses["TooManyRequests"]["headers"] = {"Retry-After": {"schema": INTEGER,
@@ -182,93 +75,142 @@ _AUDIT_FILTERS = [("actor_id", STRING, "Only events by this actor."),
                   ("after", {"type": "integer", "minimum": 0}, "The next_after of the previous page."),
                   ("limit", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100}, "Events per page."),
                   ("format", {"enum": ["json", "csv"], "default": "json"}, "csv downloads the page as CSV.")]
-_AUDIT_RESPONSE = {"application/json": {"schema": _ref("AuditPage")}, "text/csv": {"schema": STRING}}
+_AUDIT_RESPONSE = {"application/json": {"schema": ref("AuditPage")}, "text/csv": {"schema": STRING}}
 
 W = "/workspaces/{workspace_id}"
 _SOURCE_BODY = {"oneOf": [
-    _request("kind", "title", "text", kind={"const": "text"}),
-    _request("kind", "title", "pairs", kind={"const": "qa"}, pairs=_list(_ref("QAPair"))),
-    _request("kind", "url", kind={"enum": ["url", "sitemap"]}, url={"type": "string", "format": "uri"}),
+    json_body("kind", "title", "text", kind={"const": "text"}),
+    json_body("kind", "title", "pairs", kind={"const": "qa"}, pairs=array(ref("QAPair"))),
+    json_body("kind", "url", kind={"enum": ["url", "sitemap"]}, url={"type": "string", "format": "uri"}),
 ]}
-_EDIT_SOURCE_BODY = {"oneOf": [_request("text", optional=("title",)),
-                               _request("pairs", optional=("title",), pairs=_list(_ref("QAPair")))]}
-_KEY_BODY = _request(
+_EDIT_SOURCE_BODY = {"oneOf": [json_body("text", optional=("title",)),
+                               json_body("pairs", optional=("title",), pairs=array(ref("QAPair")))]}
+_KEY_BODY = json_body(
     "name", "scopes", optional=("expires_in_days", "allowed_addresses", "rate_limit_per_minute"),
-    scopes=_list({"enum": list(SCOPES)}, minItems=1),
+    scopes=array({"enum": list(SCOPES)}, minItems=1),
     expires_in_days={"oneOf": [{"type": "integer", "minimum": 1, "maximum": 3650}, {"const": "never"},
                                {"type": "null"}], "description": "Defaults to 90; \"never\" must be explicit."},
-    allowed_addresses=_list({"type": "string", "description": "An IP address or CIDR network."}),
+    allowed_addresses=array({"type": "string", "description": "An IP address or CIDR network."}),
     rate_limit_per_minute={"type": "integer", "minimum": 1, "maximum": 10000, "default": 120},
 )
-_UPLOAD_BODY = {"multipart/form-data": {"schema": _object({"file": BINARY})}}
+_UPLOAD_BODY = {"multipart/form-data": {"schema": obj({"file": BINARY})}}
 _CSV_OR_JSON = object()  # marks the audit endpoints, whose 200 is JSON or CSV
+
+
+@dataclass(frozen=True)
+class _Download:
+    """A 200 that is a file to save (Content-Disposition: attachment) rather than a JSON answer."""
+
+    description: str
+    content: dict
+
+
+_CSV = {"text/csv": {"schema": STRING}}
+_CONVERSATIONS_EXPORT = _Download("Every matching conversation: CSV with one row per message, or JSON transcripts.",
+                                  {**_CSV, "application/json": {"schema": array(ref("Transcript"))}})
+_LEADS_EXPORT = _Download("Every matching lead as CSV, a column per custom field.", _CSV)
+_ANALYTICS_EXPORT = _Download("The daily table or the fell-back questions as CSV.", _CSV)
+_WHEN = ("An ISO 8601 time or date (UTC if no zone); {what}.")
+_CONVERSATION_FILTERS = [
+    ("agent_id", STRING, "Only conversations with this agent."),
+    ("since", STRING, _WHEN.format(what="only conversations started at or after it")),
+    ("until", STRING, _WHEN.format(what="only conversations started before it")),
+    ("outcome", {"enum": list(conversation_records.OUTCOMES)},
+     "answered: every reply answered; fell_back: at least one fallback reply."),
+    ("has_lead", {"enum": ["true", "false"]}, "Only conversations with (or without) a lead."),
+    ("feedback", {"enum": list(FEEDBACK)}, "Only conversations with at least one reply rated so."),
+    ("channel", {"enum": list(CHANNELS)}, "Only conversations held through the API or the widget."),
+    ("q", STRING, "Words that must all appear in the conversation; search syntax is not interpreted."),
+]
+_LEAD_FILTERS = [
+    ("agent_id", STRING, "Only leads left with this agent."),
+    ("since", STRING, _WHEN.format(what="only leads left at or after it")),
+    ("until", STRING, _WHEN.format(what="only leads left before it")),
+    ("q", STRING, "Text in the name, email, phone, company or a custom field, in any case."),
+]
+_RECORD_PAGE = [("limit", {"type": "string", "pattern": "^[0-9]+$"},
+                 f"Items per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."),
+                ("after", STRING, "The next_after of the previous page.")]
+_ANALYTICS_RANGE = [("since", DAY, "The first day (UTC) of the report; 30 days before until by default."),
+                    ("until", DAY, "The last day (UTC) of the report, included; today by default. At most 366 days."),
+                    ("agent_id", STRING, "Only this agent's events.")]
+QUERY_PARAMETERS = {
+    "conversations.list_conversations": _CONVERSATION_FILTERS + _RECORD_PAGE,
+    "conversations.export_conversations": _CONVERSATION_FILTERS + [
+        ("format", {"enum": list(FORMATS), "default": "csv"}, "csv: a row per message; json: transcripts.")],
+    "conversations.list_leads": _LEAD_FILTERS + _RECORD_PAGE,
+    "conversations.export_leads": _LEAD_FILTERS,
+    "conversations.get_analytics": _ANALYTICS_RANGE,
+    "conversations.export_analytics": _ANALYTICS_RANGE + [
+        ("table", {"enum": list(TABLES), "default": "daily"}, "Which table to download.")],
+}
 
 
 def _operations() -> list[tuple]:
     """(method, path, endpoint, summary, who, request body, status, response schema, extra errors) per route."""
-    sessions = _paged("sessions", _ref("Session"))
-    user = _wrapped("user", _ref("User"))
-    workspace = _wrapped("workspace", _ref("Workspace"))
-    invitation = _wrapped("invitation", _ref("Invitation"))
-    agent = _wrapped("agent", _ref("Agent"))
-    source = _wrapped("source", _ref("Source"))
+    sessions = paged("sessions", ref("Session"))
+    user = wrapped("user", ref("User"))
+    workspace = wrapped("workspace", ref("Workspace"))
+    invitation = wrapped("invitation", ref("Invitation"))
+    agent = wrapped("agent", ref("Agent"))
+    source = wrapped("source", ref("Source"))
     return [
         ("get", "/openapi.json", "openapi.serve_document", "This OpenAPI document", "public", None, 200,
          {"type": "object", "description": "An OpenAPI 3.1 document."}, set()),
         ("post", "/auth/login", "auth.login", "Log in with email, password and second factor", "public",
-         _request("email", "password", optional=("totp_code", "recovery_code")), 200,
-         _object({"token": {"type": "string", "description": "The bearer session token."},
-                  "session": _ref("Session"), "user": _ref("User"), "second_factor_enrolment_required": BOOLEAN}),
+         json_body("email", "password", optional=("totp_code", "recovery_code")), 200,
+         obj({"token": {"type": "string", "description": "The bearer session token."},
+                  "session": ref("Session"), "user": ref("User"), "second_factor_enrolment_required": BOOLEAN}),
          {401, 403, 429}),
         ("post", "/auth/logout", "auth.logout", "End the caller's session", "session", None, 204, None, set()),
         ("post", "/auth/verify-email", "auth.verify_email", "Verify an email address with the mailed token", "public",
-         _request("token"), 200, user, set()),
+         json_body("token"), 200, user, set()),
         ("post", "/auth/password-reset", "auth.request_password_reset", "Mail a password-reset link", "public",
-         _request("email"), 202, _object({"message": MESSAGE}), set()),
+         json_body("email"), 202, obj({"message": MESSAGE}), set()),
         ("post", "/auth/password-reset/complete", "auth.complete_password_reset",
          "Set a new password with the mailed token", "public",
-         _request("token", "password", optional=("totp_code", "recovery_code")), 200, user, {401, 429}),
+         json_body("token", "password", optional=("totp_code", "recovery_code")), 200, user, {401, 429}),
         ("post", "/invitations/accept", "auth.accept_invitation",
          "Accept an invitation, creating an account or joining as the signed-in user", "optional",
-         _request("token", optional=("password", "display_name")), 200,
-         _object({"invitation": _ref("Invitation"), "user_id": STRING, "new_account": BOOLEAN,
+         json_body("token", optional=("password", "display_name")), 200,
+         obj({"invitation": ref("Invitation"), "user_id": STRING, "new_account": BOOLEAN,
                   "email_verification_sent": BOOLEAN}), {404, 409}),
         ("get", "/me", "me.me", "The caller's account, session and workspaces", "session", None, 200,
-         _object({"user": _ref("User"), "session": _ref("Session"), "workspaces": _list(_ref("Membership"))}),
+         obj({"user": ref("User"), "session": ref("Session"), "workspaces": array(ref("Membership"))}),
          set()),
         ("post", "/me/password", "me.change_password", "Change password, ending the caller's other sessions",
-         "session", _request("current_password", "new_password"), 200,
-         _object({"message": MESSAGE, "sessions_ended": INTEGER}), set()),
+         "session", json_body("current_password", "new_password"), 200,
+         obj({"message": MESSAGE, "sessions_ended": INTEGER}), set()),
         ("get", "/me/sessions", "me.list_sessions", "The caller's sessions", "session", None, 200, sessions, set()),
         ("delete", "/me/sessions/{session_id}", "me.end_session", "End one of the caller's sessions", "session",
          None, 204, None, {404}),
         ("post", "/me/second-factor", "me.start_second_factor", "Start enrolling a TOTP second factor", "session",
-         None, 200, _object({"secret": STRING, "otpauth_uri": STRING, "next": STRING}), {409}),
+         None, 200, obj({"secret": STRING, "otpauth_uri": STRING, "next": STRING}), {409}),
         ("post", "/me/second-factor/confirm", "me.confirm_second_factor",
-         "Confirm the second factor with a code; returns recovery codes", "session", _request("code"), 200,
-         _object({"recovery_codes": _list(STRING), "message": MESSAGE}), {409}),
+         "Confirm the second factor with a code; returns recovery codes", "session", json_body("code"), 200,
+         obj({"recovery_codes": array(STRING), "message": MESSAGE}), {409}),
         ("post", "/me/second-factor/disable", "me.disable_second_factor", "Turn the second factor off", "session",
-         _request("password"), 204, None, set()),
+         json_body("password"), 204, None, set()),
         ("get", "/workspaces", "workspaces.list_workspaces", "The caller's workspaces, or every one for operators",
-         "session", None, 200, _paged("workspaces", _ref("Workspace")), set()),
+         "session", None, 200, paged("workspaces", ref("Workspace")), set()),
         ("post", "/workspaces", "workspaces.create_workspace", "Create a workspace", "operator",
-         _request("name", optional=("owner_email",)), 201, workspace, {409}),
+         json_body("name", optional=("owner_email",)), 201, workspace, {409}),
         ("get", W, "workspaces.get_workspace", "One workspace", "member", None, 200, workspace, set()),
-        ("patch", W, "workspaces.update_workspace", "Rename a workspace", "member", _request("name"), 200,
+        ("patch", W, "workspaces.update_workspace", "Rename a workspace", "member", json_body("name"), 200,
          workspace, {409}),
         ("post", f"{W}/transfer", "workspaces.transfer_workspace", "Transfer ownership to a member", "member",
-         _request("user_id"), 200, workspace, {409}),
+         json_body("user_id"), 200, workspace, {409}),
         ("get", f"{W}/members", "workspaces.list_members", "The workspace's members", "member", None, 200,
-         _paged("members", _ref("Member")), set()),
+         paged("members", ref("Member")), set()),
         ("patch", f"{W}/members/{{user_id}}", "workspaces.change_member_role", "Change a member's role", "member",
-         _request("role", role={"enum": GRANTABLE_ROLES}), 200,
-         _object({"user_id": STRING, "role": {"enum": list(ROLES)}}), {409}),
+         json_body("role", role={"enum": GRANTABLE_ROLES}), 200,
+         obj({"user_id": STRING, "role": {"enum": list(ROLES)}}), {409}),
         ("delete", f"{W}/members/{{user_id}}", "workspaces.remove_member", "Remove a member, or leave", "member",
          None, 204, None, {409}),
         ("get", f"{W}/invitations", "workspaces.list_invitations", "The workspace's invitations", "member", None,
-         200, _paged("invitations", _ref("Invitation")), set()),
+         200, paged("invitations", ref("Invitation")), set()),
         ("post", f"{W}/invitations", "workspaces.invite", "Invite someone by email", "member",
-         _request("email", "role", role={"enum": GRANTABLE_ROLES}), 201, invitation, {409}),
+         json_body("email", "role", role={"enum": GRANTABLE_ROLES}), 201, invitation, {409}),
         ("post", f"{W}/invitations/{{invitation_id}}/resend", "workspaces.resend_invitation",
          "Resend an invitation with a fresh link", "member", None, 201, invitation, {409}),
         ("delete", f"{W}/invitations/{{invitation_id}}", "workspaces.revoke_invitation", "Revoke an invitation",
@@ -276,18 +218,18 @@ def _operations() -> list[tuple]:
         ("get", f"{W}/audit", "workspaces.workspace_audit", "The workspace's audit trail", "member", None, 200,
          _CSV_OR_JSON, set()),
         ("get", f"{W}/agents", "knowledge.list_agents", "The workspace's agents", "key", None, 200,
-         _paged("agents", _ref("Agent")), set()),
+         paged("agents", ref("Agent")), set()),
         ("post", f"{W}/agents", "knowledge.create_agent", "Create an agent", "key",
-         {"allOf": [_ref("AgentSettings"), {"required": ["name"]}]}, 201, agent, set()),
+         {"allOf": [ref("AgentSettings"), {"required": ["name"]}]}, 201, agent, set()),
         ("get", f"{W}/agents/{{agent_id}}", "knowledge.get_agent", "One agent", "key", None, 200, agent, set()),
         ("patch", f"{W}/agents/{{agent_id}}", "knowledge.update_agent", "Change an agent's settings", "key",
-         _ref("AgentSettings"), 200, agent, set()),
+         ref("AgentSettings"), 200, agent, set()),
         ("delete", f"{W}/agents/{{agent_id}}", "knowledge.delete_agent", "Delete an agent", "key", None, 204, None,
          set()),
         ("post", f"{W}/agents/{{agent_id}}/ask", "knowledge.ask", "Ask an agent a question", "key",
-         _request("question", optional=("conversation_id",)), 200, _ref("Answer"), set()),
+         json_body("question", optional=("conversation_id",)), 200, ref("Answer"), set()),
         ("get", f"{W}/sources", "knowledge.list_sources", "The workspace's training sources", "key", None, 200,
-         _paged("sources", _ref("Source")), set()),
+         paged("sources", ref("Source")), set()),
         ("post", f"{W}/sources", "knowledge.add_source", "Add pasted text, Q&A pairs, a URL or a sitemap", "key",
          _SOURCE_BODY, 202, source, set()),
         ("post", f"{W}/sources/upload", "knowledge.upload_source", "Upload a file as a source", "key",
@@ -301,17 +243,51 @@ def _operations() -> list[tuple]:
          "key", None, 202, source, set()),
         ("delete", f"{W}/sources/{{source_id}}", "knowledge.delete_source", "Delete a source", "key", None, 204,
          None, set()),
+        ("get", f"{W}/conversations", "conversations.list_conversations",
+         "The workspace's conversations, newest first, filtered", "key", None, 200,
+         paged("conversations", ref("ConversationSummary")), set()),
+        ("get", f"{W}/conversations/{{conversation_id}}", "conversations.get_conversation",
+         "One conversation's transcript, with the sources its replies cited", "key", None, 200,
+         wrapped("conversation", ref("Transcript")), set()),
+        ("delete", f"{W}/conversations/{{conversation_id}}", "conversations.delete_conversation",
+         "Delete a conversation and its text everywhere; answers with a receipt", "key", None, 200,
+         ref("Receipt"), set()),
+        ("post", f"{W}/conversations/delete", "conversations.delete_conversations",
+         f"Delete up to {MAX_DELETE} conversations at once; answers with a receipt", "key",
+         json_body("ids", ids=array(STRING, minItems=1, maxItems=MAX_DELETE)), 200, ref("Receipt"), set()),
+        ("get", f"{W}/conversations/export", "conversations.export_conversations",
+         "Download the matching conversations (needs the export scope for API keys)", "key", None, 200,
+         _CONVERSATIONS_EXPORT, set()),
+        ("get", f"{W}/leads", "conversations.list_leads", "The workspace's leads, newest first, filtered", "key",
+         None, 200, paged("leads", ref("Lead")), set()),
+        ("get", f"{W}/leads/{{lead_id}}", "conversations.get_lead", "One lead, with its conversation", "key", None,
+         200, obj({"lead": ref("Lead"),
+                       "conversation": {"oneOf": [ref("Transcript"), {"type": "null"}],
+                                        "description": "Null once deleted; absent for callers who may not read "
+                                                       "conversations."}}, optional=("conversation",)),
+         set()),
+        ("delete", f"{W}/leads/{{lead_id}}", "conversations.delete_lead", "Delete a lead; answers with a receipt",
+         "key", None, 200, ref("Receipt"), set()),
+        ("get", f"{W}/leads/export", "conversations.export_leads",
+         "Download the matching leads as CSV (needs the export scope for API keys)", "key", None, 200,
+         _LEADS_EXPORT, set()),
+        ("get", f"{W}/analytics", "conversations.get_analytics",
+         "Counts per day, top questions and the questions that fell back", "key", None, 200, ref("Analytics"),
+         set()),
+        ("get", f"{W}/analytics/export", "conversations.export_analytics",
+         "Download a table of the analytics as CSV (needs the export scope for API keys)", "key", None, 200,
+         _ANALYTICS_EXPORT, set()),
         ("get", f"{W}/api-keys", "api_keys.list_keys", "The workspace's API keys", "member", None, 200,
-         _paged("api_keys", _ref("ApiKey")), set()),
+         paged("api_keys", ref("ApiKey")), set()),
         ("post", f"{W}/api-keys", "api_keys.create_key", "Create an API key (shown once)", "member", _KEY_BODY, 201,
-         _ref("NewApiKey"), set()),
+         ref("NewApiKey"), set()),
         ("post", f"{W}/api-keys/{{key_id}}/rotate", "api_keys.rotate_key",
-         "Rotate an API key; the old secret works for a grace period", "member", None, 201, _ref("NewApiKey"),
+         "Rotate an API key; the old secret works for a grace period", "member", None, 201, ref("NewApiKey"),
          set()),
         ("delete", f"{W}/api-keys/{{key_id}}", "api_keys.revoke_key", "Revoke an API key", "member", None, 204, None,
          set()),
         ("get", "/users", "users.list_users", "Every user account", "operator", None, 200,
-         _paged("users", _ref("User")), set()),
+         paged("users", ref("User")), set()),
         ("post", "/users/{user_id}/disable", "users.disable_user", "Disable an account, ending its sessions",
          "operator", None, 200, user, {404, 409}),
         ("post", "/users/{user_id}/enable", "users.enable_user", "Enable a disabled account", "operator", None, 200,
@@ -347,6 +323,8 @@ def _parameters(path: str, endpoint: str) -> list[dict]:
     if endpoint in ("audit.appliance_audit", "workspaces.workspace_audit"):
         params += [{"name": name, "in": "query", "schema": schema, "description": description}
                    for name, schema, description in _AUDIT_FILTERS]
+    params += [{"name": name, "in": "query", "schema": schema, "description": description}
+               for name, schema, description in QUERY_PARAMETERS.get(endpoint, [])]
     return params
 
 
@@ -363,6 +341,9 @@ def _operation(path, endpoint, summary, who, request_body, status, schema, extra
         success = {"description": "Done; no content."}
     elif schema is _CSV_OR_JSON:
         success = {"description": "A page of events, oldest first.", "content": _AUDIT_RESPONSE}
+    elif isinstance(schema, _Download):
+        success = {"description": schema.description, "content": schema.content,
+                   "headers": {"Content-Disposition": {"schema": STRING, "description": "attachment; filename=..."}}}
     elif schema is BINARY:
         success = {"description": "The original bytes, as an attachment.",
                    "content": {"application/octet-stream": {"schema": BINARY}}}
@@ -384,7 +365,7 @@ def document() -> dict:
     for method, path, *rest in _operations():
         paths.setdefault(f"/api/v1{path}", {})[method] = _operation(path, *rest)
     tags = [{"name": module.blueprint.name, "description": module.__doc__.strip()}
-            for module in (auth, me, workspaces, knowledge, api_keys, users, audit)]
+            for module in (auth, me, workspaces, knowledge, conversations, api_keys, users, audit)]
     tags.append({"name": blueprint.name, "description": __doc__.splitlines()[0]})
     return {
         "openapi": "3.1.0",

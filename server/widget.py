@@ -4,6 +4,7 @@ only, visitor tokens, small bodies, and errors the widget can show."""
 from __future__ import annotations
 
 import hashlib
+import html
 from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
@@ -21,6 +22,12 @@ PREFLIGHT_MAX_AGE = "600"
 # What the widget shows for each refusal; the code tells it what to do (renew the token, wait, give up).
 _WIDGET_CODES = [(errors.FieldErrors, "invalid"), (errors.ValidationError, "invalid"),
                  (errors.TooManyAttempts, "rate_limited")]
+
+
+def embed_snippet(appliance_url: str, public_id: str) -> str:
+    """The one line that puts an agent's chat on a page: `<script src=.../widget.js data-agent=... defer>`."""
+    return (f'<script src="{html.escape(appliance_url.rstrip("/"))}/widget.js" '
+            f'data-agent="{html.escape(public_id)}" defer></script>')
 
 
 def _widget() -> WidgetService:

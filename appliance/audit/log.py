@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-import io
 import json
 import math
 import re
@@ -18,6 +16,7 @@ from typing import Any, Iterator
 from appliance.audit import queries
 from appliance.audit.queries import StoredRow
 from appliance.clock import Clock, isoformat
+from appliance.csv_export import to_csv as _table_csv
 from appliance.errors import ValidationError
 from appliance.storage.database import Database
 
@@ -35,7 +34,6 @@ _SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "secrets",
                  "credentials", "apikey", "cookie", "otp", "totp", "pin"}
 _SECRET_FRAGMENTS = ("password", "passphrase", "secret", "apikey", "privatekey", "keymaterial", "accesstoken",
                      "refreshtoken", "authtoken", "bearer")
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -235,14 +233,8 @@ def neutralise(text: str) -> str:
 
 def to_csv(events: list[AuditEvent]) -> str:
     """CSV with a header row; cells a spreadsheet would run as a formula get a leading apostrophe."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(queries.COLUMNS)
-    for event in events:
-        cells = [getattr(event, name) for name in queries.COLUMNS[:-1]] + [_compact(event.details)]
-        writer.writerow(["'" + cell if isinstance(cell, str) and cell.startswith(_FORMULA_STARTS) else cell
-                         for cell in cells])
-    return out.getvalue()
+    return _table_csv(queries.COLUMNS, ([getattr(event, name) for name in queries.COLUMNS[:-1]]
+                                        + [_compact(event.details)] for event in events))
 
 
 def to_json(events: list[AuditEvent]) -> str:

@@ -8,8 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from appliance.agent.agents import AgentService
+from appliance.agent.analytics_report import AnalyticsReport
 from appliance.agent.answer import Answerer
+from appliance.agent.conversation_records import ConversationRecords
 from appliance.agent.conversations import ConversationService
+from appliance.agent.lead_records import LeadRecords
 from appliance.agent.leads import LeadService
 from appliance.agent.routes import AgentRoutes
 from appliance.clock import Clock
@@ -66,6 +69,15 @@ class Knowledge:
 
     def leads(self, workspace_id: str, *, on_lead=None) -> LeadService:
         return LeadService(self._files.open(workspace_id), clock=self._clock, on_lead=on_lead)
+
+    def conversation_records(self, workspace_id: str) -> ConversationRecords:
+        return ConversationRecords(self._files.open(workspace_id), clock=self._clock)
+
+    def lead_records(self, workspace_id: str) -> LeadRecords:
+        return LeadRecords(self._files.open(workspace_id), clock=self._clock)
+
+    def analytics(self, workspace_id: str) -> AnalyticsReport:
+        return AnalyticsReport(self._files.open(workspace_id), clock=self._clock)
 
     def resume(self, workspace_ids: Iterable[str]) -> int:
         """Queue again every source that was waiting or half-indexed when the service last stopped; repair the

@@ -8,6 +8,7 @@ from appliance.errors import ValidationError
 from server.api.pagination import page
 from server.api.payload import body, text
 from server.auth import services, workspace_role
+from server.widget import embed_snippet
 
 blueprint = Blueprint("knowledge", __name__)
 W = "/workspaces/<workspace_id>"
@@ -21,25 +22,25 @@ def _knowledge():
 def list_agents(workspace_id: str):
     workspace_role(workspace_id, "agents.read")
     agents, next_after = page(_knowledge().agents(workspace_id).list(), key=lambda a: a.id)
-    return jsonify(agents=[a.public() for a in agents], next_after=next_after)
+    return jsonify(agents=[_agent(a) for a in agents], next_after=next_after)
 
 
 @blueprint.post(f"{W}/agents")
 def create_agent(workspace_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_knowledge().agents(workspace_id).create(body()).public()), 201
+    return jsonify(agent=_agent(_knowledge().agents(workspace_id).create(body()))), 201
 
 
 @blueprint.get(f"{W}/agents/<agent_id>")
 def get_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.read")
-    return jsonify(agent=_knowledge().agents(workspace_id).get(agent_id).public())
+    return jsonify(agent=_agent(_knowledge().agents(workspace_id).get(agent_id)))
 
 
 @blueprint.patch(f"{W}/agents/<agent_id>")
 def update_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_knowledge().agents(workspace_id).update(agent_id, body()).public())
+    return jsonify(agent=_agent(_knowledge().agents(workspace_id).update(agent_id, body())))
 
 
 @blueprint.delete(f"{W}/agents/<agent_id>")
@@ -144,6 +145,11 @@ def delete_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")
     _knowledge().sources(workspace_id).delete(source_id)
     return "", 204
+
+
+def _agent(agent) -> dict:
+    """An agent's settings, with the snippet an admin pastes into a page to embed its widget."""
+    return {**agent.public(), "embed_snippet": embed_snippet(services().links.public_url, agent.public_id)}
 
 
 def _pairs(data: dict) -> list[tuple[str, str]]:

@@ -116,3 +116,10 @@ def test_agent_settings_are_validated(api):
     assert good.status_code == 201
     assert good.get_json()["agent"]["allowed_origins"] == ["https://intranet.example"]
     assert good.get_json()["agent"]["public_id"].startswith("ag_")
+
+
+def test_an_agent_comes_with_the_snippet_that_embeds_its_widget(api, settings):
+    agent = api.post(f"{api.workspace}/agents", json={"name": "Bot"}).get_json()["agent"]
+    expected = f'<script src="https://localhost:8443/widget.js" data-agent="{agent["public_id"]}" defer></script>'
+    assert agent["embed_snippet"] == expected
+    assert api.get(f"{api.workspace}/agents").get_json()["agents"][0]["embed_snippet"] == expected

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import itertools
 import re
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote
@@ -17,6 +18,7 @@ from appliance import permissions
 from appliance import settings as settings_module
 from appliance.accounts import totp
 from appliance.accounts.users import User
+from appliance.agent.conversations import Visitor
 from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import FixedClock
 from appliance.jobs import build_scheduler
@@ -92,6 +94,25 @@ WORKSPACE_ROUTES = {
                                       status=202),
     "knowledge.delete_source": Route("sources.write", "DELETE", "/api/v1/workspaces/{w}/sources/{source}",
                                      status=204),
+    "conversations.list_conversations": Route("conversations.read", "GET",
+                                              "/api/v1/workspaces/{w}/conversations?outcome=answered&limit=10"),
+    "conversations.get_conversation": Route("conversations.read", "GET",
+                                            "/api/v1/workspaces/{w}/conversations/{conversation}"),
+    "conversations.delete_conversation": Route("conversations.delete", "DELETE",
+                                               "/api/v1/workspaces/{w}/conversations/{conversation}"),
+    "conversations.delete_conversations": Route("conversations.delete", "POST",
+                                                "/api/v1/workspaces/{w}/conversations/delete",
+                                                {"ids": ["{conversation}"]}),
+    "conversations.export_conversations": Route("conversations.read", "GET",
+                                                "/api/v1/workspaces/{w}/conversations/export?format=json"),
+    "conversations.list_leads": Route("leads.read", "GET", "/api/v1/workspaces/{w}/leads?q=example"),
+    "conversations.get_lead": Route("leads.read", "GET", "/api/v1/workspaces/{w}/leads/{lead}"),
+    "conversations.delete_lead": Route("leads.delete", "DELETE", "/api/v1/workspaces/{w}/leads/{lead}"),
+    "conversations.export_leads": Route("leads.read", "GET", "/api/v1/workspaces/{w}/leads/export"),
+    "conversations.get_analytics": Route("analytics.read", "GET",
+                                         "/api/v1/workspaces/{w}/analytics?since=2026-11-01&until=2026-11-29"),
+    "conversations.export_analytics": Route("analytics.read", "GET",
+                                            "/api/v1/workspaces/{w}/analytics/export?table=fell_back_questions"),
 }
 ENDPOINT_ACTION = {endpoint: route.access for endpoint, route in WORKSPACE_ROUTES.items()}
 
@@ -202,6 +223,19 @@ class World:
         self.services.auth.request_reset(email=user.email, client_address=None)
         return self.mailed_token(user.email)
 
+    def new_conversation(self, workspace_id: str) -> str:
+        """A conversation someone had with a fresh agent through the API."""
+        agent = self.services.knowledge.agents(workspace_id).create({"name": "Helper"})
+        return self.services.knowledge.conversations(workspace_id).ask(agent, "When is lunch?").conversation_id
+
+    def new_lead(self, workspace_id: str) -> str:
+        """A lead a widget visitor left with a fresh agent, consenting to the agent's text."""
+        agent = self.services.knowledge.agents(workspace_id).create({"name": "Helper"})
+        lead = self.services.knowledge.leads(workspace_id).submit(
+            agent, conversation_id=uuid.uuid4().hex, visitor=Visitor("visitor-1", "https://example.com"),
+            fields={"email": "visitor@example.com"}, consent=True, consent_version=agent.consent_version)
+        return lead.id
+
     def call(self, caller: str, method: str, path: str, body: dict | None = None):
         """Send as one of the module's callers; "anonymous" has no token."""
         return self.send(self.tokens.get(caller), method, path, body)
@@ -232,6 +266,8 @@ MAKERS = {
     "agent": lambda world, known: world.services.knowledge.agents(known["w"]).create({"name": "Helper"}).id,
     "source": lambda world, known: world.services.knowledge.sources(known["w"]).add_text(
         title="Lunch", text="Lunch is at noon.").id,
+    "conversation": lambda world, known: world.new_conversation(known["w"]),
+    "lead": lambda world, known: world.new_lead(known["w"]),
 }
 
 
@@ -241,9 +277,13 @@ def prepare(world: World, route: Route, **known: str) -> tuple[str, str, dict | 
             known[match[1]] = MAKERS[match[1]](world, known)
         return known[match[1]]
 
+    def filled(value: object) -> object:
+        if isinstance(value, str):
+            return PLACEHOLDER.sub(fill, value)
+        return [filled(item) for item in value] if isinstance(value, list) else value
+
     path = PLACEHOLDER.sub(fill, route.path)
-    body = None if route.body is None else {
-        name: PLACEHOLDER.sub(fill, value) if isinstance(value, str) else value for name, value in route.body.items()}
+    body = None if route.body is None else {name: filled(value) for name, value in route.body.items()}
     return route.method, path, body
 
 
