@@ -1,0 +1,70 @@
+"""The recovery kit: every key of the keystore, encrypted to an operator's passphrase, to restore backups elsewhere.
+
+A kit is a copy of keys at one moment. It can open every backup made while those keys were current, including the
+data of a workspace purged later: keep kits as carefully as the key directory, and export a new one (and destroy the
+old) after a purge or a key rotation.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.clock import Clock, isoformat
+from appliance.crypto_files import DEFAULT_SCRYPT, EncryptedFileError, ScryptParameters, decrypt_bytes, encrypt_bytes
+from appliance.keys import masterkey
+from appliance.keys.keystore import Keystore
+
+PURPOSE = "recovery-kit"
+
+
+@dataclass(frozen=True)
+class KitKey:
+    name: str
+    material: bytes
+    purpose: str
+    created_at: str
+    rotated_at: str | None
+
+
+@dataclass(frozen=True)
+class RecoveryKit:
+    appliance_id: str
+    created_at: str
+    keys: dict[str, KitKey]
+
+
+def export_kit(keystore: Keystore, *, passphrase: str, clock: Clock,
+               scrypt: ScryptParameters = DEFAULT_SCRYPT) -> bytes:
+    """Every key the keystore holds, with the appliance's id, encrypted to `passphrase`."""
+    if len(passphrase) < 12:
+        raise EncryptedFileError("a recovery kit's passphrase is at least 12 characters")
+    keys = [{"name": r.name, "purpose": r.purpose, "created_at": r.created_at, "rotated_at": r.rotated_at,
+             "material": base64.b64encode(keystore.get(r.name)).decode("ascii")} for r in keystore.records()]
+    document = {"kind": "chatspark-recovery-kit", "version": 1, "appliance_id": keystore.appliance_id,
+                "created_at": isoformat(clock.now()), "keys": keys}
+    return encrypt_bytes(json.dumps(document).encode(), purpose=PURPOSE, passphrase=passphrase, scrypt=scrypt)
+
+
+def read_kit(data: bytes, *, passphrase: str) -> RecoveryKit:
+    """The kit's keys; EncryptedFileError for a wrong passphrase or a damaged or foreign file."""
+    document = json.loads(decrypt_bytes(data, purpose=PURPOSE, passphrase=passphrase))
+    if document.get("kind") != "chatspark-recovery-kit" or document.get("version") != 1:
+        raise EncryptedFileError("this is not a recovery kit this release can read")
+    keys = {k["name"]: KitKey(k["name"], base64.b64decode(k["material"]), k["purpose"], k["created_at"],
+                              k["rotated_at"]) for k in document["keys"]}
+    return RecoveryKit(document["appliance_id"], document["created_at"], keys)
+
+
+def install_kit(kit: RecoveryKit, key_dir: Path, *, clock: Clock, passphrase: str | None = None) -> Keystore:
+    """A new key directory holding the kit's keys under a new master key (wrapped if `passphrase` is given).
+
+    The key directory must not hold keys yet; nothing is written before that is checked.
+    """
+    master = masterkey.create(Path(key_dir), passphrase=passphrase)
+    keystore = Keystore.create(Path(key_dir), master, appliance_id=kit.appliance_id, clock=clock)
+    for key in kit.keys.values():
+        keystore.put_secret(key.name, key.material, purpose=key.purpose)
+    return keystore
