@@ -1,4 +1,5 @@
-"""`chatspark status`: what is installed where, how big, until when the certificate holds, and whether it answers."""
+"""`chatspark status`: what is installed where, how big, until when the certificate holds, failing jobs, and whether
+it answers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from appliance.bootstrap import open_appliance
 from appliance.client import ClientError, PinnedClient
 from appliance.clock import SystemClock
 from appliance.errors import ApplianceError
+from appliance.job_runs import JobRuns
+from appliance.jobs import JobState, declared_jobs, job_states
 from appliance.keys import masterkey
 from appliance.layout import Layout
 from appliance.mail.outbox import Outbox
@@ -35,16 +38,18 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def _mail_state(settings: Settings, layout: Layout, *, passphrase: str | None) -> str:
-    """The outbox, which needs the keys: shown when they can be opened here, said why not otherwise."""
+def _keyed_lines(settings: Settings, layout: Layout, *, passphrase: str | None) -> list[str]:
+    """The mail outbox and the jobs, which need the keys: shown when they open here, said why not otherwise."""
     if masterkey.is_wrapped(layout.key_dir) and passphrase is None:
-        return "unknown (give --passphrase-file to open the keys)"
+        unknown = "unknown (give --passphrase-file to open the keys)"
+        return [f"mail:            {unknown}", f"jobs:            {unknown}"]
     try:
         appliance = open_appliance(layout, clock=SystemClock(), passphrase=passphrase)
     except ApplianceError as exc:
-        return f"unknown ({exc})"
+        return [f"mail:            unknown ({exc})", f"jobs:            unknown ({exc})"]
     try:
         state = Outbox(appliance.control_db, clock=appliance.clock, relay=None, sender=settings.mail_from).status()
+        jobs = job_states(JobRuns(appliance.control_db, clock=appliance.clock), declared_jobs(settings))
     finally:
         appliance.close()
     relay = settings.smtp_host or "no relay configured: mail waits in the outbox"
@@ -53,7 +58,16 @@ def _mail_state(settings: Settings, layout: Layout, *, passphrase: str | None) -
         text += f"; oldest queued since {state.oldest_pending_at:%Y-%m-%d %H:%M} UTC"
     if state.last_error:
         text += f"; last error: {state.last_error}"
-    return text
+    return [f"mail:            {text}", *_job_lines(jobs)]
+
+
+def _job_lines(states: list[JobState]) -> list[str]:
+    """One line per job whose last run failed, or one saying all is well."""
+    failing = [state for state in states if state.failing]
+    if not failing:
+        return [f"jobs:            all healthy ({len(states)} jobs)"]
+    return [f"job failing:     {state.spec.id} since its run at {state.last_run.started_at:%Y-%m-%d %H:%M} UTC: "
+            f"{state.last_run.error} (see `chatspark jobs runs --job {state.spec.id}`)" for state in failing]
 
 
 def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = None) -> StatusReport:
@@ -80,7 +94,7 @@ def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = No
         ca = certificates.load_certificate(ca_pem)
         lines.append(f"CA fingerprint:  SHA-256 {certificates.fingerprint(ca)}")
     if layout.control_db.exists():
-        lines.append(f"mail:            {_mail_state(settings, layout, passphrase=passphrase)}")
+        lines += _keyed_lines(settings, layout, passphrase=passphrase)
     answers = False
     url_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("::1" if settings.host == "::" else settings.host)
     url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{settings.port}"
