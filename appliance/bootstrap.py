@@ -9,9 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from appliance import __version__, certificates
+from appliance.audit.keys import AUDIT_MAC_KEY
+from appliance.audit.keys import PURPOSE as AUDIT_MAC_PURPOSE
 from appliance.clock import Clock, isoformat
+from appliance.data_lock import DataLock
 from appliance.errors import ApplianceExists, ApplianceMismatch, NotInitialised
 from appliance.keys import masterkey
+from appliance.keys.database_keys import open_database
 from appliance.keys.keystore import CONTROL_DB_KEY, Keystore
 from appliance.layout import Layout, make_private_dir
 from appliance.storage.database import Database
@@ -20,10 +24,9 @@ from appliance.storage.workspace_files import WorkspaceDatabases
 
 CA_KEY = "tls:ca-key"
 SERVER_KEY = "tls:server-key"
-AUDIT_MAC_KEY = "audit:mac"
 # Keys every appliance holds besides its database keys; ones added by later releases are made at next open.
 WIDGET_TOKEN_KEY = "widget:token"
-_SERVICE_KEYS = {AUDIT_MAC_KEY: "audit log HMAC chain", WIDGET_TOKEN_KEY: "widget visitor-token signing"}
+_SERVICE_KEYS = {AUDIT_MAC_KEY: AUDIT_MAC_PURPOSE, WIDGET_TOKEN_KEY: "widget visitor-token signing"}
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class Appliance:
     workspaces: WorkspaceDatabases
     appliance_id: str
     clock: Clock
+    lock: DataLock | None = field(default=None, repr=False)
     _closed: bool = field(default=False, repr=False)
 
     def close(self) -> None:
@@ -51,6 +55,8 @@ class Appliance:
             self.workspaces.close()
             self.control_db.close()
             self.keystore.close()
+            if self.lock is not None:
+                self.lock.close()
 
 
 def initialise(
@@ -90,6 +96,8 @@ def initialise(
             fingerprint = _issue_certificates(layout, keystore, appliance_id=appliance_id, names=names, now=now)
         finally:
             keystore.close()
+        created_files.append(layout.lock_file)
+        DataLock.acquire(layout.lock_file, exclusive=True).close()
         created_files.append(layout.identity_file)
         layout.write_identity({"appliance_id": appliance_id, "created_at": isoformat(now), "format": 1})
     except BaseException:
@@ -103,8 +111,13 @@ def initialise(
     return InitResult(appliance_id, fingerprint, names)
 
 
-def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = None) -> Appliance:
-    """Open keys then data, checking at each step that they belong together; create or change nothing on failure."""
+def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = None,
+                   exclusive: bool = False) -> Appliance:
+    """Open keys then data, checking at each step that they belong together; create or change nothing on failure.
+
+    The appliance holds the data directory's lock until it is closed: shared, or with `exclusive` (key rotation)
+    alone, refusing while any other process has it open. A key rotation a crash cut short is settled here.
+    """
     if not layout.key_dir.is_dir():
         raise NotInitialised(f"key directory {layout.key_dir} does not exist; run `chatspark init` or give --key-dir")
     if not layout.data_dir.is_dir():
@@ -118,6 +131,16 @@ def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = Non
             f"{layout.data_dir} is not an appliance data directory (no {layout.identity_file.name}); "
             "run `chatspark init` or give the right --data-dir"
         ) from None
+    lock = DataLock.acquire(layout.lock_file, exclusive=exclusive)
+    try:
+        return _open_locked(layout, clock=clock, passphrase=passphrase, identity=identity, lock=lock)
+    except BaseException:
+        lock.close()
+        raise
+
+
+def _open_locked(layout: Layout, *, clock: Clock, passphrase: str | None, identity: dict,
+                 lock: DataLock) -> Appliance:
     master = masterkey.load(layout.key_dir, passphrase=passphrase)
     keystore = Keystore.open(layout.key_dir, master, clock=clock)
     try:
@@ -127,19 +150,22 @@ def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = Non
                 f"data directory {layout.data_dir} belongs to appliance {identity.get('appliance_id')}, but the keys "
                 f"in {layout.key_dir} belong to appliance {appliance_id}; give the matching --data-dir/--key-dir"
             )
-        control = Database.open_verified(layout.control_db, keystore.get(CONTROL_DB_KEY))
+        control = open_database(keystore, CONTROL_DB_KEY, layout.control_db, verified=True)
+        workspaces = WorkspaceDatabases(layout, keystore)
         try:
             migrate(control, "control")
             for name, purpose in _SERVICE_KEYS.items():
                 if not keystore.has(name):
                     keystore.create_key(name, purpose=purpose)
+            workspaces.settle_pending_keys()
         except BaseException:
+            workspaces.close()
             control.close()
             raise
     except BaseException:
         keystore.close()
         raise
-    return Appliance(layout, keystore, control, WorkspaceDatabases(layout, keystore), appliance_id, clock)
+    return Appliance(layout, keystore, control, workspaces, appliance_id, clock, lock)
 
 
 def server_certificate(appliance: Appliance) -> certificates.IssuedCertificate:

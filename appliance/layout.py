@@ -48,6 +48,11 @@ class Layout:
         return self.workspaces_dir / f"{workspace_id}.db"
 
     @property
+    def lock_file(self) -> Path:
+        """Held shared by every process with the appliance open, exclusively by key rotation (see data_lock)."""
+        return self.data_dir / "chatspark.lock"
+
+    @property
     def logs_dir(self) -> Path:
         return self.data_dir / "logs"
 

@@ -6,8 +6,8 @@ import argparse
 import json
 from typing import Callable, TypeVar
 
+from appliance.audit.keys import audit_log
 from appliance.audit.log import AuditEvent, AuditLog, to_csv, to_json
-from appliance.bootstrap import AUDIT_MAC_KEY
 from server.cli import open_from
 
 EXIT_TAMPERED = 4
@@ -61,7 +61,7 @@ def _list(args: argparse.Namespace) -> int:
 def _with_log(args: argparse.Namespace, use: Callable[[AuditLog], T]) -> T:
     appliance, _settings = open_from(args)
     try:
-        return use(AuditLog(appliance.control_db, key=appliance.keystore.get(AUDIT_MAC_KEY), clock=appliance.clock))
+        return use(audit_log(appliance.control_db, keystore=appliance.keystore, clock=appliance.clock))
     finally:
         appliance.close()
 

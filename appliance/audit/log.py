@@ -11,13 +11,13 @@ import json
 import math
 import re
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 from appliance.audit import queries
 from appliance.audit.queries import StoredRow
 from appliance.clock import Clock, isoformat
 from appliance.csv_export import to_csv as _table_csv
-from appliance.errors import ValidationError
+from appliance.errors import ConfigurationError, ValidationError
 from appliance.storage.database import Database
 
 OUTCOMES = ("success", "failure", "denied")
@@ -65,16 +65,24 @@ class AuditVerification:
 class _Head:
     seq: int
     mac: bytes
+    key_version: int
 
 
 class AuditLog:
     """Appends audit rows and proves them untouched. There is deliberately no way to update or delete a row."""
 
-    def __init__(self, db: Database, *, key: bytes, clock: Clock) -> None:
-        if len(key) < 16:
+    def __init__(self, db: Database, *, key: bytes, clock: Clock, key_version: int = 1,
+                 earlier_keys: Mapping[int, bytes] | None = None) -> None:
+        """`key`, version `key_version`, signs new rows; `earlier_keys` (by version) verify rows signed before a
+        rotation. appliance.audit.keys.audit_log builds one from the keystore."""
+        earlier = dict(earlier_keys or {})
+        if any(len(k) < 16 for k in (key, *earlier.values())):
             raise ValueError("the audit MAC key must be at least 16 bytes")
+        if not all(type(v) is int and 1 <= v < key_version for v in earlier):
+            raise ValueError(f"earlier audit key versions must run from 1 to below {key_version}")
         self._db = db
-        self._key = bytes(key)
+        self._version = key_version
+        self._keys = {**{v: bytes(k) for v, k in earlier.items()}, key_version: bytes(key)}
         self._clock = clock
 
     def record(self, action: str, *, actor_type: str = "system", actor_id: str | None = None,
@@ -105,22 +113,35 @@ class AuditLog:
     def _append(self, conn: Any, values: dict[str, Any]) -> int:
         # Chain from the head checkpoint, not just the newest row: rows cut from the end stay a visible gap.
         head, newest = self._parse_head(queries.read_head(conn)), queries.newest_row(conn)
+        if newest is not None and type(newest.key_version) is int and newest.key_version > self._version:
+            # A log built from a stale key would sign new rows with a retired key, which verify() then rejects.
+            raise ConfigurationError(
+                f"this audit log signs with key version {self._version}, but its newest row is signed with version "
+                f"{newest.key_version}: build it with appliance.audit.keys.audit_log, which takes the newest key"
+            )
         if head is not None and (newest is None or head.seq >= newest.seq):
             seq, previous = head.seq + 1, head.mac
         else:
             seq, previous = (newest.seq + 1, newest.mac) if newest else (1, ZERO_MAC)
         row = {"seq": seq, "at": isoformat(self._clock.now()), **values}
-        mac = self._mac(row, previous)
-        queries.insert_row(conn, row, mac)
-        queries.write_head(conn, json.dumps({"seq": seq, "mac": mac.hex(), "check": self._head_check(seq, mac)}))
+        key = self._keys[self._version]
+        mac = self._mac(row, previous, key)
+        queries.insert_row(conn, row, mac, key_version=self._version)
+        queries.write_head(conn, json.dumps({"seq": seq, "mac": mac.hex(), "check": self._head_check(seq, mac, key),
+                                             "key_version": self._version}))
         return seq
 
     def verify(self) -> AuditVerification:
-        """Walk every row in seq order recomputing the chain, then compare its end with the head checkpoint."""
+        """Walk every row in seq order recomputing the chain, then compare its end with the head checkpoint.
+
+        Each row is checked under the key version it names; versions never go down along the chain, so a retired
+        key (say, from an old recovery kit) cannot add or replace rows after a rotation (it could still cut the log
+        back to the rotation, as the current key can cut it anywhere).
+        """
         with _snapshot(self._db.connection) as conn:
             head_text = queries.read_head(conn)
             head = self._parse_head(head_text)
-            expected, previous, checked = 1, ZERO_MAC, 0
+            expected, previous, checked, version = 1, ZERO_MAC, 0, 1
             rows = queries.rows_in_order(conn)
             row = next(rows, None)
             while row is not None:
@@ -131,9 +152,16 @@ class AuditLog:
                 if seq > expected:
                     gap = f"row {expected} is" if seq == expected + 1 else f"rows {expected} to {seq - 1} are"
                     return _bad(checked, expected, f"{gap} missing (removed)")
+                if self._key_of(row) is None:
+                    return _bad(checked, seq, f"row {seq} was altered: it names audit key version "
+                                              f"{row.key_version!r}, which this appliance does not hold")
+                if row.key_version < version:
+                    return _bad(checked, seq, f"row {seq} is signed with audit key version {row.key_version}, "
+                                              f"retired before the version {version} of the rows before it")
                 if not self._chains(row, row.values, previous):
                     return _bad(checked, seq, self._diagnose(conn, row, following, previous, head))
-                expected, previous, checked, row = seq + 1, row.mac, checked + 1, following
+                expected, previous, checked, version = seq + 1, row.mac, checked + 1, row.key_version
+                row = following
         last = expected - 1
         if head_text is None:
             if last == 0:
@@ -150,6 +178,9 @@ class AuditLog:
                                                "(it was replaced by an older one)")
         if not hmac.compare_digest(head.mac, previous):
             return _bad(checked, last, f"row {last} does not match the head checkpoint")
+        if head.key_version != version:
+            return _bad(checked, None, f"the head checkpoint is signed with audit key version {head.key_version}, "
+                                       f"but the newest row with version {version} (it was replaced)")
         return AuditVerification(ok=True, rows_checked=checked)
 
     def _diagnose(self, conn: Any, row: StoredRow, following: StoredRow | None, previous: bytes,
@@ -158,7 +189,7 @@ class AuditLog:
         seq = row.seq
         if head is not None and seq > head.seq:
             return f"row {seq} was inserted after the newest recorded row {head.seq}"
-        recomputed = self._mac(row.values, previous)
+        recomputed = self._mac(row.values, previous, self._key_of(row))
         if following is not None and following.seq == seq + 1:
             # The next row was chained to this row's MAC: if it still verifies, only this row's content changed.
             if self._chains(following, following.values, row.mac):
@@ -175,7 +206,11 @@ class AuditLog:
         return f"row {seq} was altered or inserted (its MAC does not match the chain)"
 
     def _chains(self, row: StoredRow, values: dict[str, Any], previous: bytes) -> bool:
-        return hmac.compare_digest(row.mac, self._mac(values, previous))
+        key = self._key_of(row)
+        return key is not None and hmac.compare_digest(row.mac, self._mac(values, previous, key))
+
+    def _key_of(self, row: StoredRow) -> bytes | None:
+        return self._keys.get(row.key_version) if type(row.key_version) is int else None
 
     def _original_seq(self, conn: Any, row: StoredRow) -> int | None:
         """The seq this row's MAC was made for, if it is an authentic row put in another place."""
@@ -207,22 +242,28 @@ class AuditLog:
                                    outcome=outcome, since=since, until=until, after_seq=after_seq, limit=limit)
         return [_event(row) for row in rows]
 
-    def _mac(self, values: dict[str, Any], previous: bytes) -> bytes:
-        return hmac.new(self._key, b"chatspark-audit-row\x00" + _canonical(values, previous), hashlib.sha256).digest()
+    @staticmethod
+    def _mac(values: dict[str, Any], previous: bytes, key: bytes) -> bytes:
+        return hmac.new(key, b"chatspark-audit-row\x00" + _canonical(values, previous), hashlib.sha256).digest()
 
-    def _head_check(self, seq: int, mac: bytes) -> str:
+    @staticmethod
+    def _head_check(seq: int, mac: bytes, key: bytes) -> str:
         message = f"chatspark-audit-head\x00{seq}\x00{mac.hex()}".encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return hmac.new(key, message, hashlib.sha256).hexdigest()
 
     def _parse_head(self, text: str | None) -> _Head | None:
-        """The checkpoint if present and signed by this key, else None."""
+        """The checkpoint if present and signed by the key version it names (1 when it names none), else None."""
         try:
             value = json.loads(text) if text else None
-            head = _Head(int(value["seq"]), bytes.fromhex(value["mac"]))
+            version = value.get("key_version", 1)
+            head = _Head(int(value["seq"]), bytes.fromhex(value["mac"]), version)
             check = str(value["check"])
-        except (TypeError, ValueError, KeyError):
+        except (TypeError, ValueError, KeyError, AttributeError):
             return None
-        return head if hmac.compare_digest(check.encode(), self._head_check(head.seq, head.mac).encode()) else None
+        key = self._keys.get(version) if type(version) is int else None
+        if key is None:
+            return None
+        return head if hmac.compare_digest(check.encode(), self._head_check(head.seq, head.mac, key).encode()) else None
 
 
 def neutralise(text: str) -> str:

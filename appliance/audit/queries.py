@@ -13,15 +13,17 @@ COLUMNS = ("seq", "at", "actor_type", "actor_id", "action", "target_type", "targ
            "client_address", "outcome", "details")
 HEAD_NAME = "audit_head"
 
-_SELECT = f"SELECT {', '.join(COLUMNS)}, mac FROM audit_log"
+_SELECT = f"SELECT {', '.join(COLUMNS)}, mac, key_version FROM audit_log"
 
 
 @dataclass(frozen=True)
 class StoredRow:
-    """One audit_log row as it is on disk, hand edits included: the columns the MAC covers, and the MAC."""
+    """One audit_log row as it is on disk, hand edits included: the columns the MAC covers, the MAC, and the version
+    of the audit key that made it (outside the MAC: under another key the MAC no longer verifies)."""
 
     values: dict[str, Any]
     mac: bytes
+    key_version: Any = 1
 
     @property
     def seq(self) -> int:
@@ -38,10 +40,11 @@ def rows_in_order(conn: Any) -> Iterator[StoredRow]:
     return (_stored(row) for row in conn.execute(f"{_SELECT} ORDER BY seq"))
 
 
-def insert_row(conn: Any, values: dict[str, Any], mac: bytes) -> None:
+def insert_row(conn: Any, values: dict[str, Any], mac: bytes, *, key_version: int) -> None:
     conn.execute(
-        f"INSERT INTO audit_log ({', '.join(COLUMNS)}, mac) VALUES ({', '.join('?' for _ in COLUMNS)}, ?)",
-        [values[name] for name in COLUMNS] + [mac],
+        f"INSERT INTO audit_log ({', '.join(COLUMNS)}, mac, key_version) "
+        f"VALUES ({', '.join('?' for _ in COLUMNS)}, ?, ?)",
+        [values[name] for name in COLUMNS] + [mac, key_version],
     )
 
 
@@ -89,4 +92,4 @@ def _stored(row: Any) -> StoredRow:
     mac = row["mac"]
     # A MAC overwritten with text or a number is no MAC at all; it must fail to verify, not crash the check.
     return StoredRow({name: row[name] for name in COLUMNS},
-                     bytes(mac) if isinstance(mac, (bytes, bytearray, memoryview)) else b"")
+                     bytes(mac) if isinstance(mac, (bytes, bytearray, memoryview)) else b"", row["key_version"])

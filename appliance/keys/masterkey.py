@@ -15,11 +15,14 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from appliance.errors import (
     ApplianceExists,
+    DatabaseUnreadable,
     InsecureKeyFile,
     NotInitialised,
     PassphraseRequired,
     WrongMasterKey,
 )
+from appliance.keys.keystore import FILE_NAME as KEYSTORE_FILE_NAME
+from appliance.storage.database import Database
 
 PLAIN_NAME = "master.key"
 WRAPPED_NAME = "master.key.wrapped"
@@ -80,6 +83,32 @@ def load(key_dir: Path, *, passphrase: str | None = None) -> bytes:
             )
         return _unwrap(wrapped, passphrase)
     raise NotInitialised(f"no master key in {key_dir}; run `chatspark init` or point --key-dir at the right one")
+
+
+def change_protection(key_dir: Path, *, passphrase: str | None, new_passphrase: str | None,
+                      kdf: KdfParameters = DEFAULT_KDF) -> None:
+    """Keep the same master key, wrapped under `new_passphrase`, or in clear when it is None; no data is re-encrypted.
+
+    `passphrase` unwraps the present file (a key in clear needs none). The key must open the keystore before anything
+    is written; the new file then replaces the old by one rename, and the other form is removed only after, so the
+    directory holds a working key file at every moment. The master key itself is unchanged, so a copy of the old file
+    still opens the keystore under the old passphrase: destroy such copies.
+    """
+    if new_passphrase is not None:
+        _check_passphrase(new_passphrase)
+    key = load(key_dir, passphrase=passphrase)
+    try:
+        Database.check_file(key_dir / KEYSTORE_FILE_NAME, key)
+    except DatabaseUnreadable:
+        raise WrongMasterKey(f"the master key in {key_dir} does not open the keystore beside it; nothing was "
+                             "changed (restore the key directory from the recovery kit)") from None
+    if new_passphrase is None:
+        _replace(key_dir / PLAIN_NAME, key)
+        (key_dir / WRAPPED_NAME).unlink(missing_ok=True)
+    else:
+        _replace(key_dir / WRAPPED_NAME, json.dumps(_wrap(key, new_passphrase, kdf), indent=2).encode())
+        (key_dir / PLAIN_NAME).unlink(missing_ok=True)
+    _sync_directory(key_dir)
 
 
 def _wrap(key: bytes, passphrase: str, kdf: KdfParameters) -> dict:
@@ -155,6 +184,24 @@ def _write_new(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write `data` beside `path` and rename it over `path`: readers see the old file or the new, never a part."""
+    new = path.with_name(f".{path.name}.new")
+    new.unlink(missing_ok=True)  # left by a crash before its rename
+    _write_new(new, data)
+    os.replace(new, path)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    if os.name == "posix":
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _refuse_if_shared(path: Path) -> None:

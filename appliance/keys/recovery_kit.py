@@ -1,8 +1,9 @@
 """The recovery kit: every key of the keystore, encrypted to an operator's passphrase, to restore backups elsewhere.
 
-A kit is a copy of keys at one moment. It can open every backup made while those keys were current, including the
-data of a workspace purged later: keep kits as carefully as the key directory, and export a new one (and destroy the
-old) after a purge or a key rotation.
+A kit is a copy of keys at one moment: it opens the backups made while those keys were current. Export a new kit
+after every key rotation (older backups need the older kit, so keep it as long as those backups), and keep kits as
+carefully as the key directory. A kit made before a workspace was purged still holds that workspace's key: a purge is
+final for old backups only once the kits and backups from before it are destroyed.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ class KitKey:
     purpose: str
     created_at: str
     rotated_at: str | None
+    retired: tuple[tuple[int, bytes], ...] = ()   # (version, material) it had before rotations, newest first
+
+    @property
+    def materials(self) -> list[bytes]:
+        """The current material first, then the retired ones: what may open a backup made before a rotation."""
+        return [self.material, *(material for _, material in self.retired)]
 
 
 @dataclass(frozen=True)
@@ -42,7 +49,9 @@ def export_kit(keystore: Keystore, *, passphrase: str, clock: Clock,
     if len(passphrase) < 12:
         raise EncryptedFileError("a recovery kit's passphrase is at least 12 characters")
     keys = [{"name": r.name, "purpose": r.purpose, "created_at": r.created_at, "rotated_at": r.rotated_at,
-             "material": base64.b64encode(keystore.get(r.name)).decode("ascii")} for r in keystore.records()]
+             "material": base64.b64encode(keystore.get(r.name)).decode("ascii"),
+             "retired": [{"version": version, "material": base64.b64encode(material).decode("ascii")}
+                         for version, material in keystore.retired(r.name)]} for r in keystore.records()]
     document = {"kind": "chatspark-recovery-kit", "version": 1, "appliance_id": keystore.appliance_id,
                 "created_at": isoformat(clock.now()), "keys": keys}
     return encrypt_bytes(json.dumps(document).encode(), purpose=PURPOSE, passphrase=passphrase, scrypt=scrypt)
@@ -54,7 +63,9 @@ def read_kit(data: bytes, *, passphrase: str) -> RecoveryKit:
     if document.get("kind") != "chatspark-recovery-kit" or document.get("version") != 1:
         raise EncryptedFileError("this is not a recovery kit this release can read")
     keys = {k["name"]: KitKey(k["name"], base64.b64decode(k["material"]), k["purpose"], k["created_at"],
-                              k["rotated_at"]) for k in document["keys"]}
+                              k["rotated_at"], tuple((int(r["version"]), base64.b64decode(r["material"]))
+                                                     for r in k.get("retired", ())))
+            for k in document["keys"]}
     return RecoveryKit(document["appliance_id"], document["created_at"], keys)
 
 
@@ -67,4 +78,6 @@ def install_kit(kit: RecoveryKit, key_dir: Path, *, clock: Clock, passphrase: st
     keystore = Keystore.create(Path(key_dir), master, appliance_id=kit.appliance_id, clock=clock)
     for key in kit.keys.values():
         keystore.put_secret(key.name, key.material, purpose=key.purpose)
+        for version, material in key.retired:
+            keystore.put_retired(key.name, version, material)
     return keystore

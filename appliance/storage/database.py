@@ -47,6 +47,9 @@ class Database:
         self._local = threading.local()
         self._all: list[sqlcipher3.Connection] = []
         self._lock = threading.Lock()
+        # This process's writers queue here and are woken the moment the one before commits, rather than polling
+        # SQLite's lock with sleeps that grow to 100 ms: a purge's batches then cannot starve a chat reply.
+        self._write_gate = threading.RLock()
         self._closed = False
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,15 +135,16 @@ class Database:
     def transaction(self) -> Iterator[sqlcipher3.Connection]:
         """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
         conn = self.connection
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it here.
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        with self._write_gate:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it here.
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def execute_script_in_transaction(self, script: str) -> None:
         """Run a multi-statement script atomically (used by migrations)."""
@@ -162,6 +166,45 @@ class Database:
     def checkpoint(self) -> None:
         """Fold the write-ahead log into the main file and truncate it, so deleted pages leave the WAL."""
         self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+
+    def rekey(self, new_key: bytes) -> None:
+        """Re-encrypt every page under `new_key` in one transaction, then fold it into the file.
+
+        In WAL mode the rewritten pages go to the log and commit together, so a crash leaves the file wholly under
+        the old key (commit not reached) or wholly under the new one. Until the checkpoint after it, the main file
+        still holds old pages: cipher_integrity_check reads the main file, so it fails there under the new key, and a
+        database found in that state must be checkpointed before it is verified. Needs the file to itself: this
+        thread's connection must be the only one, in any process (another would keep writing under the old key).
+        """
+        if len(new_key) != KEY_BYTES:
+            raise StorageError(f"a database key must be {KEY_BYTES} bytes, got {len(new_key)}")
+        conn = self.connection
+        with self._lock:
+            if len(self._all) != 1:
+                raise StorageError(f"{self.path.name} has {len(self._all)} connections open in this process; "
+                                   "rekeying needs exactly one")
+        with self._write_gate:
+            conn.execute("PRAGMA synchronous = FULL")
+            try:
+                self._checkpoint_alone()
+                try:
+                    result = [tuple(row) for row in conn.execute(f"PRAGMA rekey = \"x'{new_key.hex()}'\"")]
+                except sqlcipher3.Error as exc:
+                    raise StorageError(f"rekeying {self.path.name} failed ({exc}); it is still under its old "
+                                       "key") from None
+                if result != [("ok",)]:
+                    raise StorageError(f"rekeying {self.path.name} failed ({result}); it is still under its old key")
+                self._key = bytes(new_key)
+                self._checkpoint_alone()
+                self.verify_integrity()
+            finally:
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+    def _checkpoint_alone(self) -> None:
+        busy = self.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            raise StorageError(f"another connection is using {self.path}; stop every chatspark process using this "
+                               "data directory and try again")
 
     def close(self) -> None:
         """Close every thread's connection. Safe to call twice."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from appliance.errors import ApplianceExists, DatabaseMissing, UnknownKey
-from appliance.keys.keystore import Keystore, workspace_db_key
+from appliance.errors import ApplianceExists, DatabaseMissing, StorageError, UnknownKey
+from appliance.keys.database_keys import open_database
+from appliance.keys.keystore import WORKSPACE_DB_KEY_PREFIX, Keystore, workspace_db_key
 from appliance.layout import Layout, make_private_dir
 from appliance.storage.database import Database
 from appliance.storage.migrations import migrate
+
+log = logging.getLogger("chatspark.workspaces")
 
 
 class WorkspaceDatabases:
@@ -23,20 +27,21 @@ class WorkspaceDatabases:
     def create(self, workspace_id: str) -> Database:
         path = self._layout.workspace_db(workspace_id)
         name = workspace_db_key(workspace_id)
-        if self._keystore.has(name) or path.exists():
-            raise ApplianceExists(f"workspace {workspace_id} already has a database; refusing to overwrite it")
-        make_private_dir(self._layout.workspaces_dir)
-        key = self._keystore.create_key(name, purpose="workspace database")
-        try:
-            db = Database(path, key, create=True)
-            migrate(db, "workspace")
-        except BaseException:
-            # Leave neither a key without a file nor a half-made file behind.
-            self._keystore.destroy(name)
-            for suffix in ("", "-wal", "-shm"):
-                path.with_name(path.name + suffix).unlink(missing_ok=True)
-            raise
+        # Held throughout: a job that finds the new workspace's row meanwhile waits in open() for a migrated file.
         with self._lock:
+            if self._keystore.has(name) or path.exists():
+                raise ApplianceExists(f"workspace {workspace_id} already has a database; refusing to overwrite it")
+            make_private_dir(self._layout.workspaces_dir)
+            key = self._keystore.create_key(name, purpose="workspace database")
+            try:
+                db = Database(path, key, create=True)
+                migrate(db, "workspace")
+            except BaseException:
+                # Leave neither a key without a file nor a half-made file behind.
+                self._keystore.destroy(name)
+                for suffix in ("", "-wal", "-shm"):
+                    path.with_name(path.name + suffix).unlink(missing_ok=True)
+                raise
             self._open[workspace_id] = db
         return db
 
@@ -46,13 +51,50 @@ class WorkspaceDatabases:
             if db is None:
                 path = self._layout.workspace_db(workspace_id)
                 try:
-                    key = self._keystore.get(workspace_db_key(workspace_id))
+                    db = open_database(self._keystore, workspace_db_key(workspace_id), path)
                 except UnknownKey:
                     raise DatabaseMissing(f"workspace {workspace_id} has no key on this appliance") from None
-                db = Database(path, key)
-                migrate(db, "workspace")
+                try:
+                    migrate(db, "workspace")
+                except BaseException:
+                    db.close()
+                    raise
                 self._open[workspace_id] = db
             return db
+
+    def release(self, workspace_id: str) -> None:
+        """Close a workspace's database if it is open here (the next open() opens it again)."""
+        with self._lock:
+            db = self._open.pop(workspace_id, None)
+        if db is not None:
+            db.close()
+
+    def with_keys(self) -> list[str]:
+        """The ids of the workspaces whose database key the keystore holds."""
+        prefix = WORKSPACE_DB_KEY_PREFIX
+        return [r.name[len(prefix):] for r in self._keystore.records() if r.name.startswith(prefix)]
+
+    def settle_pending_keys(self) -> list[str]:
+        """Open, then release, each workspace a key rotation left with a pending key, settling it; return their ids.
+
+        A workspace that opens under neither key is logged and left: it fails again, by name, when it is used,
+        and the other workspaces stay available.
+        """
+        prefix = WORKSPACE_DB_KEY_PREFIX
+        settled = []
+        for name in self._keystore.pending_names():
+            workspace_id = name[len(prefix):]
+            if not name.startswith(prefix) or not self._layout.workspace_db(workspace_id).exists():
+                continue
+            try:
+                self.open(workspace_id)
+            except StorageError as exc:
+                log.error("a workspace database left by an interrupted key rotation does not open",
+                          extra={"workspace_id": workspace_id, "error": str(exc)})
+                continue
+            self.release(workspace_id)
+            settled.append(workspace_id)
+        return settled
 
     def shred(self, workspace_id: str) -> None:
         """Destroy the key first, so every copy of the file (backups included) is unreadable, then the file."""

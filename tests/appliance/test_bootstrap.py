@@ -47,7 +47,8 @@ def test_initialise_creates_private_key_and_data_dirs_with_the_expected_files(la
     assert _mode(layout.key_dir) == 0o700
     assert _mode(layout.data_dir) == 0o700
     assert _listing(layout.key_dir) == {"master.key", "keys.db"}
-    assert _listing(layout.data_dir) == {"appliance.json", "control.db", "tls", "tls/ca.crt", "tls/server.crt"}
+    assert _listing(layout.data_dir) == {"appliance.json", "chatspark.lock", "control.db", "tls", "tls/ca.crt",
+                                         "tls/server.crt"}
     for private in (layout.key_dir / "master.key", layout.keystore_db, layout.control_db, layout.identity_file):
         assert _mode(private) == 0o600, private
     identity = json.loads(layout.identity_file.read_text())
