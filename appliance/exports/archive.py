@@ -1,0 +1,214 @@
+"""Writing export archives: a deflated zip with a manifest of sizes and hashes, streamed straight into a file
+encrypted to a passphrase, so no plaintext touches the disk and one entry at a time is in memory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterable, TypeVar
+
+from appliance.crypto_files import DEFAULT_SCRYPT, ScryptParameters, encrypt_stream
+from appliance.errors import Conflict, ValidationError
+
+PURPOSE = "export"
+MANIFEST = "manifest.json"
+KINDS = ("chatspark-workspace-export", "chatspark-subject-export")
+VERSION = 1
+MIN_PASSPHRASE_CHARS = 12
+MAX_PASSPHRASE_CHARS = 1024
+MAX_PATH_CHARS = 400
+_UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+T = TypeVar("T")
+
+
+class ExportArchiveError(ValidationError):
+    """An export that cannot be opened: wrong passphrase, cut short, altered, or an archive that is not safe."""
+
+    code = "export_invalid"
+
+
+@dataclass(frozen=True)
+class ManifestFile:
+    path: str
+    size: int
+    sha256: str
+
+    def public(self) -> dict:
+        return {"path": self.path, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class WrittenArchive:
+    files: list[ManifestFile]       # every file but the manifest itself
+    content_bytes: int              # the files' total size, unpacked
+    archive_bytes: int              # the encrypted file's size
+
+
+def check_passphrase(passphrase: object) -> str:
+    """The passphrase an export is encrypted to, if it is long enough to resist guessing."""
+    if not isinstance(passphrase, str) or not passphrase:
+        raise ValidationError("'passphrase' is required: the export is encrypted to it")
+    if len(passphrase) < MIN_PASSPHRASE_CHARS:
+        raise ValidationError(f"an export's passphrase is at least {MIN_PASSPHRASE_CHARS} characters; several words "
+                              "are easiest to remember")
+    if len(passphrase) > MAX_PASSPHRASE_CHARS:
+        raise ValidationError(f"an export's passphrase is at most {MAX_PASSPHRASE_CHARS} characters")
+    return passphrase
+
+
+def safe_filename(name: str | None, *, default: str = "original") -> str:
+    """A file name as uploaded, made into one path component that unpacks the same on every system."""
+    base = re.split(r"[/\\]", name or "")[-1]
+    base = _UNSAFE_NAME_CHARS.sub("_", base).strip(" .")[:120].strip(" .")
+    return base or default
+
+
+def check_path(path: object) -> str:
+    """A member path that stays inside the directory it is unpacked into, on any system; raises otherwise."""
+    if not isinstance(path, str) or not path or len(path) > MAX_PATH_CHARS:
+        raise ExportArchiveError(f"the archive holds an entry with no usable name ({str(path)[:80]!r}); refusing it")
+    if path.startswith("/") or "\\" in path or ":" in path or _CONTROL.search(path):
+        raise ExportArchiveError(f"the archive holds an entry with an absolute or foreign path ({path[:80]!r}); "
+                                 "refusing it")
+    if any(part in ("", ".", "..") for part in path.split("/")):
+        raise ExportArchiveError(f"the archive holds an entry that would leave its directory ({path[:80]!r}); "
+                                 "refusing it")
+    return path
+
+
+class _Buffer:
+    """Where the zip writes: bytes waiting to be read by the encryption. No tell(), so zipfile streams."""
+
+    def __init__(self) -> None:
+        self._data = bytearray()
+        self._start = 0
+
+    def write(self, data: bytes) -> int:
+        self._data += data
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return len(self._data) - self._start
+
+    def take(self, size: int) -> bytes:
+        chunk = bytes(self._data[self._start:self._start + size])
+        self._start += len(chunk)
+        if self._start > len(self._data) // 2:
+            del self._data[:self._start]
+            self._start = 0
+        return chunk
+
+
+class _ArchiveStream:
+    """What the encryption reads: the zip, made entry by entry only as more of it is asked for."""
+
+    def __init__(self, entries: Iterable[tuple[str, bytes]], manifest: Callable[[list[ManifestFile]], dict],
+                 moment: dt.datetime) -> None:
+        self._buffer = _Buffer()
+        self._zip = zipfile.ZipFile(self._buffer, "w", compression=zipfile.ZIP_DEFLATED)
+        self._entries = iter(entries)
+        self._manifest = manifest
+        self._date_time = moment.astimezone(dt.timezone.utc).timetuple()[:6]
+        self._seen: set[str] = set()
+        self.files: list[ManifestFile] = []
+        self.done = False
+
+    def read(self, size: int = -1) -> bytes:
+        while (size < 0 or len(self._buffer) < size) and not self.done:
+            self._advance()
+        return self._buffer.take(len(self._buffer) if size < 0 else size)
+
+    def _advance(self) -> None:
+        try:
+            path, data = next(self._entries)
+        except StopIteration:
+            document = {**self._manifest(self.files), "files": [f.public() for f in self.files]}
+            self._add(MANIFEST, json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8"))
+            self._zip.close()
+            self.done = True
+            return
+        if path == MANIFEST:
+            raise ValueError("the manifest is written by the archive itself")
+        self.files.append(self._add(path, data))
+
+    def _add(self, path: str, data: bytes) -> ManifestFile:
+        check_path(path)
+        if path.casefold() in self._seen:
+            raise ValueError(f"two entries named {path}")
+        self._seen.add(path.casefold())
+        info = zipfile.ZipInfo(path, date_time=self._date_time)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = (stat.S_IFREG | 0o600) << 16
+        self._zip.writestr(info, data)
+        return ManifestFile(path, len(data), hashlib.sha256(data).hexdigest())
+
+    def close(self) -> None:
+        close = getattr(self._entries, "close", None)
+        if close is not None:  # a generator holding a read transaction lets it go now, not when collected
+            close()
+
+
+class _Counting:
+    def __init__(self, target: BinaryIO) -> None:
+        self._target = target
+        self.written = 0
+
+    def write(self, data: bytes) -> int:
+        self._target.write(data)
+        self.written += len(data)
+        return len(data)
+
+
+def write_archive(target: BinaryIO, entries: Iterable[tuple[str, bytes]], *,
+                  manifest: Callable[[list[ManifestFile]], dict], passphrase: str, moment: dt.datetime,
+                  scrypt: ScryptParameters = DEFAULT_SCRYPT) -> WrittenArchive:
+    """Zip (path, bytes) entries and a manifest of their sizes and hashes, encrypted to `passphrase` into `target`.
+
+    `manifest` gets the files written and returns the manifest's other fields. On an exception `target` holds a
+    partial file: write to a temporary place and keep it only when this returns (see `write_new_file`).
+    """
+    check_passphrase(passphrase)
+    stream = _ArchiveStream(entries, manifest, moment)
+    counting = _Counting(target)
+    try:
+        encrypt_stream(stream, counting, purpose=PURPOSE, passphrase=passphrase, scrypt=scrypt)
+    finally:
+        stream.close()
+    if not stream.done:  # encrypt_stream stops only at the end of what it reads; anything else is a bug
+        raise RuntimeError("the export archive was not finished")
+    return WrittenArchive(stream.files, sum(f.size for f in stream.files), counting.written)
+
+
+def write_new_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Run `write` on a private temporary file beside `path`, then move it into place; nothing is left on failure."""
+    path = Path(path)
+    if path.exists():
+        raise Conflict(f"{path} already exists; choose another name or remove it first")
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as exc:
+        raise ValidationError(f"cannot write in {path.parent}: {exc.strerror}") from None
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            result = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        if path.exists():
+            raise Conflict(f"{path} appeared while the export was written; it was left alone")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return result
