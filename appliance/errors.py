@@ -91,6 +91,12 @@ class ServiceError(ApplianceError):
     code = "service_error"
 
 
+class DataDirectoryBusy(ServiceError):
+    """Another process holds the data directory: the server or a command (for key rotation), or a key rotation."""
+
+    code = "data_directory_busy"
+
+
 class PinMismatch(ApplianceError):
     code = "pin_mismatch"
 
@@ -139,6 +145,18 @@ class Conflict(ApplianceError):
     code = "conflict"
 
 
+class JobAlreadyRunning(Conflict):
+    """A scheduled job holds its lease in this or another process (the server, the CLI): it runs once at a time."""
+
+    code = "job_running"
+
+
+class AuditChainBroken(ApplianceError):
+    """The audit log's HMAC chain does not verify: a row was altered, removed or inserted."""
+
+    code = "audit_chain_broken"
+
+
 class InvalidToken(ApplianceError):
     """A link token (verification, invitation, reset) that is unknown, used, revoked or expired."""
 
@@ -173,3 +191,21 @@ class FieldErrors(ValidationError):
     def __init__(self, message: str, fields: dict[str, str]) -> None:
         super().__init__(message)
         self.fields = fields
+
+
+class WorkspaceReadOnly(Conflict):
+    """The workspace is cancelled: it can be read and exported, and its cancellation undone, nothing else."""
+
+    code = "workspace_read_only"
+
+
+class PurgeFailed(ApplianceError):
+    """A retention sweep or a workspace purge could not finish; the next run carries on where it stopped."""
+
+    code = "purge_failed"
+
+
+class LegalHoldActive(Conflict):
+    """The workspace is on legal hold: nothing in it may be deleted until the hold is lifted."""
+
+    code = "legal_hold"

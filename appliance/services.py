@@ -21,14 +21,23 @@ from appliance.accounts.users import UserService
 from appliance.agent.routes import AgentRoutes
 from appliance.agent.visitor_tokens import VisitorTokens
 from appliance.agent.widget import WidgetLimits, WidgetService, lead_notifier
+from appliance.audit.keys import audit_log
 from appliance.audit.log import AuditLog
-from appliance.bootstrap import AUDIT_MAC_KEY, WIDGET_TOKEN_KEY, Appliance
+from appliance.backups.service import BackupService, backup_directory
+from appliance.bootstrap import WIDGET_TOKEN_KEY, Appliance
+from appliance.erasure import ErasureService
+from appliance.exports.service import ExportService
 from appliance.knowledge.crawl import CrawlPolicy
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox
 from appliance.mail.relay import SmtpRelay
+from appliance.retention.policy import RetentionPolicies
+from appliance.retention.purge import WorkspacePurger
+from appliance.retention.service import RetentionService
+from appliance.retention.sweep import Pacing, RetentionSweeper
 from appliance.settings import Settings
+from appliance.workspaces.cancellation import CancellationService
 from appliance.workspaces.invitations import InvitationService
 from appliance.workspaces.service import WorkspaceService
 
@@ -49,6 +58,12 @@ class Services:
     knowledge: Knowledge
     api_keys: ApiKeyService
     widget: WidgetService
+    retention: RetentionService
+    cancellation: CancellationService
+    purges: WorkspacePurger
+    erasure: ErasureService
+    exports: ExportService
+    backups: BackupService
 
 
 def public_url(settings: Settings) -> str:
@@ -70,7 +85,7 @@ def _embedder(model_dir):
 def build_services(appliance: Appliance, settings: Settings) -> Services:
     db, clock = appliance.control_db, appliance.clock
     links = Links(public_url(settings))
-    audit = AuditLog(db, key=appliance.keystore.get(AUDIT_MAC_KEY), clock=clock)
+    audit = audit_log(db, keystore=appliance.keystore, clock=clock)
     outbox = Outbox(db, clock=clock, relay=SmtpRelay.from_settings(settings), sender=settings.mail_from)
     sessions = SessionService(db, clock=clock, idle=dt.timedelta(minutes=settings.session_idle_minutes),
                               absolute=dt.timedelta(hours=settings.session_absolute_hours))
@@ -112,5 +127,23 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                             messages_per_agent_per_day=settings.widget_messages_per_agent_per_day,
                             max_message_chars=settings.widget_max_message_chars),
         on_lead=lead_notifier(workspaces=workspaces, outbox=outbox, public_url=links.public_url))
+    exports = ExportService(db, workspaces=workspaces, files=appliance.workspaces, audit=audit, clock=clock,
+                            appliance_id=appliance.appliance_id)
+    policies = RetentionPolicies(db)
+    sweeper = RetentionSweeper(db, files=appliance.workspaces, policies=policies, audit=audit, clock=clock,
+                               pacing=Pacing(batch_rows=settings.retention_batch_rows,
+                                             batch_seconds=settings.retention_batch_max_ms / 1000,
+                                             pause_seconds=settings.retention_batch_pause_ms / 1000))
+    retention = RetentionService(db, policies=policies, sweeper=sweeper, audit=audit, clock=clock)
+    cancellation = CancellationService(db, clock=clock, audit=audit, outbox=outbox,
+                                       purge_days=settings.cancellation_purge_days, public_url=links.public_url,
+                                       on_undone=lambda workspace_id: knowledge.resume([workspace_id]))
+    # The purge hooks (the backup index's forget_workspace) are added to purges.on_purged where backups are built.
+    purges = WorkspacePurger(db, files=appliance.workspaces, layout=appliance.layout, audit=audit, clock=clock)
+    erasure = ErasureService(db, files=appliance.workspaces, audit=audit, clock=clock)
+    backups = BackupService(appliance, audit=audit, keep=settings.backup_keep,
+                            directory=backup_directory(settings.backup_dir, appliance.layout.data_dir))
+    purges.on_purged.append(backups.forget_workspace)
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
-                    knowledge, api_keys, widget)
+                    knowledge, api_keys, widget, exports=exports,
+                    retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups)

@@ -86,6 +86,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("widget_max_message_chars", int, 1000, "Longest message a widget visitor may send, in characters."),
     Setting("widget_max_request_bytes", int, 16_384, "Largest widget request body, in bytes."),
     Setting("demo_site_port", int, 0, "Port of the demo intranet page (https, same certificate); 0 turns it off."),
+    Setting("cancellation_purge_days", int, 30, "Days from a workspace's cancellation to its purge (1 to 30)."),
+    Setting("retention_batch_rows", int, 200, "Most rows a purge deletes per transaction."),
+    Setting("retention_batch_max_ms", int, 50, "Longest a purge's transaction should hold the database (it shrinks)."),
+    Setting("retention_batch_pause_ms", int, 5, "Pause between a purge's batches, in milliseconds (0: none)."),
+    Setting("backup_dir", Path, None, "Where backups are written; put it on another disk. Empty: <data_dir>/backups."),
+    Setting("backup_keep", int, 14, "Most recent backups kept; older ones are deleted, never the newest verified one."),
+    Setting("backup_interval_hours", int, 24, "Hours between scheduled backups (each verified, then old ones pruned)."),
+    Setting("retention_sweep_minutes", int, 60, "Minutes between retention sweeps and cancelled-workspace purges."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -233,3 +241,15 @@ def _validate(values: dict[str, Any]) -> None:
         raise ConfigurationError("argon2_memory_kib must be at least 8 KiB per lane (argon2_parallelism)")
     if values["smtp_security"] not in ("starttls", "tls", "none"):
         raise ConfigurationError(f"smtp_security must be starttls, tls or none, not {values['smtp_security']!r}")
+    if not 1 <= values["cancellation_purge_days"] <= 30:
+        raise ConfigurationError("cancellation_purge_days must be between 1 and 30 (a cancelled workspace is purged "
+                                 "within 30 days)")
+    batches = values["retention_batch_rows"], values["retention_batch_max_ms"], values["retention_batch_pause_ms"]
+    if min(batches[:2]) < 1 or batches[2] < 0:
+        raise ConfigurationError("retention_batch_rows and retention_batch_max_ms must be positive, "
+                                 "retention_batch_pause_ms 0 or more")
+    for name in ("backup_interval_hours", "retention_sweep_minutes"):
+        if values[name] <= 0:
+            raise ConfigurationError(f"{name} must be positive")
+    if values["backup_keep"] < 1:
+        raise ConfigurationError("backup_keep must be at least 1 (the newest backup is always kept)")

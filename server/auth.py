@@ -10,7 +10,14 @@ from flask import current_app, g, request
 
 from appliance import permissions
 from appliance.accounts.api_keys import looks_like_api_key
-from appliance.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
+from appliance.errors import (
+    AuthenticationFailed,
+    LegalHoldActive,
+    NotFound,
+    PermissionDenied,
+    ValidationError,
+    WorkspaceReadOnly,
+)
 from appliance.services import Services
 
 SESSION_COOKIE = "__Host-chatspark_session"
@@ -165,12 +172,26 @@ def workspace_role(workspace_id: str, action: str, *, export: bool = False) -> s
         for needed in (scope, EXPORT_SCOPE) if export else (scope,):
             if needed not in api_key.scopes:
                 raise PermissionDenied(f"this API key lacks the '{needed}' scope")
+        _check_writable(workspace_id, action, export=export)
         return "api_key"
     if g.session is None:
         raise AuthenticationFailed("log in first, or send an API key")
     role = services().workspaces.role_of(workspace_id, g.user.id)
     permissions.check(role, action, workspace_id=workspace_id)
+    _check_writable(workspace_id, action, export=export)
     return role
+
+
+def _check_writable(workspace_id: str, action: str, *, export: bool) -> None:
+    """The one place that keeps a cancelled workspace read-only: reading, exports, the legal hold and undoing the
+    cancellation stay possible (permissions.ALLOWED_WHILE_CANCELLED), every other action is refused. A legal hold
+    refuses deleting on demand (permissions.BLOCKED_BY_LEGAL_HOLD)."""
+    if export or action in permissions.ALLOWED_WHILE_CANCELLED:
+        return
+    if services().workspaces.get(workspace_id).status == "cancelled":
+        raise WorkspaceReadOnly("this workspace is cancelled and read-only; undo the cancellation to change it")
+    if action in permissions.BLOCKED_BY_LEGAL_HOLD and services().retention.get(workspace_id).legal_hold:
+        raise LegalHoldActive("this workspace is on legal hold: nothing in it can be deleted until the hold is lifted")
 
 
 def allows(workspace_id: str, action: str) -> bool:

@@ -22,6 +22,11 @@ EXIT_NOT_ANSWERING = 3
 # Modules that add their own subcommands through `register(commands, common)`.
 COMMAND_MODULES: tuple[str, ...] = (
     "server.cli_users", "server.cli_audit", "server.cli_eval", "server.cli_models", "server.cli_demo",
+    "server.cli_retention",
+    "server.cli_export",
+    "server.cli_jobs",
+    "server.cli_keys",
+    "server.cli_backup",
 )
 
 

@@ -28,6 +28,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.ApplianceError], int]] = [
     (errors.TooManyAttempts, 429),
     (errors.MailError, 502),
     (errors.StorageError, 503),
+    (errors.ServiceError, 503),
 ]
 
 

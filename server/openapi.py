@@ -21,7 +21,20 @@ from appliance.agent.conversation_records import CHANNELS, FEEDBACK, FORMATS, MA
 from appliance.agent.listing import DEFAULT_LIMIT, MAX_LIMIT
 from appliance.audit.log import OUTCOMES
 from appliance.permissions import ROLES
-from server.api import api_keys, audit, auth, conversations, knowledge, me, users, workspaces
+from server.api import (
+    api_keys,
+    audit,
+    auth,
+    backups,
+    conversations,
+    exports,
+    jobs,
+    knowledge,
+    me,
+    retention,
+    users,
+    workspaces,
+)
 from server.openapi_schemas import (
     BINARY,
     BOOLEAN,
@@ -110,6 +123,10 @@ _CONVERSATIONS_EXPORT = _Download("Every matching conversation: CSV with one row
                                   {**_CSV, "application/json": {"schema": array(ref("Transcript"))}})
 _LEADS_EXPORT = _Download("Every matching lead as CSV, a column per custom field.", _CSV)
 _ANALYTICS_EXPORT = _Download("The daily table or the fell-back questions as CSV.", _CSV)
+_ENCRYPTED_EXPORT = _Download("The export: a zip with a manifest of hashes, encrypted to the passphrase (AES-256-GCM, "
+                              "scrypt); open it with `chatspark export decrypt FILE --out DIR`.",
+                              {"application/octet-stream": {"schema": BINARY}})
+_EXPORT_PASSPHRASE = {"type": "string", "description": "What the export is encrypted to; 12 to 1024 characters."}
 _WHEN = ("An ISO 8601 time or date (UTC if no zone); {what}.")
 _CONVERSATION_FILTERS = [
     ("agent_id", STRING, "Only conversations with this agent."),
@@ -135,6 +152,9 @@ _ANALYTICS_RANGE = [("since", DAY, "The first day (UTC) of the report; 30 days b
                     ("until", DAY, "The last day (UTC) of the report, included; today by default. At most 366 days."),
                     ("agent_id", STRING, "Only this agent's events.")]
 QUERY_PARAMETERS = {
+    "jobs.list_runs": [("job", STRING, "Only the runs of this job."),
+                       ("limit", {"type": "string", "pattern": "^[0-9]+$"}, "Runs per page, 1 to 500 (default 100)."),
+                       ("after", {"type": "string", "pattern": "^[0-9]+$"}, "The next_after of the previous page.")],
     "conversations.list_conversations": _CONVERSATION_FILTERS + _RECORD_PAGE,
     "conversations.export_conversations": _CONVERSATION_FILTERS + [
         ("format", {"enum": list(FORMATS), "default": "csv"}, "csv: a row per message; json: transcripts.")],
@@ -277,6 +297,12 @@ def _operations() -> list[tuple]:
         ("get", f"{W}/analytics/export", "conversations.export_analytics",
          "Download a table of the analytics as CSV (needs the export scope for API keys)", "key", None, 200,
          _ANALYTICS_EXPORT, set()),
+        ("post", f"{W}/export", "exports.export_workspace",
+         "Export the whole workspace, encrypted to a passphrase (API keys need every read scope and export)", "key",
+         json_body("passphrase", passphrase=_EXPORT_PASSPHRASE), 200, _ENCRYPTED_EXPORT, set()),
+        ("post", "/subject-exports", "exports.export_subject",
+         "Export everything about one email address from the workspaces the caller administers, encrypted",
+         "session", json_body("email", "passphrase", passphrase=_EXPORT_PASSPHRASE), 200, _ENCRYPTED_EXPORT, set()),
         ("get", f"{W}/api-keys", "api_keys.list_keys", "The workspace's API keys", "member", None, 200,
          paged("api_keys", ref("ApiKey")), set()),
         ("post", f"{W}/api-keys", "api_keys.create_key", "Create an API key (shown once)", "member", _KEY_BODY, 201,
@@ -298,6 +324,55 @@ def _operations() -> list[tuple]:
          "operator", None, 204, None, {404}),
         ("get", "/audit", "audit.appliance_audit", "The whole audit log", "operator", None, 200, _CSV_OR_JSON,
          set()),
+        ("get", "/jobs", "jobs.list_jobs", "The scheduled jobs: how each last ran, and when it runs next",
+         "operator", None, 200, obj({"jobs": array(ref("Job"))}), set()),
+        ("get", "/jobs/runs", "jobs.list_runs", "Runs of the scheduled jobs, newest first", "operator", None, 200,
+         ref("JobRunPage"), {404}),
+        ("post", "/jobs/{job_id}/run", "jobs.run_job", "Run a scheduled job now, in the background", "operator",
+         None, 202, wrapped("run", ref("JobRun")), {404, 409}),
+        ("get", f"{W}/retention", "retention.get_retention",
+         "The workspace's retention policy, legal hold and cancellation", "member", None, 200,
+         obj({"policy": ref("RetentionPolicy"), "legal_hold": {"oneOf": [ref("LegalHold"), {"type": "null"}]},
+              "cancellation": ref("Cancellation")}), set()),
+        ("post", f"{W}/retention/preview", "retention.preview_retention",
+         "What a proposed retention policy would delete now (nothing changes)", "member",
+         json_body("policy", policy=ref("RetentionPolicy")), 200, ref("RetentionPreview"), set()),
+        ("put", f"{W}/retention", "retention.apply_retention",
+         "Set the retention policy; the hourly sweep deletes what it makes due", "member",
+         json_body("policy", policy=ref("RetentionPolicy")), 200, ref("Retention"), set()),
+        ("put", f"{W}/legal-hold", "retention.set_legal_hold", "Put the workspace on legal hold, or lift it",
+         "member", json_body("on", optional=("reason",), on=BOOLEAN,
+                             reason={"type": ["string", "null"], "maxLength": 500}), 200, ref("Retention"), set()),
+        ("post", f"{W}/cancel", "retention.cancel_workspace",
+         "Cancel the workspace: read-only now, purged within 30 days unless undone", "member", None, 200,
+         wrapped("cancellation", ref("Cancellation")), set()),
+        ("post", f"{W}/cancel/undo", "retention.undo_cancellation", "Undo the cancellation before the purge",
+         "member", None, 200, wrapped("cancellation", ref("Cancellation")), set()),
+        ("get", "/cancellations", "retention.list_cancellations", "Cancelled workspaces and their purge dates",
+         "operator", None, 200, obj({"cancellations": array(ref("Cancellation"))}), set()),
+        ("put", "/cancellations/{workspace_id}/purge-date", "retention.set_purge_date",
+         "Bring a cancelled workspace's purge earlier (never later)", "operator",
+         json_body("purge_after", purge_after={"type": "string", "description": "An ISO 8601 time or date; a past "
+                                                                               "one means at the next purge run."}),
+         200, wrapped("cancellation", ref("Cancellation")), {404, 409}),
+        ("put", "/legal-holds/{workspace_id}", "retention.operator_legal_hold",
+         "Put any workspace on legal hold, or lift it", "operator",
+         json_body("on", optional=("reason",), on=BOOLEAN, reason={"type": ["string", "null"], "maxLength": 500}),
+         200, obj({"legal_hold": {"oneOf": [ref("LegalHold"), {"type": "null"}]}}), {404}),
+        ("post", "/erasure", "retention.erase_subject",
+         "Erase everything about one visitor email from the workspaces the caller administers; a receipt",
+         "session", json_body("email", optional=("dry_run",), dry_run=BOOLEAN), 200, ref("ErasureReceipt"),
+         set()),
+        ("post", "/backups", "backups.create_backup",
+         "Back up every database now, encrypted (restoring is CLI-only: see the backups tag)", "operator", None, 201,
+         wrapped("backup", ref("Backup")), {409}),
+        ("get", "/backups", "backups.list_backups", "Every backup, newest first, with its latest verification",
+         "operator", None, 200, obj({"backups": array(ref("Backup"))}), set()),
+        ("get", "/backups/{backup_id}", "backups.get_backup", "One backup", "operator", None, 200,
+         wrapped("backup", ref("Backup")), {404}),
+        ("post", "/backups/{backup_id}/verify", "backups.verify_backup",
+         "Verify a backup by restoring it into a scratch directory; the result is recorded", "operator", None, 200,
+         wrapped("backup", ref("Backup")), {404, 409}),
     ]
 
 
@@ -348,7 +423,7 @@ def _operation(path, endpoint, summary, who, request_body, status, schema, extra
         success = {"description": "The original bytes, as an attachment.",
                    "content": {"application/octet-stream": {"schema": BINARY}}}
     else:
-        success = {"description": {200: "OK.", 201: "Created.", 202: "Accepted; indexing runs in the background."}
+        success = {"description": {200: "OK.", 201: "Created.", 202: "Accepted; the work goes on in the background."}
                    .get(status, "OK."), "content": {"application/json": {"schema": schema}}}
     operation["responses"] = {str(status): success}
     if endpoint != "openapi.serve_document":
@@ -363,9 +438,12 @@ def document() -> dict:
     """The OpenAPI 3.1.0 document describing every `/api/v1` route."""
     paths: dict[str, dict] = {}
     for method, path, *rest in _operations():
+        if method != "get" and path.startswith(W):
+            rest[-1] = rest[-1] | {409}  # a cancelled workspace is read-only (server/auth.py)
         paths.setdefault(f"/api/v1{path}", {})[method] = _operation(path, *rest)
     tags = [{"name": module.blueprint.name, "description": module.__doc__.strip()}
-            for module in (auth, me, workspaces, knowledge, conversations, api_keys, users, audit)]
+            for module in (auth, me, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs,
+                           retention, backups)]
     tags.append({"name": blueprint.name, "description": __doc__.splitlines()[0]})
     return {
         "openapi": "3.1.0",

@@ -6,6 +6,8 @@ from appliance.accounts.api_keys import SCOPES
 from appliance.agent.analytics_report import COUNTS
 from appliance.agent.conversation_records import CHANNELS
 from appliance.audit.log import ACTOR_TYPES, OUTCOMES
+from appliance.job_runs import OUTCOMES as RUN_OUTCOMES
+from appliance.job_runs import TRIGGERS
 from appliance.permissions import ROLES
 
 STRING = {"type": "string"}
@@ -185,4 +187,79 @@ SCHEMAS: dict[str, dict] = {
     "AuditPage": obj({"events": array(ref("AuditEvent")),
                           "next_after": {"type": ["integer", "null"],
                                          "description": "Pass as ?after= for the next page; null on the last."}}),
+    "JobRun": obj({
+        "id": INTEGER, "job_id": STRING, "trigger": {"enum": list(TRIGGERS)},
+        "requested_by": {"type": ["string", "null"], "description": "Who ran it by hand: a user id, or cli."},
+        "started_at": TIME, "finished_at": MAYBE_TIME,
+        "duration_ms": {"type": ["integer", "null"], "description": "Null while running, skipped or interrupted."},
+        "outcome": {"enum": list(RUN_OUTCOMES)},
+        "summary": {"type": "object", "additionalProperties": True, "description": "What the run did."},
+        "error": {"type": ["string", "null"], "description": "Why it failed, was skipped or was interrupted."},
+        "host": STRING, "pid": INTEGER}),
+    "Job": obj({
+        "id": STRING, "description": STRING, "every_seconds": INTEGER,
+        "next_run_at": {"type": ["string", "null"], "format": "date-time",
+                        "description": "When the scheduler runs it next; null if no scheduler runs here."},
+        "running": {"oneOf": [ref("JobRun"), {"type": "null"}], "description": "The run going on now, if any."},
+        "last_run": {"oneOf": [ref("JobRun"), {"type": "null"}],
+                     "description": "The last run that finished (succeeded, failed or was interrupted)."},
+        "last_failure": {"oneOf": [ref("JobRun"), {"type": "null"}]}}),
+    "JobRunPage": obj({"runs": array(ref("JobRun")),
+                       "next_after": {"type": ["integer", "null"],
+                                      "description": "Pass as ?after= for the next page; null on the last."}}),
+    "RetentionPolicy": obj({
+        **{name: {"type": ["integer", "null"], "minimum": 1, "maximum": 3650, "description": what}
+           for name, what in (
+               ("conversations_days", "Days after a conversation's last message that it goes, with its messages."),
+               ("leads_days", "Days after a lead was left that it goes."),
+               ("analytics_events_days", "Days after an analytics event that it goes."),
+               ("visitor_addresses_days", "Days after a conversation started or a lead was left that the visitor's "
+                                          "address is truncated or dropped."),
+               ("uploaded_originals_days", "Days after an upload that the file goes; its source stays indexed."))},
+        "visitor_addresses_action": {"enum": ["truncate", "drop"], "default": "truncate",
+                                     "description": "truncate: IPv4 to its /24, IPv6 to its /48; drop: remove."},
+    }, optional=("conversations_days", "leads_days", "analytics_events_days", "visitor_addresses_days",
+                 "visitor_addresses_action", "uploaded_originals_days")),
+    "LegalHold": obj({"since": TIME, "reason": MAYBE_STRING}),
+    "Retention": obj({"policy": ref("RetentionPolicy"),
+                      "legal_hold": {"oneOf": [ref("LegalHold"), {"type": "null"}],
+                                     "description": "While set, no purge touches the workspace."}}),
+    "RetentionPreview": obj({
+        "policy": ref("RetentionPolicy"),
+        "would_delete": obj({name: INTEGER for name in ("conversations", "messages", "leads", "analytics_events",
+                                                        "visitor_addresses", "uploaded_originals")}),
+        "summary": MESSAGE, "legal_hold": BOOLEAN}),
+    "Cancellation": obj({"workspace_id": STRING, "status": {"enum": ["active", "cancelled"]},
+                         "cancelled_at": MAYBE_TIME,
+                         "purge_after": {"type": ["string", "null"], "format": "date-time",
+                                         "description": "When the purge is due; at most 30 days after cancelling."},
+                         "purge_started_at": MAYBE_TIME, "legal_hold": BOOLEAN}),
+    "ErasureReceipt": obj({
+        "erasure_id": STRING,
+        "subject_sha256": {"type": "string", "description": "SHA-256 of the lower-cased address, as the audit "
+                                                            "log names the data subject."},
+        "at": TIME, "by": MAYBE_STRING, "dry_run": BOOLEAN, "deleted": ref("ErasureCounts"),
+        "workspaces": array(obj({"workspace_id": STRING, "workspace_name": STRING,
+                                 "legal_hold": {"type": "boolean", "description": "Held: nothing was erased there."},
+                                 "deleted": ref("ErasureCounts")}))}),
+    "ErasureCounts": obj({name: INTEGER for name in ("leads", "conversations", "messages", "analytics_questions")}),
+    "BackupFileCheck": obj({
+        "name": STRING, "kind": {"enum": ["control", "workspace"]}, "workspace_id": MAYBE_STRING,
+        "status": {"enum": ["ok", "purged", "failed"],
+                   "description": "purged: the workspace's key was destroyed since, so this copy cannot be opened."},
+        "problem": MAYBE_STRING, "counts": {"type": "object", "additionalProperties": INTEGER},
+        "under_retired_key": {"type": "boolean", "description": "Made before a key rotation: opened with the key's "
+                                                                "retired material."}}),
+    "BackupVerification": obj({"passed": BOOLEAN, "checked_at": TIME, "problem": MAYBE_STRING,
+                               "files": array(ref("BackupFileCheck")), "purged_workspaces": array(STRING)}),
+    "Backup": obj({
+        "id": STRING, "created_at": TIME, "file_name": STRING,
+        "key_id": {"type": "string", "description": "The backup key it is encrypted under, backup:<n>."},
+        "status": {"enum": ["running", "complete", "failed"]}, "size": {"type": ["integer", "null"]},
+        "sha256": {"type": ["string", "null"], "description": "SHA-256 of the encrypted file."},
+        "finished_at": MAYBE_TIME, "error": MAYBE_STRING,
+        "file_present": {"type": "boolean", "description": "Whether the file is still in the backup directory."},
+        "workspace_ids": array(STRING), "verified_at": MAYBE_TIME,
+        "verification_status": {"enum": ["passed", "failed", None]},
+        "verification": {"oneOf": [ref("BackupVerification"), {"type": "null"}]}}),
 }

@@ -95,13 +95,15 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
             issued = server_certificate(appliance)
             cert_source = caddy.pem_certificate(issued.cert_pem, issued.key_pem)
         services = build_services(appliance, settings)
-        scheduler = build_scheduler(services, outbox_interval_seconds=settings.outbox_interval_seconds)
+        scheduler = build_scheduler(services, settings)
         app = create_app(services, settings=settings, scheduler=scheduler)
         app_server = AppServer(app, runtime_dir / "app.sock", threads=settings.app_threads,
                                max_request_body_bytes=settings.max_request_body_bytes)
         app_server.start()
         scheduler.start()
-        resumed = services.knowledge.resume(w.id for w in services.workspaces.list_all())
+        # Only active workspaces: a cancelled one is read-only (undoing it resumes its indexing), and one whose
+        # purge a crash interrupted has no key left to open it with.
+        resumed = services.knowledge.resume(w.id for w in services.workspaces.list_all() if w.status == "active")
         if resumed:
             log.info("resumed indexing", extra={"sources": resumed})
         config = caddy.build_config(settings, upstream_socket=app_server.socket_path,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from appliance.clock import Clock, isoformat
-from appliance.errors import ApplianceError, NotFound, ValidationError
+from appliance.errors import ApplianceError, Conflict, NotFound, ValidationError
 from appliance.knowledge.chunking import Passage, chunk_document, chunk_section
 from appliance.knowledge.dense import bump_index_version
 from appliance.knowledge.extract import Document, Limits, extract, extract_html, extract_text
@@ -84,9 +84,12 @@ class SourceService:
         return _source(row)
 
     def original(self, source_id: str) -> bytes:
-        row = self._db.query_one("SELECT original FROM sources WHERE id = ?", (source_id,))
+        row = self._db.query_one("SELECT kind, original FROM sources WHERE id = ?", (source_id,))
         if row is None:
             raise NotFound(f"no source {source_id}")
+        if row["kind"] == "file" and row["original"] is None:
+            raise NotFound(f"the uploaded file of source {source_id} was removed by the workspace's retention "
+                           "policy; the source itself stays indexed")
         return bytes(row["original"] or b"")
 
     def add_file(self, *, filename: str, data: bytes, media_type: str | None = None) -> Source:
@@ -126,6 +129,10 @@ class SourceService:
 
     def refresh(self, source_id: str) -> Source:
         self.get(source_id)
+        if self._db.query_one("SELECT 1 FROM sources WHERE id = ? AND kind = 'file' AND original IS NULL",
+                              (source_id,)):
+            raise Conflict("this source's uploaded file was removed by the workspace's retention policy, so it "
+                           "cannot be indexed again; upload the file again as a new source")
         with self._db.transaction() as conn:
             conn.execute("UPDATE sources SET status = 'queued', error = NULL, updated_at = ? WHERE id = ?",
                          (isoformat(self._clock.now()), source_id))

@@ -39,9 +39,9 @@ def own_appliance(tmp_path):
 
 
 @pytest.fixture
-def scheduler(services):
+def scheduler(services, settings):
     """A running scheduler for an in-process app (`create_app(..., scheduler=...)`)."""
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     scheduler.start()
     yield scheduler
-    scheduler.shutdown(wait=False)
+    scheduler.shutdown(wait=True)

@@ -11,7 +11,7 @@ from server.app import create_app
 
 
 def test_public_posts_past_the_limit_get_429_with_retry_after_and_pages_still_load(services, settings):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     client = create_app(services, settings=settings.replace(public_requests_per_minute=3),
                         scheduler=scheduler).test_client()
     statuses = [client.post("/api/v1/auth/password-reset", json={"email": f"x{i}@example.com"}).status_code

@@ -12,7 +12,7 @@ PASSWORD = "a long enough passphrase for tests"
 
 @pytest.fixture
 def world(services, settings):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     scheduler.start()
     client = create_app(services, settings=settings, scheduler=scheduler).test_client()
     admin = services.users.create_operator(email="op@example.com", password=PASSWORD)
@@ -23,7 +23,7 @@ def world(services, settings):
     services.knowledge.wait_idle(30)
     agent = services.knowledge.agents(acme.id).create({"name": "Bot"})
     yield client, {"Authorization": f"Bearer {token['token']}"}, acme.id, other.id, agent.id
-    scheduler.shutdown(wait=False)
+    scheduler.shutdown(wait=True)
     services.knowledge.close()
 
 

@@ -32,7 +32,7 @@ def test_readyz_reports_databases_and_scheduler(client):
 
 
 def test_readyz_is_not_ready_without_a_running_scheduler(services, settings):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     client = create_app(services, settings=settings, scheduler=scheduler).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503

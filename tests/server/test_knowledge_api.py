@@ -21,7 +21,7 @@ def settings(settings):
 
 @pytest.fixture
 def api(services, settings):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     scheduler.start()
     app = create_app(services, settings=settings, scheduler=scheduler)
     operator = services.users.create_operator(email="op@example.com", password=PASSWORD)
@@ -32,7 +32,7 @@ def api(services, settings):
     client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token['token']}"
     client.workspace = f"/api/v1/workspaces/{workspace.id}"
     yield client
-    scheduler.shutdown(wait=False)
+    scheduler.shutdown(wait=True)
     services.knowledge.close()
 
 

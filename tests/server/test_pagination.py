@@ -12,7 +12,7 @@ PASSWORD = "a long enough passphrase for tests"
 
 @pytest.fixture
 def api(services, settings):
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     client = create_app(services, settings=settings, scheduler=scheduler).test_client()
     operator = services.users.create_operator(email="op@example.com", password=PASSWORD)
     for n in range(5):

@@ -24,6 +24,7 @@ from appliance.clock import FixedClock
 from appliance.jobs import build_scheduler
 from appliance.layout import Layout
 from appliance.permissions import OPERATOR_PERMISSIONS, WORKSPACE_PERMISSIONS
+from appliance.retention.service import Actor
 from appliance.services import Services, build_services
 from server.app import create_app
 
@@ -113,6 +114,18 @@ WORKSPACE_ROUTES = {
                                          "/api/v1/workspaces/{w}/analytics?since=2026-11-01&until=2026-11-29"),
     "conversations.export_analytics": Route("analytics.read", "GET",
                                             "/api/v1/workspaces/{w}/analytics/export?table=fell_back_questions"),
+    "exports.export_workspace": Route("workspace.export", "POST", "/api/v1/workspaces/{w}/export",
+                                      {"passphrase": "an export passphrase"}),
+    "retention.get_retention": Route("retention.read", "GET", "/api/v1/workspaces/{w}/retention"),
+    "retention.preview_retention": Route("retention.manage", "POST", "/api/v1/workspaces/{w}/retention/preview",
+                                         {"policy": {"conversations_days": 30}}),
+    "retention.apply_retention": Route("retention.manage", "PUT", "/api/v1/workspaces/{w}/retention",
+                                       {"policy": {"conversations_days": 30}}),
+    "retention.set_legal_hold": Route("retention.hold", "PUT", "/api/v1/workspaces/{w}/legal-hold", {"on": True}),
+    "retention.cancel_workspace": Route("workspace.cancel", "POST", "/api/v1/workspaces/{w}/cancel"),
+    # The workspace is active, so there is nothing to undo: whoever may undo gets that conflict.
+    "retention.undo_cancellation": Route("workspace.cancel", "POST", "/api/v1/workspaces/{w}/cancel/undo",
+                                         status=409),
 }
 ENDPOINT_ACTION = {endpoint: route.access for endpoint, route in WORKSPACE_ROUTES.items()}
 
@@ -125,9 +138,21 @@ OTHER_ROUTES = [
     Route("users.sessions", "DELETE", "/api/v1/users/{user}/sessions/{user_session}", status=204,
           endpoint="users.end_user_session"),
     Route("audit.read_all", "GET", "/api/v1/audit", endpoint="audit.appliance_audit"),
+    Route("jobs.read", "GET", "/api/v1/jobs", endpoint="jobs.list_jobs"),
+    Route("jobs.read", "GET", "/api/v1/jobs/runs?job=checkpoint_databases&limit=5", endpoint="jobs.list_runs"),
+    Route("jobs.run", "POST", "/api/v1/jobs/prune_expired/run", status=202, endpoint="jobs.run_job"),
+    Route("backups.create", "POST", "/api/v1/backups", status=201, endpoint="backups.create_backup"),
+    Route("backups.read", "GET", "/api/v1/backups", endpoint="backups.list_backups"),
+    Route("backups.read", "GET", "/api/v1/backups/{backup}", endpoint="backups.get_backup"),
+    Route("backups.verify", "POST", "/api/v1/backups/{backup}/verify", endpoint="backups.verify_backup"),
     Route("workspaces.create", "POST", "/api/v1/workspaces", {"name": "Another"}, 201,
           endpoint="workspaces.create_workspace"),
     Route("workspaces.list_all", "GET", "/api/v1/workspaces?all=1", endpoint="workspaces.list_workspaces"),
+    Route("workspaces.purge_date", "GET", "/api/v1/cancellations", endpoint="retention.list_cancellations"),
+    Route("workspaces.purge_date", "PUT", "/api/v1/cancellations/{cancelled}/purge-date",
+          {"purge_after": "2026-12-01"}, endpoint="retention.set_purge_date"),
+    Route("workspaces.legal_hold", "PUT", "/api/v1/legal-holds/{cancelled}", {"on": True, "reason": "Case 17"},
+          endpoint="retention.operator_legal_hold"),
     Route(LOGIN, "GET", "/api/v1/workspaces", endpoint="workspaces.list_workspaces"),
     Route(LOGIN, "GET", "/api/v1/me", endpoint="me.me"),
     Route(LOGIN, "POST", "/api/v1/me/password", {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
@@ -139,6 +164,12 @@ OTHER_ROUTES = [
           endpoint="me.confirm_second_factor"),
     Route(LOGIN, "POST", "/api/v1/me/second-factor/disable", {"password": PASSWORD}, 204,
           endpoint="me.disable_second_factor"),
+    # Anyone signed in; it searches only the workspaces the caller administers (none here).
+    Route(LOGIN, "POST", "/api/v1/subject-exports", {"email": "{email}", "passphrase": "an export passphrase"},
+          endpoint="exports.export_subject"),
+    # Anyone signed in may ask; it covers the workspaces the caller administers, and refuses one who has none.
+    Route(LOGIN, "POST", "/api/v1/erasure", {"email": "{email}", "dry_run": True}, status=403,
+          endpoint="retention.erase_subject"),
     Route(LOGIN, "POST", "/api/v1/auth/logout", status=204, endpoint="auth.logout"),  # /auth/*, but ends a session
     Route(PUBLIC, "GET", "/api/v1/openapi.json", endpoint="openapi.serve_document"),
     Route(PUBLIC, "POST", "/api/v1/auth/login", {"email": "{email}", "password": PASSWORD}, endpoint="auth.login"),
@@ -236,6 +267,12 @@ class World:
             fields={"email": "visitor@example.com"}, consent=True, consent_version=agent.consent_version)
         return lead.id
 
+    def new_cancelled_workspace(self) -> str:
+        """A workspace of the outsider's, cancelled by them, its purge not yet due."""
+        workspace_id = self.new_workspace(self.users["outsider"], {})
+        self.services.cancellation.cancel(workspace_id, actor=Actor("user", self.users["outsider"].id))
+        return workspace_id
+
     def call(self, caller: str, method: str, path: str, body: dict | None = None):
         """Send as one of the module's callers; "anonymous" has no token."""
         return self.send(self.tokens.get(caller), method, path, body)
@@ -268,6 +305,8 @@ MAKERS = {
         title="Lunch", text="Lunch is at noon.").id,
     "conversation": lambda world, known: world.new_conversation(known["w"]),
     "lead": lambda world, known: world.new_lead(known["w"]),
+    "cancelled": lambda world, known: world.new_cancelled_workspace(),
+    "backup": lambda world, known: world.services.backups.create().id,
 }
 
 
@@ -297,7 +336,7 @@ def world(tmp_path_factory):
     settings = settings_module.load(environ={}).replace(argon2_time_cost=1, argon2_memory_kib=1024,
                                                         argon2_parallelism=1, public_requests_per_minute=100_000)
     services = build_services(appliance, settings)
-    scheduler = build_scheduler(services, outbox_interval_seconds=3600)
+    scheduler = build_scheduler(services, settings)
     scheduler.start()
     world = World(services, create_app(services, settings=settings, scheduler=scheduler), clock)
     world.users = {name: world.new_user(name) for name in (*MEMBER_ROLES, "outsider")}
@@ -305,7 +344,7 @@ def world(tmp_path_factory):
     world.outsiders_workspace = world.new_workspace(world.users["outsider"], {})
     world.tokens = {name: world.log_in(user)[0] for name, user in world.users.items()}
     yield world
-    scheduler.shutdown(wait=False)
+    scheduler.shutdown(wait=True)
     appliance.close()
 
 

@@ -1,0 +1,213 @@
+"""The retention sweep: each workspace's policy enforced in short batches, so chat keeps its latency while it runs,
+then the write-ahead log checkpointed so the deleted text leaves the files."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from appliance.audit.log import AuditLog
+from appliance.clock import Clock
+from appliance.errors import PurgeFailed
+from appliance.retention import deletions
+from appliance.retention.deletions import Cutoffs, zero_counts
+from appliance.retention.policy import RetentionPolicies, RetentionPolicy
+from appliance.storage.database import Database
+from appliance.storage.workspace_files import WorkspaceDatabases
+
+log = logging.getLogger(__name__)
+# Messages due at which the sweep first merges the message index (seconds of work on a million messages, done in
+# short steps like the deletions).
+LARGE_PURGE_MESSAGES = 5_000
+
+
+@dataclass(frozen=True)
+class Pacing:
+    """How a purge shares the database: at most `batch_rows` rows and about `batch_seconds` per write transaction
+    (a chat reply waits for at most one), and a pause between transactions."""
+
+    batch_rows: int = 200
+    batch_seconds: float = 0.05
+    pause_seconds: float = 0.005
+
+
+class _Budget:
+    """Rows for the next batch: fewer when a batch held the database longer than the pacing allows (deleting costs
+    more as the full-text index grows), more again, up to the maximum, when it was quick."""
+
+    MIN_ROWS = 10
+
+    def __init__(self, pacing: Pacing) -> None:
+        self._pacing = pacing
+        self.rows = pacing.batch_rows
+
+    def took(self, seconds: float) -> None:
+        target, limit = self._pacing.batch_seconds, self._pacing.batch_rows
+        if seconds > target:
+            self.rows = max(min(self.MIN_ROWS, limit), int(self.rows * target / seconds))
+        elif seconds < target / 2:
+            self.rows = min(limit, max(self.rows + 1, int(self.rows * 1.5)))
+
+
+@dataclass
+class SweepReport:
+    """What one sweep removed (or, dry, would remove) per workspace and kind; held workspaces are left alone."""
+
+    dry_run: bool
+    deleted: dict[str, dict[str, int]] = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, int]:
+        totals = zero_counts()
+        for counts in self.deleted.values():
+            for kind, n in counts.items():
+                totals[kind] += n
+        return totals
+
+    def summary(self) -> dict:
+        return {"dry_run": self.dry_run, "totals": self.totals(), "deleted": self.deleted, "held": self.held,
+                "failed": self.failed}
+
+
+def describe(counts: dict[str, int], *, dry_run: bool) -> str:
+    """A sentence for people: "3 conversations, 30 messages and 1 lead will be deleted"."""
+    names = {"conversations": ("conversation", "conversations"), "messages": ("message", "messages"),
+             "leads": ("lead", "leads"), "analytics_events": ("analytics event", "analytics events"),
+             "visitor_addresses": ("visitor address", "visitor addresses"),
+             "uploaded_originals": ("uploaded file", "uploaded files")}
+    parts = [f"{n} {names[kind][n != 1]}" for kind, n in counts.items()
+             if n and kind not in ("visitor_addresses", "uploaded_originals")]
+    verb = "will be deleted" if dry_run else "were deleted"
+    sentences = []
+    if parts:
+        listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        sentences.append(f"{listed} {verb}")
+    if counts.get("visitor_addresses"):
+        sentences.append(f"{counts['visitor_addresses']} visitor address"
+                         f"{'es' if counts['visitor_addresses'] != 1 else ''} "
+                         f"{'will be' if dry_run else 'were'} truncated or dropped")
+    if counts.get("uploaded_originals"):
+        n = counts["uploaded_originals"]
+        sentences.append(f"{n} uploaded file{'s' if n != 1 else ''} {'will be' if dry_run else 'were'} removed "
+                         "(their sources stay indexed)")
+    return "; ".join(sentences) + "." if sentences else ("nothing will be deleted." if dry_run else
+                                                          "nothing was deleted.")
+
+
+class RetentionSweeper:
+    def __init__(self, control_db: Database, *, files: WorkspaceDatabases, policies: RetentionPolicies,
+                 audit: AuditLog, clock: Clock, pacing: Pacing = Pacing(),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self._db = control_db
+        self._files = files
+        self._policies = policies
+        self._audit = audit
+        self._clock = clock
+        self._pacing = pacing
+        self._sleep = sleep
+
+    def preview(self, workspace_id: str, policy: RetentionPolicy) -> dict[str, int]:
+        """What `policy` would remove from the workspace now."""
+        db = self._files.open(workspace_id)
+        return deletions.count_due(db.connection, Cutoffs.of(policy, self._clock.now()))
+
+    def sweep(self, *, dry_run: bool = False) -> SweepReport:
+        """Enforce every workspace's policy (dry: count only), skipping workspaces on legal hold or being purged.
+
+        A workspace that fails is reported and the others still swept; the failure is raised at the end."""
+        report = SweepReport(dry_run=dry_run)
+        rows = self._db.query(
+            "SELECT w.id, w.legal_hold_since FROM workspaces w JOIN retention_policies p ON p.workspace_id = w.id "
+            "WHERE w.purge_started_at IS NULL ORDER BY w.id")
+        policies = self._policies.all()
+        for row in rows:
+            policy = policies[row["id"]]
+            if policy.keeps_everything():
+                continue
+            if row["legal_hold_since"]:
+                report.held.append(row["id"])
+                continue
+            try:
+                counts = self.sweep_workspace(row["id"], policy, dry_run=dry_run)
+            except Exception as exc:  # one damaged or busy workspace must not keep the others from their sweep
+                log.exception("retention sweep failed for a workspace", extra={"workspace_id": row["id"]})
+                report.failed[row["id"]] = str(exc)
+                continue
+            if any(counts.values()):
+                report.deleted[row["id"]] = counts
+        if report.failed:
+            raise PurgeFailed(f"the retention sweep failed for {len(report.failed)} workspace(s) "
+                              f"({'; '.join(f'{w}: {m}' for w, m in report.failed.items())}); the others were swept: "
+                              f"{report.totals()}")
+        return report
+
+    def sweep_workspace(self, workspace_id: str, policy: RetentionPolicy, *, dry_run: bool = False) -> dict[str, int]:
+        """Remove what `policy` says is due in one workspace, batch by batch; dry: only count it."""
+        db = self._files.open(workspace_id)
+        cutoffs = Cutoffs.of(policy, self._clock.now())
+        if dry_run:
+            return deletions.count_due(db.connection, cutoffs)
+        counts = zero_counts()
+        if cutoffs.conversations:
+            if deletions.messages_due(db.connection, cutoffs.conversations) >= LARGE_PURGE_MESSAGES:
+                self._merge_index(db)
+
+            def conversations(conn, budget: int) -> int:
+                done, messages = deletions.delete_conversations(conn, cutoffs.conversations, budget=budget)
+                counts["conversations"] += done
+                counts["messages"] += messages
+                return done
+            self._in_batches(db, conversations)
+        for kind, step in (
+                ("leads", lambda conn, budget: deletions.delete_leads(conn, cutoffs.leads, budget=budget)),
+                ("analytics_events", lambda conn, budget: deletions.delete_analytics_events(
+                    conn, cutoffs.analytics_events, budget=budget)),
+                ("visitor_addresses", lambda conn, budget: deletions.reduce_addresses(conn, cutoffs, budget=budget)),
+                ("uploaded_originals", lambda conn, budget: deletions.drop_originals(conn,
+                                                                                    cutoffs.uploaded_originals))):
+            if getattr(cutoffs, kind):
+                counts[kind] += self._in_batches(db, step)
+        if any(counts.values()):
+            # Fold the log into the file and empty it: the deleted text must not linger in the -wal.
+            db.checkpoint()
+            self._audit.record("retention.sweep", actor_type="system", target_type="workspace",
+                               target_id=workspace_id, workspace_id=workspace_id,
+                               details={"deleted": counts, "policy": policy.public()})
+            log.info("retention sweep", extra={"workspace_id": workspace_id, **counts})
+        return counts
+
+    def _merge_index(self, db: Database) -> None:
+        """Merge the message index in short steps before a large purge (see deletions.merge_message_index).
+
+        A full merge writes each page of the index about once; past that, what is left to merge is what chat added
+        meanwhile, which its own merging takes care of."""
+        steps = deletions.message_index_pages(db.connection) // deletions.MERGE_PAGES + 2
+        for number in range(steps):
+            with db.transaction() as conn:
+                if not deletions.merge_message_index(conn, first=number == 0):
+                    return
+            self._pause(db)
+
+    def _pause(self, db: Database) -> None:
+        # Fold this batch's pages into the file now, on this thread: left in the log, they would be checkpointed
+        # by whichever commit crosses the log's size limit next, most likely a chat reply's.
+        db.connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        if self._pacing.pause_seconds:
+            self._sleep(self._pacing.pause_seconds)
+
+    def _in_batches(self, db: Database, step: Callable[..., int]) -> int:
+        """Run `step(conn, rows)` in its own write transaction until it does nothing, pausing between batches."""
+        total, budget = 0, _Budget(self._pacing)
+        while True:
+            # Elapsed time, not the injected clock: this paces the work, it decides nothing about the data.
+            started = time.perf_counter()
+            with db.transaction() as conn:
+                done = step(conn, budget.rows)
+            budget.took(time.perf_counter() - started)
+            if not done:
+                return total
+            total += done
+            self._pause(db)

@@ -1,0 +1,97 @@
+"""Deleted text leaves the disk: after a retention sweep, an erasure and a cancellation purge, a canary is in no file
+under the data and key directories, neither in the raw bytes nor in any decrypted page (free pages and the write-ahead
+log included), nor in any column or full-text index that SQL can read."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+
+import pytest
+
+from appliance.errors import UnknownKey
+from appliance.keys import masterkey
+from appliance.keys.keystore import CONTROL_DB_KEY, workspace_db_key
+from appliance.retention.purge import purge_cancelled_workspaces
+from appliance.retention.service import sweep_retention
+from appliance.storage.database import Database
+from tests.appliance.on_disk import files_containing, plaintext_contains
+from tests.appliance.retention.places import CANARY, CANARY_TAIL, PARKING, Place, rows_containing
+
+NOW = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.timezone.utc)
+QUESTION = f"Is the {CANARY} allowed in the visitor car park?"
+
+
+def _canary_places(place: Place, other_place: Place) -> None:
+    """The canary in a workspace's messages, index, analytics and leads; the other workspace never holds it."""
+    place.at(NOW - 100 * dt.timedelta(days=1))
+    conversation = place.conversation(QUESTION, PARKING, visitor="canary-visitor")
+    place.lead(f"{CANARY}@example.com", conversation_id=conversation, visitor="canary-visitor", name=CANARY,
+               notes=f"call {CANARY} back")
+    place.at(NOW).conversation(PARKING)
+    other_place.conversation(PARKING)
+
+
+def _assert_stored(place: Place) -> None:
+    """The canary is really there before: the checks below could fail."""
+    place.db.checkpoint()
+    assert plaintext_contains(place.db.path, place.key(), CANARY_TAIL)
+    assert rows_containing(place.db, CANARY)
+
+
+def _assert_gone(services, *remaining: Place) -> None:
+    layout = services.appliance.layout
+    services.appliance.control_db.checkpoint()
+    assert files_containing(CANARY_TAIL, layout.data_dir, layout.key_dir) == []
+    assert files_containing(CANARY.upper().encode(), layout.data_dir, layout.key_dir) == []
+    control_key = services.appliance.keystore.get(CONTROL_DB_KEY)
+    assert not plaintext_contains(layout.control_db, control_key, CANARY_TAIL)
+    assert rows_containing(services.appliance.control_db, CANARY) == []
+    for place in remaining:
+        assert not plaintext_contains(place.db.path, place.key(), CANARY_TAIL)
+        assert rows_containing(place.db, CANARY) == []
+
+
+def test_a_retention_sweep_leaves_no_trace_of_the_canary(services, place, other_place):
+    _canary_places(place, other_place)
+    _assert_stored(place)
+    place.set_policy(conversations_days=30, leads_days=30)
+
+    sweep_retention(services)
+
+    assert place.count("conversations") == 1
+    _assert_gone(services, place, other_place)
+
+
+def test_an_erasure_leaves_no_trace_of_the_canary(services, place, other_place):
+    _canary_places(place, other_place)
+    _assert_stored(place)
+
+    receipt = services.erasure.erase(f"{CANARY}@example.com", actor=place.owner)
+
+    assert receipt.totals()["leads"] == 1 and receipt.totals()["conversations"] == 1
+    _assert_gone(services, place, other_place)
+
+
+def test_a_cancellation_purge_leaves_no_trace_and_old_copies_unreadable(services, place, other_place, clock,
+                                                                        tmp_path):
+    _canary_places(place, other_place)
+    services.knowledge.sources(place.workspace_id).add_text(title="Fleet", text=f"The {CANARY} is parked at B2.")
+    assert services.knowledge.wait_idle(30)
+    _assert_stored(place)
+    copy = tmp_path / "old-backup.db"  # what an earlier backup holds
+    shutil.copyfile(place.db.path, copy)
+    key_name, old_key = workspace_db_key(place.workspace_id), place.key()
+    Database.check_file(copy, old_key)  # readable while the key exists
+    services.cancellation.cancel(place.workspace_id, actor=place.owner)
+    clock.advance(days=30)
+
+    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+
+    assert not any(services.appliance.layout.workspaces_dir.glob(f"{place.workspace_id}*"))
+    with pytest.raises(UnknownKey):
+        services.appliance.keystore.get(key_name)
+    master = masterkey.load(services.appliance.layout.key_dir)
+    assert not plaintext_contains(services.appliance.layout.keystore_db, master, old_key)
+    assert files_containing(old_key, services.appliance.layout.key_dir, services.appliance.layout.data_dir) == []
+    _assert_gone(services, other_place)
