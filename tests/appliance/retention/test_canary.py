@@ -15,6 +15,7 @@ from appliance.keys.keystore import CONTROL_DB_KEY, workspace_db_key
 from appliance.retention.purge import purge_cancelled_workspaces
 from appliance.retention.service import sweep_retention
 from appliance.storage.database import Database
+from tests.appliance.backups.conftest import unpack
 from tests.appliance.on_disk import files_containing, plaintext_contains
 from tests.appliance.retention.places import CANARY, CANARY_TAIL, PARKING, Place, rows_containing
 
@@ -95,3 +96,34 @@ def test_a_cancellation_purge_leaves_no_trace_and_old_copies_unreadable(services
     assert not plaintext_contains(services.appliance.layout.keystore_db, master, old_key)
     assert files_containing(old_key, services.appliance.layout.key_dir, services.appliance.layout.data_dir) == []
     _assert_gone(services, other_place)
+
+
+def test_after_a_purge_new_backups_hold_no_canary_and_old_ones_cannot_open_the_workspace(services, place,
+                                                                                        other_place, clock, tmp_path):
+    _canary_places(place, other_place)
+    _assert_stored(place)
+    old_backup = services.backups.create()
+    services.cancellation.cancel(place.workspace_id, actor=place.owner)
+    clock.advance(days=30)
+    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+
+    new_backup = services.backups.create()
+    scratch = tmp_path / "new-backup"
+    manifest = unpack(services.backups, new_backup, scratch, services.appliance.keystore)
+    assert place.workspace_id not in manifest.workspace_ids
+    assert files_containing(CANARY_TAIL, scratch) == []
+    for entry in manifest.files:
+        if entry.is_database:
+            assert not plaintext_contains(scratch / entry.name, services.appliance.keystore.get(entry.key_name),
+                                          CANARY_TAIL), entry.name
+
+    # The old backup still holds the purged workspace's file, which nothing can open any more.
+    assert list(services.backups.get(old_backup.id).workspace_ids) == [other_place.workspace_id]  # index forgot it
+    verified = services.backups.verify(old_backup.id)
+    assert verified.verification_status == "passed"
+    assert verified.verification["purged_workspaces"] == [place.workspace_id]
+    old_scratch = tmp_path / "old-backup"
+    unpack(services.backups, old_backup, old_scratch, services.appliance.keystore)
+    with pytest.raises(UnknownKey):
+        services.appliance.keystore.get(workspace_db_key(place.workspace_id))
+    assert (old_scratch / "workspaces" / f"{place.workspace_id}.db").exists()
