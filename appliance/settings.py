@@ -88,7 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("demo_site_port", int, 0, "Port of the demo intranet page (https, same certificate); 0 turns it off."),
     Setting("cancellation_purge_days", int, 30, "Days from a workspace's cancellation to its purge (1 to 30)."),
     Setting("retention_batch_rows", int, 200, "Most rows a purge deletes per transaction."),
-    Setting("retention_batch_max_ms", int, 50, "Longest a purge's transaction should hold the database (it shrinks)."),
+    Setting("retention_batch_max_ms", int, 25, "Longest a purge's transaction should hold the database (it shrinks)."),
     Setting("retention_batch_pause_ms", int, 5, "Pause between a purge's batches, in milliseconds (0: none)."),
     Setting("backup_dir", Path, None, "Where backups are written; put it on another disk. Empty: <data_dir>/backups."),
     Setting("backup_keep", int, 14, "Most recent backups kept; older ones are deleted, never the newest verified one."),

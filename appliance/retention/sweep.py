@@ -29,7 +29,7 @@ class Pacing:
     (a chat reply waits for at most one), and a pause between transactions."""
 
     batch_rows: int = 200
-    batch_seconds: float = 0.05
+    batch_seconds: float = 0.025
     pause_seconds: float = 0.005
 
 

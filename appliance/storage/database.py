@@ -135,7 +135,11 @@ class Database:
     def transaction(self) -> Iterator[sqlcipher3.Connection]:
         """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
         conn = self.connection
-        with self._write_gate:
+        # Waiting here counts against the same busy timeout SQLite would have applied to the lock itself.
+        if not self._write_gate.acquire(timeout=self._busy_timeout_ms / 1000):
+            raise StorageError(f"{self.path.name} stayed busy with another write for {self._busy_timeout_ms} ms; "
+                               "try again")
+        try:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield conn
@@ -145,6 +149,8 @@ class Database:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
+        finally:
+            self._write_gate.release()
 
     def execute_script_in_transaction(self, script: str) -> None:
         """Run a multi-statement script atomically (used by migrations)."""

@@ -284,20 +284,3 @@ def test_a_large_purge_merges_the_index_first_and_leaves_it_whole(services, plac
     assert place.column("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'parking'") == place.column(
         "SELECT id FROM messages WHERE conversation_id = ? AND text LIKE '%park%' ORDER BY id", (kept,))
 
-
-def test_batches_shrink_when_they_hold_the_database_too_long_and_grow_back():
-    from appliance.retention.sweep import Pacing, _Budget
-
-    budget = _Budget(Pacing(batch_rows=200, batch_seconds=0.05))
-
-    budget.took(0.2)  # four times too long: a quarter of the rows
-    assert budget.rows == 50
-    budget.took(0.04)  # close enough to the target: unchanged
-    assert budget.rows == 50
-    budget.took(0.01)
-    assert budget.rows == 75
-    budget.took(60)
-    assert budget.rows == _Budget.MIN_ROWS
-    for _ in range(20):
-        budget.took(0.001)
-    assert budget.rows == 200
