@@ -21,12 +21,14 @@ from server import (
     security_headers,
     widget,
 )
+from server.in_memory import InMemoryRequest
 
 access_log = logging.getLogger("chatspark.access")
 
 
 def create_app(services: Services, *, settings: Settings, scheduler=None) -> Flask:
     app = Flask(__name__, static_url_path="/static")
+    app.request_class = InMemoryRequest
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes,
                       CHATSPARK_OWN_CERTIFICATE=not settings.tls_cert_file)
     app.extensions["chatspark.appliance"] = services.appliance

@@ -1,4 +1,5 @@
-"""Waitress on a private unix socket (0600 in a 0700 directory), trusting X-Forwarded-* from Caddy alone."""
+"""Waitress on a private unix socket (0600 in a 0700 directory), trusting X-Forwarded-* from Caddy alone, with
+every body kept in memory (see `server.in_memory`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import waitress
 from flask import Flask
+
+from server.in_memory import waitress_buffers
 
 
 class AppServer:
@@ -23,6 +26,7 @@ class AppServer:
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
             clear_untrusted_proxy_headers=True,
             max_request_body_size=max_request_body_bytes,
+            **waitress_buffers(max_request_body_bytes),
             ident="chatspark",
             expose_tracebacks=False,
         )
