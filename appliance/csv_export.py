@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 # A cell starting with one of these is read as a formula by Excel, LibreOffice and Google Sheets (OWASP's list).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -18,9 +18,18 @@ def safe_cell(value: Any) -> Any:
 
 
 def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    return "".join(csv_chunks(header, rows))
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]], *, rows_per_chunk: int = 500) -> Iterator[str]:
+    """The same CSV a few hundred rows at a time, for exports too large to hold at once."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow([safe_cell(name) for name in header])
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         writer.writerow([safe_cell(cell) for cell in row])
-    return out.getvalue()
+        if number % rows_per_chunk == 0:
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue()

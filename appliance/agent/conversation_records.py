@@ -11,10 +11,11 @@ from typing import Iterator
 from appliance.agent import listing
 from appliance.agent.leads import Lead, lead_from_row
 from appliance.clock import Clock, isoformat
-from appliance.csv_export import to_csv
+from appliance.csv_export import csv_chunks
 from appliance.errors import NotFound, ValidationError
 from appliance.knowledge.search import content_hash
 from appliance.storage.database import Database
+from appliance.streamed_export import StreamedExport, json_array_chunks
 
 OUTCOMES = ("answered", "fell_back")
 FEEDBACK = ("up", "down")
@@ -193,6 +194,11 @@ class ConversationRecords:
         self._db = db
         self._clock = clock
 
+    def count(self, filters: ConversationFilters | None = None) -> int:
+        clauses, params = _where(filters or ConversationFilters())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._db.query_one(f"SELECT count(*) FROM conversations c {where}", params)[0]
+
     def list(self, filters: ConversationFilters | None = None, *, limit: int = listing.DEFAULT_LIMIT,
              after: str | None = None) -> listing.Page[ConversationSummary]:
         """Conversations newest first (ties by id), `limit` at a time; `after` is the previous page's next_after."""
@@ -273,23 +279,35 @@ class ConversationRecords:
         return Deletion(len(found), messages, leads, found, isoformat(self._clock.now()))
 
     def export(self, filters: ConversationFilters, format: str) -> Export:
-        """Every matching conversation: CSV with one row per message, or JSON transcripts (without leads)."""
+        """Every matching conversation at once; `stream` gives the same a page at a time."""
+        stream = self.stream(filters, format)
+        content = "".join(stream.chunks)
+        return Export(content, stream.media_type, stream.filename, stream.count)
+
+    def stream(self, filters: ConversationFilters, format: str) -> StreamedExport:
+        """Every matching conversation, newest first, made as it is read: CSV with one row per message, or JSON
+        transcripts (without leads). Each page is read on its own: inside `Database.snapshot()` all show one moment.
+        """
         if format not in FORMATS:
             raise ValidationError(f"'format' is one of: {', '.join(FORMATS)}")
-        transcripts = list(self._matching(filters))
         day = isoformat(self._clock.now())[:10]
         if format == "json":
-            content = json.dumps([t.public(with_leads=False) for t in transcripts], ensure_ascii=False, indent=1)
-            return Export(content, "application/json", f"conversations-{day}.json", len(transcripts))
+            export = StreamedExport("application/json", f"conversations-{day}.json")
+            export.chunks = json_array_chunks([t.public(with_leads=False) for t in page]
+                                              for page in export.counting(self._pages(filters)))
+            return export
+        export = StreamedExport("text/csv", f"conversations-{day}.csv")
         rows = ([t.id, t.agent_id, t.started_at, m.role, m.text, m.answered, m.method, m.feedback, m.created_at,
-                 " | ".join(s.label() for s in m.sources)] for t in transcripts for m in t.messages)
-        return Export(to_csv(CSV_COLUMNS, rows), "text/csv", f"conversations-{day}.csv", len(transcripts))
+                 " | ".join(s.label() for s in m.sources)]
+                for page in export.counting(self._pages(filters)) for t in page for m in t.messages)
+        export.chunks = csv_chunks(CSV_COLUMNS, rows)
+        return export
 
-    def _matching(self, filters: ConversationFilters) -> Iterator[Transcript]:
+    def _pages(self, filters: ConversationFilters) -> Iterator[list[Transcript]]:
         after = None
         while True:
             page = self.list(filters, limit=EXPORT_BATCH, after=after)
-            yield from self._transcripts([c.id for c in page.items])
+            yield self._transcripts([c.id for c in page.items])
             if page.next_after is None:
                 return
             after = page.next_after

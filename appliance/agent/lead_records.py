@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 from appliance.agent import listing
 from appliance.agent.conversation_records import ConversationRecords, Export, Transcript
 from appliance.agent.leads import BUILTIN_COLUMNS, Lead, lead_from_row
 from appliance.clock import Clock, isoformat
-from appliance.csv_export import to_csv
+from appliance.csv_export import csv_chunks
 from appliance.errors import NotFound
 from appliance.storage.database import Database
+from appliance.streamed_export import StreamedExport
 
 EXPORT_BATCH = 500
 CUSTOM_PREFIX = "custom."  # custom field columns are named apart, so a field called "origin" cannot clash
@@ -73,6 +75,11 @@ class LeadRecords:
         self._clock = clock
         self._conversations = ConversationRecords(db, clock=clock)
 
+    def count(self, filters: LeadFilters | None = None) -> int:
+        clauses, params = _where(filters or LeadFilters())
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._db.query_one(f"SELECT count(*) FROM leads l {where}", params)[0]
+
     def list(self, filters: LeadFilters | None = None, *, limit: int = listing.DEFAULT_LIMIT,
              after: str | None = None) -> listing.Page[Lead]:
         """Leads newest first (ties by id), `limit` at a time; `after` is the previous page's next_after."""
@@ -110,20 +117,37 @@ class LeadRecords:
         return LeadDeletion(1, [lead_id], isoformat(self._clock.now()))
 
     def export_csv(self, filters: LeadFilters) -> Export:
-        """Every matching lead as CSV, newest first, one column per custom field any of them has."""
-        leads: list[Lead] = []
+        """Every matching lead as CSV at once; `stream_csv` gives the same a page at a time."""
+        stream = self.stream_csv(filters)
+        content = "".join(stream.chunks)
+        return Export(content, stream.media_type, stream.filename, stream.count)
+
+    def stream_csv(self, filters: LeadFilters) -> StreamedExport:
+        """Every matching lead as CSV, newest first, one column per custom field any of them has: a first pass over
+        the leads finds those fields, the second writes the rows (inside `Database.snapshot()`, both see one moment).
+        """
+        export = StreamedExport("text/csv", f"leads-{isoformat(self._clock.now())[:10]}.csv")
+
+        def chunks() -> Iterator[str]:
+            custom = list(dict.fromkeys(name for page in self.pages(filters) for lead in page
+                                        for name in lead.custom_fields))
+            header = ["id", "created_at", "agent_id", *BUILTIN_COLUMNS, *(CUSTOM_PREFIX + n for n in custom),
+                      "consent_version", "consent_text", "consented_at", "page_url", "origin", "conversation_id"]
+            rows = ([lead.id, lead.created_at, lead.agent_id, lead.name, lead.email, lead.phone, lead.company,
+                     *(lead.custom_fields.get(n) for n in custom), lead.consent_version, lead.consent_text,
+                     lead.consented_at, lead.page_url, lead.origin, lead.conversation_id]
+                    for page in export.counting(self.pages(filters)) for lead in page)
+            yield from csv_chunks(header, rows)
+
+        export.chunks = chunks()
+        return export
+
+    def pages(self, filters: LeadFilters) -> Iterator[list[Lead]]:
+        """Every matching lead, newest first, `EXPORT_BATCH` at a time."""
         after = None
         while True:
             page = self.list(filters, limit=EXPORT_BATCH, after=after)
-            leads += page.items
+            yield page.items
             if page.next_after is None:
-                break
+                return
             after = page.next_after
-        custom = list(dict.fromkeys(name for lead in leads for name in lead.custom_fields))
-        header = ["id", "created_at", "agent_id", *BUILTIN_COLUMNS, *(CUSTOM_PREFIX + n for n in custom),
-                  "consent_version", "consent_text", "consented_at", "page_url", "origin", "conversation_id"]
-        rows = ([lead.id, lead.created_at, lead.agent_id, lead.name, lead.email, lead.phone, lead.company,
-                 *(lead.custom_fields.get(n) for n in custom), lead.consent_version, lead.consent_text,
-                 lead.consented_at, lead.page_url, lead.origin, lead.conversation_id] for lead in leads)
-        day = isoformat(self._clock.now())[:10]
-        return Export(to_csv(header, rows), "text/csv", f"leads-{day}.csv", len(leads))

@@ -11,9 +11,9 @@ import re
 import stat
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterable, TypeVar
+from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
 from appliance.crypto_files import DEFAULT_SCRYPT, ScryptParameters, encrypt_stream
 from appliance.errors import Conflict, ValidationError
@@ -28,6 +28,8 @@ MAX_PATH_CHARS = 400
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 T = TypeVar("T")
+# An archive entry: its path, and its content whole or as chunks (written one at a time, never held together).
+Entry = tuple[str, bytes | Iterable[bytes]]
 
 
 class ExportArchiveError(ValidationError):
@@ -111,10 +113,21 @@ class _Buffer:
         return chunk
 
 
+@dataclass
+class _OpenEntry:
+    """An entry given as chunks, written into the zip one chunk per read."""
+
+    path: str
+    writer: BinaryIO
+    chunks: Iterator[bytes]
+    size: int = 0
+    sha256: "hashlib._Hash" = field(default_factory=hashlib.sha256)
+
+
 class _ArchiveStream:
     """What the encryption reads: the zip, made entry by entry only as more of it is asked for."""
 
-    def __init__(self, entries: Iterable[tuple[str, bytes]], manifest: Callable[[list[ManifestFile]], dict],
+    def __init__(self, entries: Iterable[Entry], manifest: Callable[[list[ManifestFile]], dict],
                  moment: dt.datetime) -> None:
         self._buffer = _Buffer()
         self._zip = zipfile.ZipFile(self._buffer, "w", compression=zipfile.ZIP_DEFLATED)
@@ -122,6 +135,7 @@ class _ArchiveStream:
         self._manifest = manifest
         self._date_time = moment.astimezone(dt.timezone.utc).timetuple()[:6]
         self._seen: set[str] = set()
+        self._open: _OpenEntry | None = None
         self.files: list[ManifestFile] = []
         self.done = False
 
@@ -131,6 +145,9 @@ class _ArchiveStream:
         return self._buffer.take(len(self._buffer) if size < 0 else size)
 
     def _advance(self) -> None:
+        if self._open is not None:
+            self._continue()
+            return
         try:
             path, data = next(self._entries)
         except StopIteration:
@@ -141,9 +158,26 @@ class _ArchiveStream:
             return
         if path == MANIFEST:
             raise ValueError("the manifest is written by the archive itself")
-        self.files.append(self._add(path, data))
+        if isinstance(data, (bytes, bytearray)):
+            self.files.append(self._add(path, bytes(data)))
+        else:
+            self._open = _OpenEntry(path, self._zip.open(self._info(path), "w", force_zip64=True), iter(data))
 
-    def _add(self, path: str, data: bytes) -> ManifestFile:
+    def _continue(self) -> None:
+        """One more chunk of the entry being written, or its end."""
+        entry = self._open
+        try:
+            chunk = next(entry.chunks)
+        except StopIteration:
+            entry.writer.close()
+            self._open = None
+            self.files.append(ManifestFile(entry.path, entry.size, entry.sha256.hexdigest()))
+            return
+        entry.writer.write(chunk)
+        entry.sha256.update(chunk)
+        entry.size += len(chunk)
+
+    def _info(self, path: str) -> zipfile.ZipInfo:
         check_path(path)
         if path.casefold() in self._seen:
             raise ValueError(f"two entries named {path}")
@@ -151,13 +185,17 @@ class _ArchiveStream:
         info = zipfile.ZipInfo(path, date_time=self._date_time)
         info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = (stat.S_IFREG | 0o600) << 16
-        self._zip.writestr(info, data)
+        return info
+
+    def _add(self, path: str, data: bytes) -> ManifestFile:
+        self._zip.writestr(self._info(path), data)
         return ManifestFile(path, len(data), hashlib.sha256(data).hexdigest())
 
     def close(self) -> None:
-        close = getattr(self._entries, "close", None)
-        if close is not None:  # a generator holding a read transaction lets it go now, not when collected
-            close()
+        for source in (self._open.chunks if self._open else None, self._entries):
+            close = getattr(source, "close", None)
+            if close is not None:  # a generator holding a read transaction lets it go now, not when collected
+                close()
 
 
 class _Counting:
@@ -171,10 +209,11 @@ class _Counting:
         return len(data)
 
 
-def write_archive(target: BinaryIO, entries: Iterable[tuple[str, bytes]], *,
+def write_archive(target: BinaryIO, entries: Iterable[Entry], *,
                   manifest: Callable[[list[ManifestFile]], dict], passphrase: str, moment: dt.datetime,
                   scrypt: ScryptParameters = DEFAULT_SCRYPT) -> WrittenArchive:
-    """Zip (path, bytes) entries and a manifest of their sizes and hashes, encrypted to `passphrase` into `target`.
+    """Zip (path, bytes or chunks of bytes) entries and a manifest of their sizes and hashes, encrypted to
+    `passphrase` into `target`.
 
     `manifest` gets the files written and returns the manifest's other fields. On an exception `target` holds a
     partial file: write to a temporary place and keep it only when this returns (see `write_new_file`).

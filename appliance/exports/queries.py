@@ -3,10 +3,8 @@ pairs, one person's leads and conversations, and an account's memberships and se
 
 from __future__ import annotations
 
-import contextlib
 import json
 from dataclasses import dataclass
-from typing import Iterator
 
 from appliance.accounts.users import User, user_from_row
 from appliance.agent.leads import Lead, lead_from_row
@@ -71,21 +69,6 @@ class SessionRecord:
 
     def public(self) -> dict:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-
-@contextlib.contextmanager
-def read_snapshot(db: Database) -> Iterator[None]:
-    """One read transaction on this thread's connection, so every query inside sees the same moment."""
-    conn = db.connection
-    if conn.in_transaction:
-        yield
-        return
-    conn.execute("BEGIN")
-    try:
-        yield
-    finally:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
 
 
 def sources(db: Database) -> list[SourceRecord]:

@@ -70,7 +70,7 @@ class SubjectSearch:
 
     def _in_workspace(self, email: str, workspace: Workspace) -> dict:
         db = self._files.open(workspace.id)
-        with queries.read_snapshot(db):
+        with db.snapshot():
             leads = queries.leads_with_email(db, email)
             linked = queries.conversations_of(db, ids=[lead.conversation_id for lead in leads if lead.conversation_id])
             visitors = sorted({c.visitor_id for c in linked if c.visitor_id})

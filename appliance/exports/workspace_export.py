@@ -14,11 +14,11 @@ from appliance.agent.lead_records import LeadFilters, LeadRecords
 from appliance.clock import Clock
 from appliance.csv_export import to_csv
 from appliance.exports import queries
-from appliance.exports.archive import safe_filename
+from appliance.exports.archive import Entry, safe_filename
 from appliance.storage.database import Database
+from appliance.streamed_export import json_array_chunks
 from appliance.workspaces.service import Workspace
 
-Entry = tuple[str, bytes]
 # What pasted text and Q&A sources keep as their original, by kind; files keep their own name.
 ORIGINAL_NAMES = {"text": "text.md", "qa": "pairs.json"}
 
@@ -28,7 +28,7 @@ def as_json(value) -> bytes:
 
 
 class WorkspaceExport:
-    """Entries (path, bytes) for the archive; `counts` is complete once they have all been read."""
+    """Entries (path, bytes or chunks) for the archive; `counts` is complete once they have all been read."""
 
     def __init__(self, db: Database, workspace: Workspace, *, clock: Clock) -> None:
         self._db = db
@@ -37,7 +37,7 @@ class WorkspaceExport:
         self.counts: dict[str, int] = {}
 
     def entries(self) -> Iterator[Entry]:
-        with queries.read_snapshot(self._db):
+        with self._db.snapshot():
             yield from self._training()
             yield from self._agents()
             yield from self._conversations()
@@ -69,24 +69,20 @@ class WorkspaceExport:
         self.counts["agents"] = len(agents)
 
     def _conversations(self) -> Iterator[Entry]:
+        # Made a page of conversations at a time as the archive reads them: a large workspace never sits in memory.
         records = ConversationRecords(self._db, clock=self._clock)
-        as_json_export = records.export(ConversationFilters(), "json")
-        yield "conversations/conversations.json", as_json_export.content.encode("utf-8")
-        yield "conversations/conversations.csv", records.export(ConversationFilters(), "csv").content.encode("utf-8")
+        as_json_export = records.stream(ConversationFilters(), "json")
+        yield "conversations/conversations.json", as_json_export.encoded()
+        yield "conversations/conversations.csv", records.stream(ConversationFilters(), "csv").encoded()
         self.counts["conversations"] = as_json_export.count
 
     def _leads(self) -> Iterator[Entry]:
         records = LeadRecords(self._db, clock=self._clock)
-        export = records.export_csv(LeadFilters())
-        yield "leads/leads.csv", export.content.encode("utf-8")
-        leads, after = [], None
-        while True:  # JSON as well: it keeps what the CSV leaves out, such as the visitor's address
-            page = records.list(limit=500, after=after)
-            leads += [lead.public() for lead in page.items]
-            if page.next_after is None:
-                break
-            after = page.next_after
-        yield "leads/leads.json", as_json(leads)
+        export = records.stream_csv(LeadFilters())
+        yield "leads/leads.csv", export.encoded()
+        # JSON as well: it keeps what the CSV leaves out, such as the visitor's address
+        yield "leads/leads.json", (chunk.encode("utf-8") for chunk in json_array_chunks(
+            [lead.public() for lead in page] for page in records.pages(LeadFilters())))
         self.counts["leads"] = export.count
 
     def _analytics(self) -> Iterator[Entry]:

@@ -152,6 +152,21 @@ class Database:
         finally:
             self._write_gate.release()
 
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[None]:
+        """One read transaction on this thread's connection, so every query inside sees the same moment (inside
+        another transaction, that one's)."""
+        conn = self.connection
+        if conn.in_transaction:
+            yield
+            return
+        conn.execute("BEGIN")
+        try:
+            yield
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+
     def execute_script_in_transaction(self, script: str) -> None:
         """Run a multi-statement script atomically (used by migrations)."""
         conn = self.connection

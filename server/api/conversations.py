@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Iterator
+
 from flask import Blueprint, Response, jsonify, request
 
 from appliance.agent import listing
 from appliance.agent.conversation_records import ConversationFilters
 from appliance.agent.lead_records import LeadFilters
+from appliance.streamed_export import StreamedExport
 from server.api.payload import body
 from server.auth import actor, allows, client_address, services, workspace_role
 
@@ -56,10 +59,11 @@ def delete_conversations(workspace_id: str):
 def export_conversations(workspace_id: str):
     workspace_role(workspace_id, "conversations.read", export=True)
     filters, format = ConversationFilters.from_params(request.args), request.args.get("format") or "csv"
-    export = _knowledge().conversation_records(workspace_id).export(filters, format)
+    records = _knowledge().conversation_records(workspace_id)
+    export = records.stream(filters, format)
     _audit(workspace_id, "conversations.export", {"format": format, "filters": filters.summary(),
-                                                  "count": export.count})
-    return _attachment(export.content, export.media_type, export.filename)
+                                                  "count": records.count(filters)})
+    return _streamed(export)
 
 
 @blueprint.get(f"{W}/leads")
@@ -91,9 +95,10 @@ def delete_lead(workspace_id: str, lead_id: str):
 def export_leads(workspace_id: str):
     workspace_role(workspace_id, "leads.read", export=True)
     filters = LeadFilters.from_params(request.args)
-    export = _knowledge().lead_records(workspace_id).export_csv(filters)
-    _audit(workspace_id, "leads.export", {"format": "csv", "filters": filters.summary(), "count": export.count})
-    return _attachment(export.content, export.media_type, export.filename)
+    records = _knowledge().lead_records(workspace_id)
+    _audit(workspace_id, "leads.export", {"format": "csv", "filters": filters.summary(),
+                                          "count": records.count(filters)})
+    return _streamed(records.stream_csv(filters))
 
 
 @blueprint.get(f"{W}/analytics")
@@ -117,8 +122,13 @@ def export_analytics(workspace_id: str):
     return _attachment(content, "text/csv", f"analytics-{table}-{since}-to-{until}.csv")
 
 
-def _attachment(content: str, media_type: str, filename: str) -> Response:
+def _attachment(content: str | Iterator[bytes], media_type: str, filename: str) -> Response:
     return Response(content, mimetype=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+def _streamed(export: StreamedExport) -> Response:
+    """An export sent a page at a time as it is made (the audit row, written first, counts what it holds)."""
+    return _attachment(export.encoded(), export.media_type, export.filename)
 
 
 def _audit(workspace_id: str, action: str, details: dict, *, target_type: str | None = None,

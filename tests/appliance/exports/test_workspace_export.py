@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import tracemalloc
 
 import pytest
 
@@ -224,3 +225,73 @@ def test_the_real_service_derives_the_key_with_strong_scrypt(trained, services):
     header = read_header(io.BytesIO(target.getvalue()))
     assert (header.purpose, header.kdf) == ("export", "scrypt")
     assert header.scrypt == DEFAULT_SCRYPT and header.scrypt.n >= 1 << 17
+
+
+def fill(trained, conversations: int, *, first: int = 0) -> None:
+    """Old conversations of ten messages and a lead each with its own custom field, straight into the file."""
+    db = trained.services.appliance.workspaces.open(trained.workspace_id)
+    agent_id = trained.chats.agent.id
+    with db.transaction() as conn:
+        for number in range(first, first + conversations):
+            at = f"2025-{1 + number % 12:02d}-{1 + number % 28:02d}T{number % 24:02d}:00:{number % 60:02d}Z"
+            conn.execute("INSERT INTO conversations (id, agent_id, started_at, updated_at, channel) "
+                         "VALUES (?, ?, ?, ?, 'api')", (f"bulk{number:06d}", agent_id, at, at))
+            conn.executemany("INSERT INTO messages (conversation_id, role, text, created_at) VALUES (?, ?, ?, ?)", [
+                (f"bulk{number:06d}", "visitor" if turn % 2 == 0 else "agent",
+                 f"message {turn} of conversation {number} about the parking rota and the canteen menu", at)
+                for turn in range(10)])
+            conn.execute("INSERT INTO leads (id, agent_id, conversation_id, email, custom_fields, consent_text, "
+                         "consent_version, consented_at, created_at) VALUES (?, ?, ?, ?, ?, 'ok', 1, ?, ?)",
+                         (f"ld_bulk{number:06d}", agent_id, f"bulk{number:06d}", f"v{number}@example.com",
+                          json.dumps({f"field{number % 7}": str(number)}), at, at))
+
+
+def test_a_large_workspace_is_exported_whole_a_page_at_a_time_in_the_same_memory(exports, trained, place):
+    """Conversations and leads are made a page at a time as the archive reads them: four times the conversations
+    take no more memory than one, and nothing is lost at the pages' edges."""
+
+    def peak_of_export(name: str) -> int:
+        tracemalloc.start()
+        try:
+            export_workspace(exports, trained.workspace_id, place / name)
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    fill(trained, 600)
+    (place / "small").mkdir()
+    small = peak_of_export("small")
+    fill(trained, 1800, first=600)
+    (place / "large").mkdir()
+    large = peak_of_export("large")
+    decrypt_export(place / "large" / "workspace.chatspark-export", PASSPHRASE, place / "opened")
+
+    assert large < small * 1.5  # before streaming, the peak grew with the conversations: about 4 times
+    transcripts = read_json(place / "opened/conversations/conversations.json")
+    records = trained.services.knowledge.conversation_records(trained.workspace_id)
+    assert len(transcripts) == 2402 and len({t["id"] for t in transcripts}) == 2402
+    assert [t["id"] for t in transcripts] == [c.id for c in _every_conversation(records)]
+    assert sum(len(t["messages"]) for t in transcripts) == 24000 + sum(
+        len(t["messages"]) for t in transcripts if not t["id"].startswith("bulk"))
+    rows = read_csv(place / "opened/conversations/conversations.csv")
+    assert len(rows) == 1 + sum(len(t["messages"]) for t in transcripts)
+    leads = read_csv(place / "opened/leads/leads.csv")
+    header = leads[0]
+    assert len(leads) == 1 + 2401 and len(read_json(place / "opened/leads/leads.json")) == 2401
+    # A custom field first met on the last page still has its column, and every lead its value in it.
+    assert {f"custom.field{n}" for n in range(7)} <= set(header)
+    for row in leads[1:]:
+        lead_id = row[header.index("id")]
+        if lead_id.startswith("ld_bulk"):
+            number = int(lead_id[7:])
+            assert row[header.index(f"custom.field{number % 7}")] == str(number)
+
+
+def _every_conversation(records):
+    after, found = None, []
+    while True:
+        page = records.list(limit=200, after=after)
+        found += page.items
+        if page.next_after is None:
+            return found
+        after = page.next_after
