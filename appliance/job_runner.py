@@ -107,9 +107,9 @@ class JobRunner:
 class JobScheduler:
     """APScheduler running the declared jobs through one JobRunner, each coalesced and one instance at a time.
 
-    At start, runs left 'running' by a process that died are marked interrupted, and every job whose last finished
-    run is older than its interval (or that never ran) runs at once, as a catch-up; the others keep their rhythm
-    from their last run, so restarting the server does not postpone a daily job forever.
+    At start, runs left 'running' by a process that died are marked interrupted, and every job whose last run was
+    interrupted, or whose last finished run is older than its interval, runs at once, as a catch-up; the others keep
+    their rhythm from their last run, so restarting the server does not postpone a daily job forever.
     """
 
     def __init__(self, services: Services, jobs: list[JobSpec], *, runner: JobRunner | None = None) -> None:
@@ -146,10 +146,15 @@ class JobScheduler:
         since = self._appliance_created_at(now)
         catch_up = []
         for spec in self.jobs.values():
-            last = self.runner.runs.latest(spec.id, outcomes=("success", "failure"))
-            # A job that never ran is due one interval after the appliance was made: a fresh install does not back
-            # up its empty databases at once, and restarts cannot put the first run off for ever.
-            due = since + spec.every if last is None else last.started_at + spec.every
+            last = self.runner.runs.latest(spec.id, outcomes=("success", "failure", "interrupted"))
+            if last is None:
+                # A job that never ran is due one interval after the appliance was made: a fresh install does not
+                # back up its empty databases at once, and restarts cannot put the first run off for ever.
+                due = since + spec.every
+            elif last.outcome == "interrupted":
+                due = now  # cut short by a crash: finished at once (a purge's merge, a backup), not an interval on
+            else:
+                due = last.started_at + spec.every
             if due <= now:
                 catch_up.append(spec.id)
             self._scheduler.add_job(

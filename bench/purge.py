@@ -7,7 +7,7 @@ the agent questions through ConversationService.ask at a steady 20 a second (a b
 timed, first alone (the baseline), then while the sweep deletes every old conversation with the shipped batch
 settings. Prints one JSON line per measurement, the last with the ratios.
 
-Run alone with `python -m bench.purge` (about 15 minutes on 2 cores); `--messages 100000` for a quick pass.
+Run alone with `python -m bench.purge` (about 3 minutes on 2 cores); `--messages 100000` for a quick pass.
 """
 
 from __future__ import annotations

@@ -13,7 +13,11 @@ KINDS = ("conversations", "messages", "leads", "analytics_events", "visitor_addr
 # Uploaded files are large: a handful per transaction keeps each one short.
 ORIGINALS_PER_BATCH = 10
 # Index pages one merge step writes: about as long a transaction as a batch of deletions.
-MERGE_PAGES = 200
+MERGE_PAGES = 80
+# In a workspace's meta table while a large purge owes the message index a full merge (see defer_index_deletes).
+INDEX_MERGE_OWED = "retention.message_index_merge_owed"
+DEFAULT_AUTOMERGE = 4    # FTS5's own, which the workspace schema keeps
+DEFERRED_AUTOMERGE = 16  # FTS5's largest
 _IDS = "SELECT value FROM json_each(?)"
 
 
@@ -123,12 +127,44 @@ def message_index_pages(conn) -> int:
     return conn.execute("SELECT count(*) FROM messages_fts_data").fetchone()[0]
 
 
+def defer_index_deletes(conn, since: str) -> None:
+    """Until `secure_index_deletes`, deleting a message writes a deletion marker into the message index instead of
+    rewriting the index pages that hold its words: on a large index about ten times cheaper, as a secure delete
+    looks for every word in every segment and chat's commits keep emptying the page cache it would need. The words
+    stay in the index, unreachable, until a full merge drops them; the merge is recorded as owed until it is done,
+    so a purge cut short is finished by the next sweep."""
+    conn.execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                 (INDEX_MERGE_OWED, since))
+    conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 0)")
+    # Each batch's markers make a small segment; merging them 16 at a time rather than 4 spares most of the merges
+    # that would hold a batch's commit (and so a chat reply) for tens of milliseconds.
+    conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', ?)", (DEFERRED_AUTOMERGE,))
+
+
+def secure_index_deletes(conn) -> None:
+    """Deleting a message removes its words from the message index at once again (the workspace's normal state)."""
+    conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1)")
+    conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('automerge', ?)", (DEFAULT_AUTOMERGE,))
+
+
+def message_count(conn) -> int:
+    return conn.execute("SELECT count(*) FROM messages").fetchone()[0]
+
+
+def index_merge_owed(conn) -> bool:
+    return conn.execute("SELECT 1 FROM meta WHERE name = ?", (INDEX_MERGE_OWED,)).fetchone() is not None
+
+
+def index_merge_done(conn) -> None:
+    conn.execute("DELETE FROM meta WHERE name = ?", (INDEX_MERGE_OWED,))
+
+
 def merge_message_index(conn, *, first: bool) -> bool:
     """One step of folding the message index's segments into one (FTS5 'merge'); whether it did any work.
 
-    A secure delete looks for each of a message's words in every segment of the index, so before a large purge,
-    one segment makes every deletion several times cheaper. The first step starts a full merge; the later ones
-    carry it to its end, even if chat adds segments meanwhile."""
+    The first step starts a full merge of every segment there is; the later ones carry it to its end, even if chat
+    adds segments meanwhile. Merging a deletion marker with the words it deletes drops both, and the pages they
+    were on are freed (and zeroed: secure_delete is on)."""
     before = conn.total_changes
     conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)",
                  (-MERGE_PAGES if first else MERGE_PAGES,))

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from appliance.audit.log import AuditLog
-from appliance.clock import Clock
+from appliance.clock import Clock, isoformat
 from appliance.errors import PurgeFailed
 from appliance.retention import deletions
 from appliance.retention.deletions import Cutoffs, zero_counts
@@ -18,8 +18,8 @@ from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 
 log = logging.getLogger(__name__)
-# Messages due at which the sweep first merges the message index (seconds of work on a million messages, done in
-# short steps like the deletions).
+# Messages due at which the sweep defers the index's deletions to one full merge at the end (see
+# deletions.defer_index_deletes); below it, each deletion takes its words out of the index at once.
 LARGE_PURGE_MESSAGES = 5_000
 
 
@@ -119,18 +119,20 @@ class RetentionSweeper:
 
         A workspace that fails is reported and the others still swept; the failure is raised at the end."""
         report = SweepReport(dry_run=dry_run)
-        rows = self._db.query(
-            "SELECT w.id, w.legal_hold_since FROM workspaces w JOIN retention_policies p ON p.workspace_id = w.id "
-            "WHERE w.purge_started_at IS NULL ORDER BY w.id")
+        # Every workspace, not only those with a policy: one whose large purge was cut short owes its index a merge
+        # whatever its policy is now.
+        rows = self._db.query("SELECT id, legal_hold_since FROM workspaces WHERE purge_started_at IS NULL ORDER BY id")
         policies = self._policies.all()
         for row in rows:
-            policy = policies[row["id"]]
-            if policy.keeps_everything():
-                continue
-            if row["legal_hold_since"]:
-                report.held.append(row["id"])
-                continue
+            policy = policies.get(row["id"]) or RetentionPolicy()
             try:
+                if not dry_run:  # whatever the policy and hold now: the rows are gone, their words must go too
+                    self._finish_cut_short_merge(row["id"])
+                if policy.keeps_everything():
+                    continue
+                if row["legal_hold_since"]:
+                    report.held.append(row["id"])
+                    continue
                 counts = self.sweep_workspace(row["id"], policy, dry_run=dry_run)
             except Exception as exc:  # one damaged or busy workspace must not keep the others from their sweep
                 log.exception("retention sweep failed for a workspace", extra={"workspace_id": row["id"]})
@@ -152,15 +154,21 @@ class RetentionSweeper:
             return deletions.count_due(db.connection, cutoffs)
         counts = zero_counts()
         if cutoffs.conversations:
-            if deletions.messages_due(db.connection, cutoffs.conversations) >= LARGE_PURGE_MESSAGES:
-                self._merge_index(db)
-
             def conversations(conn, budget: int) -> int:
                 done, messages = deletions.delete_conversations(conn, cutoffs.conversations, budget=budget)
                 counts["conversations"] += done
                 counts["messages"] += messages
                 return done
-            self._in_batches(db, conversations)
+
+            if deletions.messages_due(db.connection, cutoffs.conversations) >= LARGE_PURGE_MESSAGES:
+                with db.transaction() as conn:
+                    deletions.defer_index_deletes(conn, isoformat(self._clock.now()))
+                try:
+                    self._in_batches(db, conversations, between=self._merging_as_it_goes(db, counts))
+                finally:
+                    self._merge_deferred(db)
+            else:
+                self._in_batches(db, conversations)
         for kind, step in (
                 ("leads", lambda conn, budget: deletions.delete_leads(conn, cutoffs.leads, budget=budget)),
                 ("analytics_events", lambda conn, budget: deletions.delete_analytics_events(
@@ -179,8 +187,42 @@ class RetentionSweeper:
             log.info("retention sweep", extra={"workspace_id": workspace_id, **counts})
         return counts
 
+    def _finish_cut_short_merge(self, workspace_id: str) -> None:
+        """A large purge killed before its merge: finish the merge, so the deleted messages' words leave the index."""
+        db = self._files.open(workspace_id)
+        if deletions.index_merge_owed(db.connection):
+            log.warning("finishing the index merge of a purge cut short", extra={"workspace_id": workspace_id})
+            self._merge_deferred(db)
+            db.checkpoint()
+
+    def _merge_deferred(self, db: Database) -> None:
+        """Deletions remove words at once again, then one full merge drops the words of every message deleted
+        while they did not; the merge is no longer owed once it is done."""
+        with db.transaction() as conn:
+            deletions.secure_index_deletes(conn)
+        self._merge_index(db)
+        with db.transaction() as conn:
+            deletions.index_merge_done(conn)
+
+    def _merging_as_it_goes(self, db: Database, counts: dict[str, int]) -> Callable[[], None]:
+        """A full merge each time the messages deleted since the last one reach half of those the index held then.
+
+        A merge step writes a bounded number of pages, but it reads every deleted entry it passes over: were all of
+        a million messages merged away at the end, its first step would read the whole index in one transaction.
+        Merging at each halving keeps at least half of what a step reads worth writing (so it stays short), and
+        costs about two rewrites of the index in all."""
+        state = {"indexed": deletions.message_count(db.connection), "merged_at": 0}
+
+        def between() -> None:
+            deleted = counts["messages"] - state["merged_at"]
+            if deleted >= max(LARGE_PURGE_MESSAGES, state["indexed"] // 2):
+                self._merge_index(db)
+                state["indexed"] -= deleted
+                state["merged_at"] = counts["messages"]
+        return between
+
     def _merge_index(self, db: Database) -> None:
-        """Merge the message index in short steps before a large purge (see deletions.merge_message_index).
+        """Merge the message index in short steps (see deletions.merge_message_index).
 
         A full merge writes each page of the index about once; past that, what is left to merge is what chat added
         meanwhile, which its own merging takes care of."""
@@ -198,8 +240,10 @@ class RetentionSweeper:
         if self._pacing.pause_seconds:
             self._sleep(self._pacing.pause_seconds)
 
-    def _in_batches(self, db: Database, step: Callable[..., int]) -> int:
-        """Run `step(conn, rows)` in its own write transaction until it does nothing, pausing between batches."""
+    def _in_batches(self, db: Database, step: Callable[..., int], *,
+                    between: Callable[[], None] | None = None) -> int:
+        """Run `step(conn, rows)` in its own write transaction until it does nothing, pausing between batches (and
+        calling `between` there)."""
         total, budget = 0, _Budget(self._pacing)
         while True:
             # Elapsed time, not the injected clock: this paces the work, it decides nothing about the data.
@@ -210,4 +254,6 @@ class RetentionSweeper:
             if not done:
                 return total
             total += done
+            if between is not None:
+                between()
             self._pause(db)

@@ -168,6 +168,22 @@ def test_a_job_missed_while_the_server_was_down_is_caught_up_and_a_recent_one_wa
     assert dt.timedelta(minutes=49) < wait <= dt.timedelta(minutes=50)
 
 
+def test_a_job_whose_last_run_was_interrupted_runs_at_once_whenever_it_last_finished(started, services, clock):
+    """A sweep or a backup killed half-way is finished at the next start, not an interval later."""
+    record_run(services, "sweep", started=clock.now() - dt.timedelta(minutes=30))
+    record_run(services, "sweep", started=clock.now() - dt.timedelta(minutes=10), outcome="interrupted")
+    record_run(services, "tidy", started=clock.now() - dt.timedelta(minutes=10), outcome="interrupted")
+    record_run(services, "tidy", started=clock.now() - dt.timedelta(minutes=5))
+    hourly = dt.timedelta(hours=1)
+    scheduler = started([JobSpec(job_id, job_id, hourly, lambda services: {}) for job_id in ("sweep", "tidy")])
+
+    wait_for(lambda: [(r["trigger"], r["outcome"]) for r in runs_of(services, "sweep")] == [("catch_up", "success")])
+    # One that finished after its interrupted run keeps its rhythm.
+    assert runs_of(services, "tidy") == []
+    wait = scheduler.next_run_time("tidy") - dt.datetime.now(dt.timezone.utc)
+    assert dt.timedelta(minutes=54) < wait <= dt.timedelta(minutes=55)
+
+
 def test_a_failing_job_is_recorded_and_mailed_once_while_other_jobs_keep_running(started, services):
     services.users.create_operator(email="op@example.com", password="a long enough passphrase")
 

@@ -12,6 +12,7 @@ import pytest
 from appliance.errors import UnknownKey
 from appliance.keys import masterkey
 from appliance.keys.keystore import CONTROL_DB_KEY, workspace_db_key
+from appliance.retention import deletions, sweep
 from appliance.retention.purge import purge_cancelled_workspaces
 from appliance.retention.service import sweep_retention
 from appliance.storage.database import Database
@@ -62,6 +63,52 @@ def test_a_retention_sweep_leaves_no_trace_of_the_canary(services, place, other_
 
     assert place.count("conversations") == 1
     _assert_gone(services, place, other_place)
+
+
+def test_a_large_sweep_that_defers_the_index_deletions_leaves_no_trace_of_the_canary(services, place, other_place,
+                                                                                       monkeypatch):
+    """Past LARGE_PURGE_MESSAGES, deletions leave markers in the index and full merges drop the words."""
+    monkeypatch.setattr(sweep, "LARGE_PURGE_MESSAGES", 1)
+    _canary_places(place, other_place)
+    _assert_stored(place)
+    place.set_policy(conversations_days=30, leads_days=30)
+
+    summary = sweep_retention(services)
+
+    assert summary["totals"]["messages"] == 4 and place.count("conversations") == 1
+    assert index_config(place.db) == {"secure-delete": 1, "automerge": 4}
+    assert not deletions.index_merge_owed(place.db.connection)
+    _assert_gone(services, place, other_place)
+
+
+def test_a_large_sweep_cut_short_before_its_merge_is_finished_by_the_next_sweep_whatever_the_policy(
+        services, place):
+    place.at(NOW - 100 * dt.timedelta(days=1)).conversation(QUESTION, PARKING, visitor="canary-visitor")
+    place.at(NOW).conversation(PARKING)
+    place.set_policy(conversations_days=30)
+    db = place.db
+    # What a large sweep killed after its deletions leaves: the rows gone, their words still in the index pages.
+    with db.transaction() as conn:
+        deletions.defer_index_deletes(conn, "2026-11-29T12:00:00Z")
+    with db.transaction() as conn:
+        deletions.delete_conversations(conn, "2026-10-30T12:00:00Z", budget=100)
+    db.checkpoint()
+    # Gone for every query; only the index's raw pages still hold the word.
+    assert place.count("messages") == 2 and rows_containing(db, CANARY) == ["messages_fts_data.block"]
+    assert plaintext_contains(db.path, place.key(), CANARY_TAIL)
+    place.services.retention.set_legal_hold(place.workspace_id, on=True, reason="audit", actor=place.owner)
+
+    summary = sweep_retention(services)
+
+    assert summary["held"] == [place.workspace_id]
+    assert index_config(db) == {"secure-delete": 1, "automerge": 4}
+    assert not deletions.index_merge_owed(db.connection)
+    _assert_gone(services, place)
+
+
+def index_config(db) -> dict[str, int]:
+    return {row["k"]: row["v"] for row in db.query(
+        "SELECT k, v FROM messages_fts_config WHERE k IN ('secure-delete', 'automerge')")}
 
 
 def test_an_erasure_leaves_no_trace_of_the_canary(services, place, other_place):

@@ -257,7 +257,7 @@ def test_describe_says_what_goes_in_words():
     assert describe(dict.fromkeys(counts, 0), dry_run=False) == "nothing was deleted."
 
 
-def test_a_large_purge_merges_the_index_first_and_leaves_it_whole(services, place, monkeypatch):
+def test_a_large_purge_merges_the_index_as_it_goes_and_at_the_end_and_leaves_it_whole(services, place, monkeypatch):
     from appliance.retention import sweep
     from tests.appliance.retention.places import fill_conversations
 
@@ -278,9 +278,33 @@ def test_a_large_purge_merges_the_index_first_and_leaves_it_whole(services, plac
 
     summary = sweep_retention(services)
 
-    assert merged[0] is True and len(merged) >= 2
+    # Full merges as the deleted messages reach half of what the index held at the last one, and one at the end.
+    assert merged.count(True) >= 2 and merged[-1] is False
     assert summary["totals"]["conversations"] == 120 and summary["totals"]["messages"] == 480
+    assert place.column("SELECT v FROM messages_fts_config WHERE k IN ('automerge', 'secure-delete') ORDER BY k") \
+        == [4, 1]
+    assert place.count("meta", "name = ?", (sweep.deletions.INDEX_MERGE_OWED,)) == 0
     place.db.connection.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
     assert place.column("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'parking'") == place.column(
         "SELECT id FROM messages WHERE conversation_id = ? AND text LIKE '%park%' ORDER BY id", (kept,))
 
+
+
+def test_a_merge_owed_by_a_workspace_without_a_policy_is_finished_by_the_sweep(services, place):
+    """A policy set back to keeping everything after a large purge was cut short: the sweep still finishes it."""
+    from appliance.retention import deletions
+
+    place.at(NOW - 400 * DAY).conversation(PARKING)
+    with place.db.transaction() as conn:
+        deletions.defer_index_deletes(conn, "2026-11-29T12:00:00Z")
+    with place.db.transaction() as conn:
+        deletions.delete_conversations(conn, "2026-11-01T00:00:00Z", budget=100)
+    assert place.count("messages") == 0
+    assert place.count("messages_fts_data", "instr(block, ?) > 0", (b"park",)) > 0
+
+    summary = sweep_retention(services)
+
+    assert summary["totals"]["messages"] == 0
+    assert not deletions.index_merge_owed(place.db.connection)
+    assert place.column("SELECT v FROM messages_fts_config WHERE k = 'secure-delete'") == [1]
+    assert place.count("messages_fts_data", "instr(block, ?) > 0", (b"park",)) == 0
