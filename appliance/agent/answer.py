@@ -161,8 +161,16 @@ class Answerer:
             return Reply("", False, confidence * 0.5, "fallback")
         count = SENTENCES_BY_LENGTH.get(agent.answer_length, 3)
         ranked = sorted(scored, reverse=True)
-        # Sentences far weaker than the best one are padding, not answer.
-        chosen = [item for item in ranked[:count] if item[0] >= ranked[0][0] * RELEVANT_SHARE]
+        chosen, seen = [], set()
+        for item in ranked:
+            # Sentences far weaker than the best one are padding, not answer.
+            if len(chosen) == count or item[0] < ranked[0][0] * RELEVANT_SHARE:
+                break
+            # A notice repeated on every page of a site, or in every section, is said once.
+            said = " ".join(item[5].casefold().split())
+            if said not in seen:
+                seen.add(said)
+                chosen.append(item)
         chosen.sort(key=lambda item: (item[3], item[4]))
         used = sorted({item[3] for item in chosen})
         citations = [Citation(hits[r].source_id, hits[r].title, hits[r].url, hits[r].heading_path, hits[r].text,

@@ -100,6 +100,17 @@ def test_answer_length_bounds_the_number_of_sentences(workspace):
     assert reply.answered and 1 <= reply.text.count(".") <= 2
 
 
+def test_a_sentence_repeated_in_the_content_is_said_once(workspace):
+    notice = "The badge office is open from 22:00 to 06:00 in building C."
+    workspace.teach("Night shift", "\n\n".join(f"# Night shift {n}\n\n{notice}\n\nSee the {n} rota for who is on "
+                                                "duty." for n in ("first", "second", "third")))
+
+    reply = workspace.ask("When is the badge office open at night?")
+
+    assert reply.answered and reply.text.count("badge office is open") == 1
+    assert reply.text.startswith(notice)
+
+
 def test_follow_up_question_is_read_with_the_one_before(workspace):
     alone = workspace.ask("and how long does that take?")
     follow_up = workspace.ask("and how long does that take?", history=["How is reimbursement of expenses done?"])
