@@ -18,7 +18,7 @@ from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 
 log = logging.getLogger(__name__)
-# Messages due at which the sweep defers the index's deletions to one full merge at the end (see
+# Messages due at which the sweep defers the index's deletions to full merges as it goes and at the end (see
 # deletions.defer_index_deletes); below it, each deletion takes its words out of the index at once.
 LARGE_PURGE_MESSAGES = 5_000
 
