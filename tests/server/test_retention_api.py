@@ -12,7 +12,8 @@ from appliance.agent.conversations import Visitor
 from appliance.permissions import ALLOWED_WHILE_CANCELLED
 from appliance.retention.service import Actor
 from tests.server import test_permissions
-from tests.server.test_permissions import WORKSPACE_ROUTES, prepare
+from tests.server.permission_routes import WORKSPACE_ROUTES
+from tests.server.test_permissions import prepare
 
 # The permission tests' appliance, callers and fresh workspaces, so every route of their table is tried here too.
 world = test_permissions.world
