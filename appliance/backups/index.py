@@ -33,7 +33,8 @@ class Backup:
 
 
 def _backups(db: Database, where: str = "", params: tuple = ()) -> list[Backup]:
-    rows = db.query(f"SELECT {_COLUMNS} FROM backups {where} ORDER BY created_at DESC, id DESC", params)
+    # Made in the same second (times are kept to the second), the one made later is the newer: rowid, not the id.
+    rows = db.query(f"SELECT {_COLUMNS} FROM backups {where} ORDER BY created_at DESC, rowid DESC", params)
     members: dict[str, list[str]] = {}
     for row in db.query("SELECT backup_id, workspace_id FROM backup_workspaces ORDER BY workspace_id"):
         members.setdefault(row["backup_id"], []).append(row["workspace_id"])

@@ -25,6 +25,16 @@ def test_prune_keeps_the_newest_and_the_newest_verified_backup(services, chats, 
     assert backups.prune().deleted == []  # a second run deletes nothing more
 
 
+def test_of_backups_made_in_the_same_second_the_later_one_is_the_newest(services, chats, clock):
+    """Times are kept to the second: several backups within one (say, from a script) still keep their order."""
+    backups = BackupService(services.appliance, audit=services.audit, directory=services.backups.directory, keep=1)
+    made = [backups.create() for _ in range(4)]  # the clock stands still
+
+    assert [b.id for b in backups.list()] == [b.id for b in reversed(made)]
+    assert backups.prune().deleted == [b.id for b in reversed(made[:3])]
+    assert [b.id for b in backups.list()] == [made[3].id]
+
+
 def test_prune_drops_failures_older_than_the_newest_complete_backup(services, chats, clock):
     backups = services.backups
     failed_backup(services)
