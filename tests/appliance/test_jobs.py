@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import pytest
 
@@ -20,16 +19,7 @@ from appliance.jobs import (
     verify_audit_log,
 )
 from tests.appliance.queued_mail import mails_to
-
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
+from tests.waiting import wait_for
 
 
 def record_run(services, job_id: str, *, started: dt.datetime, outcome: str = "success") -> None:

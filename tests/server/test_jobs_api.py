@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from jsonschema import Draft202012Validator
 
 from appliance.jobs import build_scheduler, declared_jobs
 from server import openapi
 from server.app import create_app
+from tests.waiting import wait_for
 
 PASSWORD = "plum orbit lantern 42"
 JOBS = {"send_outbox", "prune_expired", "checkpoint_databases", "verify_audit_log"}
 
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("the condition did not hold in time")
 
 
 class Api:

@@ -7,7 +7,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,6 +15,7 @@ from appliance.clock import SystemClock
 from appliance.layout import Layout
 from tests.running import RunningAppliance, chatspark, free_port
 from tests.server.conftest import init_appliance
+from tests.waiting import wait_for
 
 PASSWORD = "plum orbit lantern 42"
 
@@ -37,15 +37,6 @@ def runs_of(appliance_dirs, job_id: str) -> list[tuple]:
     return [(r["trigger"], r["outcome"], r["requested_by"]) for r in query(
         appliance_dirs, "SELECT trigger, outcome, requested_by FROM job_runs WHERE job_id = ? ORDER BY id", (job_id,))]
 
-
-def wait_for(condition, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("the condition did not hold in time")
 
 
 @pytest.fixture

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from appliance import certificates
 from tests.running import chatspark
-
-
-def wait_for(predicate, *, timeout: float = 15.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s")
+from tests.waiting import wait_for
 
 
 def alive(pid: int) -> bool:
