@@ -13,20 +13,7 @@ import re
 from flask import Blueprint, jsonify
 
 from appliance import __version__
-from server.api import (
-    api_keys,
-    audit,
-    auth,
-    backups,
-    conversations,
-    exports,
-    jobs,
-    knowledge,
-    me,
-    retention,
-    users,
-    workspaces,
-)
+from server.api import AREAS
 from server.openapi_operations import AUDIT_FILTERS, CSV_OR_JSON, QUERY_PARAMETERS, Download, W, operations
 from server.openapi_schemas import BINARY, INTEGER, SCHEMAS, STRING, ref
 
@@ -125,9 +112,7 @@ def document() -> dict:
         if method != "get" and path.startswith(W):
             rest[-1] = rest[-1] | {409}  # a cancelled workspace is read-only (server/auth.py)
         paths.setdefault(f"/api/v1{path}", {})[method] = _operation(path, *rest)
-    tags = [{"name": module.blueprint.name, "description": module.__doc__.strip()}
-            for module in (auth, me, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs,
-                           retention, backups)]
+    tags = [{"name": module.blueprint.name, "description": module.__doc__.strip()} for module in AREAS]
     tags.append({"name": blueprint.name, "description": __doc__.splitlines()[0]})
     return {
         "openapi": "3.1.0",

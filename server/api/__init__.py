@@ -17,8 +17,10 @@ from server.api import (
     workspaces,
 )
 
+# The areas in the order the OpenAPI document lists them; each module holds one blueprint.
+AREAS = (auth, me, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention, backups)
+
 
 def register(app: Flask) -> None:
-    for module in (auth, me, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention,
-                   backups):
+    for module in AREAS:
         app.register_blueprint(module.blueprint, url_prefix="/api/v1")
