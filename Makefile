@@ -48,7 +48,7 @@ test: $(VENV)/.installed-test $(VENV)/.installed-browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 fuzz: $(VENV)/.installed-test
-	CHATSPARK_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest tests/server/test_schemathesis.py
+	CHATSPARK_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest tests/server/openapi/test_schemathesis.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench

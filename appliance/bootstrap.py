@@ -8,17 +8,17 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from appliance import __version__, certificates
+from appliance import __version__
 from appliance.audit.keys import AUDIT_MAC_KEY
 from appliance.audit.keys import PURPOSE as AUDIT_MAC_PURPOSE
 from appliance.clock import Clock, isoformat
-from appliance.data_lock import DataLock
 from appliance.errors import ApplianceExists, ApplianceMismatch, NotInitialised
-from appliance.keys import masterkey
+from appliance.keys import certificates, masterkey
 from appliance.keys.database_keys import open_database
 from appliance.keys.keystore import CONTROL_DB_KEY, Keystore
-from appliance.layout import Layout, make_private_dir
+from appliance.storage.data_lock import DataLock
 from appliance.storage.database import Database
+from appliance.storage.layout import Layout, make_private_dir
 from appliance.storage.migrations import migrate
 from appliance.storage.workspace_files import WorkspaceDatabases
 

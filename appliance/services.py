@@ -1,4 +1,5 @@
-"""The composition root of the core: every service of a serving process, built once in a fixed order."""
+"""The composition root of the core: every service of a serving process, built once in a fixed order, and the
+scheduler that runs their jobs. Only entry points (the server, the CLI, benchmarks, tests) import it."""
 
 from __future__ import annotations
 
@@ -19,24 +20,28 @@ from appliance.accounts.throttle import LoginThrottle
 from appliance.accounts.tokens import LinkTokens
 from appliance.accounts.users import UserService
 from appliance.agent.routes import AgentRoutes
-from appliance.agent.visitor_tokens import VisitorTokens
-from appliance.agent.widget import WidgetLimits, WidgetService, lead_notifier
 from appliance.audit.keys import audit_log
 from appliance.audit.log import AuditLog
 from appliance.backups.service import BackupService, backup_directory
 from appliance.bootstrap import WIDGET_TOKEN_KEY, Appliance
-from appliance.erasure import ErasureService
 from appliance.exports.service import ExportService
+from appliance.jobs.declared import JobSpec, declared_jobs
+from appliance.jobs.runner import JobRunner
+from appliance.jobs.runs import JobRuns
+from appliance.jobs.scheduler import JobScheduler
 from appliance.knowledge.crawl import CrawlPolicy
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox
 from appliance.mail.relay import SmtpRelay
+from appliance.retention.erasure import ErasureService
 from appliance.retention.policy import RetentionPolicies
 from appliance.retention.purge import WorkspacePurger
 from appliance.retention.service import RetentionService
 from appliance.retention.sweep import Pacing, RetentionSweeper
 from appliance.settings import Settings
+from appliance.widget.service import WidgetLimits, WidgetService, lead_notifier
+from appliance.widget.visitor_tokens import VisitorTokens
 from appliance.workspaces.cancellation import CancellationService
 from appliance.workspaces.invitations import InvitationService
 from appliance.workspaces.service import WorkspaceService
@@ -64,6 +69,7 @@ class Services:
     erasure: ErasureService
     exports: ExportService
     backups: BackupService
+    jobs: list[JobSpec]
 
 
 def public_url(settings: Settings) -> str:
@@ -144,6 +150,17 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     backups = BackupService(appliance, audit=audit, keep=settings.backup_keep,
                             directory=backup_directory(settings.backup_dir, appliance.layout.data_dir))
     purges.on_purged.append(backups.forget_workspace)
+    jobs = declared_jobs(settings, db=db, outbox=outbox, sessions=sessions, tokens=tokens, throttle=throttle,
+                         runs=JobRuns(db, clock=clock), audit=audit, retention=retention, purges=purges,
+                         backups=backups)
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
                     knowledge, api_keys, widget, exports=exports,
-                    retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups)
+                    retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
+                    jobs=jobs)
+
+
+def build_scheduler(services: Services, *, jobs: list[JobSpec] | None = None) -> JobScheduler:
+    """The scheduler of the serving process, with the declared jobs (or `jobs`); nothing runs until `start()`."""
+    db, clock = services.appliance.control_db, services.appliance.clock
+    runner = JobRunner(db, clock=clock, outbox=services.outbox)
+    return JobScheduler(db, services.jobs if jobs is None else jobs, clock=clock, runner=runner)

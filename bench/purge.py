@@ -25,8 +25,8 @@ from pathlib import Path
 from appliance import settings as settings_module
 from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import SystemClock, isoformat
-from appliance.layout import Layout
 from appliance.services import Services, build_services
+from appliance.storage.layout import Layout
 
 PER_CONVERSATION = 10
 INSERT_BATCH = 5_000  # conversations per transaction while filling

@@ -34,8 +34,8 @@ from appliance import settings as appliance_settings
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
 from appliance.knowledge.evaluation import read_jsonl
-from appliance.layout import Layout
 from appliance.services import build_services
+from appliance.storage.layout import Layout
 from bench.knowledge import EVAL
 
 LEVELS = (10, 50, 100)

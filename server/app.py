@@ -15,13 +15,13 @@ from server import (
     auth,
     health,
     http_errors,
-    openapi,
     pages,
     request_validation,
     security_headers,
     widget,
 )
 from server.in_memory import InMemoryRequest
+from server.openapi import document as openapi
 
 access_log = logging.getLogger("chatspark.access")
 

@@ -8,7 +8,7 @@ import secrets
 
 from flask import current_app, g, request
 
-from appliance import permissions
+from appliance.accounts import permissions
 from appliance.accounts.api_keys import looks_like_api_key
 from appliance.errors import (
     AuthenticationFailed,

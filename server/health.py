@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
-from appliance import __version__, certificates, errors
+from appliance import __version__, errors
+from appliance.keys import certificates
 
 blueprint = Blueprint("health", __name__)
 

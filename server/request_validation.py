@@ -8,7 +8,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from appliance.errors import ValidationError
-from server import openapi
+from server.openapi import document as openapi
 
 _ROOT = "urn:chatspark:openapi"
 

@@ -11,8 +11,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 from appliance import errors
 from appliance.agent.agents import origin_of
-from appliance.agent.leads import THANKS
-from appliance.agent.widget import Caller, WidgetService
+from appliance.conversations.leads import THANKS
+from appliance.widget.service import Caller, WidgetService
 from server.http_errors import STATUS_BY_ERROR
 
 blueprint = Blueprint("widget", __name__)

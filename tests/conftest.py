@@ -9,7 +9,7 @@ import pytest
 from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import FixedClock
 from appliance.keys.masterkey import KdfParameters
-from appliance.layout import Layout
+from appliance.storage.layout import Layout
 
 # Cheap argon2id for tests that only need a wrapped key to exist; the real cost is tested on its own.
 FAST_KDF = KdfParameters(time_cost=1, memory_cost_kib=1024, parallelism=1)

@@ -16,8 +16,8 @@ from typing import Any, Iterator, Mapping
 from appliance.audit import queries
 from appliance.audit.queries import StoredRow
 from appliance.clock import Clock, isoformat
-from appliance.csv_export import to_csv as _table_csv
 from appliance.errors import ConfigurationError, ValidationError
+from appliance.exports.spreadsheets import to_csv as _table_csv
 from appliance.storage.database import Database
 
 OUTCOMES = ("success", "failure", "denied")

@@ -17,7 +17,7 @@ from typing import BinaryIO, Callable
 from appliance.backups.manifest import NAME as MANIFEST_NAME
 from appliance.backups.manifest import BackupInvalid, Manifest
 from appliance.backups.streams import piped
-from appliance.crypto_files import Header, decrypt_stream, encrypt_stream
+from appliance.storage.encrypted_files import Header, decrypt_stream, encrypt_stream
 
 PURPOSE = "backup"
 _BLOCK = 1 << 20

@@ -1,13 +1,9 @@
-"""The periodic work of backups, as plain functions of the services for the job registry: each returns its summary."""
+"""The periodic work of backups, as plain functions of the backup service for the job list: each returns its summary."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from appliance.backups.service import BackupService
 from appliance.errors import StorageError
-
-if TYPE_CHECKING:  # the services module builds the backup service, so it cannot be imported at run time here
-    from appliance.services import Services
 
 
 class BackupVerificationFailed(StorageError):
@@ -16,19 +12,19 @@ class BackupVerificationFailed(StorageError):
     code = "backup_verification_failed"
 
 
-def scheduled_backup(services: "Services") -> dict:
+def scheduled_backup(backups: BackupService) -> dict:
     """Make a backup (daily by default)."""
-    backup = services.backups.create()
+    backup = backups.create()
     return {"backup_id": backup.id, "file": backup.file_name, "size": backup.size,
             "workspaces": len(backup.workspace_ids)}
 
 
-def verify_latest_backup(services: "Services") -> dict:
+def verify_latest_backup(backups: BackupService) -> dict:
     """Verify the newest complete backup (after each backup, or daily); fail the run if it does not pass."""
-    latest = services.backups.latest_complete()
+    latest = backups.latest_complete()
     if latest is None:
         return {"verified": None}
-    verified = services.backups.verify(latest.id)
+    verified = backups.verify(latest.id)
     summary = {"verified": verified.id, "passed": verified.verification_status == "passed",
                "purged_workspaces": verified.verification["purged_workspaces"]}
     if not summary["passed"]:
@@ -37,15 +33,15 @@ def verify_latest_backup(services: "Services") -> dict:
     return summary
 
 
-def prune_backups(services: "Services") -> dict:
+def prune_backups(backups: BackupService) -> dict:
     """Delete backups beyond the `backup_keep` newest (never the newest verified one)."""
-    result = services.backups.prune()
+    result = backups.prune()
     return {"deleted": result.deleted, "kept": len(result.kept)}
 
 
-def backup_verify_and_prune(services: "Services") -> dict:
+def backup_verify_and_prune(backups: BackupService) -> dict:
     """The scheduled backup: make one, verify it at once, then prune; one job so the three never overlap."""
-    made = scheduled_backup(services)
-    verified = verify_latest_backup(services)
-    pruned = prune_backups(services)
+    made = scheduled_backup(backups)
+    verified = verify_latest_backup(backups)
+    pruned = prune_backups(backups)
     return {**made, "verified": verified.get("passed", False), "pruned": pruned["deleted"]}

@@ -13,18 +13,18 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance import certificates
 from appliance.audit.keys import audit_log
 from appliance.backups import archive, checks, index
 from appliance.backups.manifest import CERTIFICATE, WORKSPACE, BackupInvalid, Manifest
 from appliance.bootstrap import CA_KEY, SERVER_KEY, open_appliance
 from appliance.clock import Clock
-from appliance.crypto_files import EncryptedFileError, read_header
 from appliance.errors import StorageError, ValidationError
+from appliance.keys import certificates
 from appliance.keys.keystore import CONTROL_DB_KEY, Keystore
 from appliance.keys.recovery_kit import RecoveryKit, install_kit, read_kit
-from appliance.layout import Layout, make_private_dir
 from appliance.storage.database import Database
+from appliance.storage.encrypted_files import EncryptedFileError, read_header
+from appliance.storage.layout import Layout, make_private_dir
 
 NOTHING_WRITTEN = "nothing was written to the target directories"
 

@@ -30,10 +30,10 @@ from appliance.backups.manifest import (
 from appliance.backups.snapshot import copy_database, file_sha256
 from appliance.bootstrap import Appliance
 from appliance.clock import isoformat
-from appliance.crypto_files import EncryptedFileError, Header
 from appliance.errors import Conflict, NotFound, StorageError
 from appliance.keys.keystore import CONTROL_DB_KEY, workspace_db_key
-from appliance.layout import make_private_dir
+from appliance.storage.encrypted_files import EncryptedFileError, Header
+from appliance.storage.layout import make_private_dir
 
 log = logging.getLogger(__name__)
 

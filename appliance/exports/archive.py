@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
-from appliance.crypto_files import DEFAULT_SCRYPT, ScryptParameters, encrypt_stream
 from appliance.errors import Conflict, ValidationError
+from appliance.storage.encrypted_files import DEFAULT_SCRYPT, ScryptParameters, encrypt_stream
 
 PURPOSE = "export"
 MANIFEST = "manifest.json"

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass
 
 from appliance.accounts.users import User, user_from_row
-from appliance.agent.leads import Lead, lead_from_row
+from appliance.conversations.leads import Lead, lead_from_row
 from appliance.storage.database import Database
 
 _IDS = "SELECT value FROM json_each(?)"

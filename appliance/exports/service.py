@@ -8,11 +8,11 @@ from typing import BinaryIO
 
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
-from appliance.crypto_files import DEFAULT_SCRYPT, ScryptParameters
 from appliance.exports.archive import VERSION, WrittenArchive, check_passphrase, write_archive
 from appliance.exports.subject_export import ACCOUNT_SCOPES, SubjectSearch, subject_email, subject_hash
 from appliance.exports.workspace_export import WorkspaceExport, as_json
 from appliance.storage.database import Database
+from appliance.storage.encrypted_files import DEFAULT_SCRYPT, ScryptParameters
 from appliance.storage.workspace_files import WorkspaceDatabases
 from appliance.workspaces.service import WorkspaceService
 

@@ -7,9 +7,9 @@ import hashlib
 from dataclasses import dataclass, field
 
 from appliance.accounts.users import check_email
-from appliance.agent.conversation_records import ConversationRecords
 from appliance.audit.log import MAX_PAGE, AuditLog
 from appliance.clock import Clock
+from appliance.conversations.records import ConversationRecords
 from appliance.errors import NotFound
 from appliance.exports import queries
 from appliance.storage.database import Database

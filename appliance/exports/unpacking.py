@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from appliance.crypto_files import EncryptedFileError, decrypt_stream
 from appliance.errors import Conflict, ValidationError
 from appliance.exports.archive import (
     KINDS,
@@ -26,6 +25,7 @@ from appliance.exports.archive import (
     ManifestFile,
     check_path,
 )
+from appliance.storage.encrypted_files import EncryptedFileError, decrypt_stream
 
 READ_SIZE = 1 << 20
 _SHA256 = re.compile(r"[0-9a-f]{64}")

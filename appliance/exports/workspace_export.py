@@ -8,15 +8,15 @@ import json
 from typing import Iterator
 
 from appliance.agent.agents import AgentService
-from appliance.agent.analytics_report import COUNTS, MAX_DAYS, AnalyticsReport
-from appliance.agent.conversation_records import ConversationFilters, ConversationRecords
-from appliance.agent.lead_records import LeadFilters, LeadRecords
 from appliance.clock import Clock
-from appliance.csv_export import to_csv
+from appliance.conversations.analytics_report import COUNTS, MAX_DAYS, AnalyticsReport
+from appliance.conversations.lead_records import LeadFilters, LeadRecords
+from appliance.conversations.records import ConversationFilters, ConversationRecords
 from appliance.exports import queries
 from appliance.exports.archive import Entry, safe_filename
+from appliance.exports.spreadsheets import to_csv
+from appliance.exports.streamed import json_array_chunks
 from appliance.storage.database import Database
-from appliance.streamed_export import json_array_chunks
 from appliance.workspaces.service import Workspace
 
 # What pasted text and Q&A sources keep as their original, by kind; files keep their own name.

@@ -3,7 +3,7 @@
 A rekey runs in three steps, each atomic on its own: the new key is stored as the key's pending successor, the file is
 rekeyed (one SQLite transaction), the successor is promoted. Whenever a crash stops it, the file is under the current
 key (the rekey did not commit: the successor is discarded at the next open) or under the pending one (it did: the
-next open promotes it). Only one process may hold a database while it is rekeyed (see appliance.data_lock).
+next open promotes it). Only one process may hold a database while it is rekeyed (see appliance.storage.data_lock).
 """
 
 from __future__ import annotations

@@ -14,9 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.clock import Clock, isoformat
-from appliance.crypto_files import DEFAULT_SCRYPT, EncryptedFileError, ScryptParameters, decrypt_bytes, encrypt_bytes
 from appliance.keys import masterkey
 from appliance.keys.keystore import Keystore
+from appliance.storage.encrypted_files import (
+    DEFAULT_SCRYPT,
+    EncryptedFileError,
+    ScryptParameters,
+    decrypt_bytes,
+    encrypt_bytes,
+)
 
 PURPOSE = "recovery-kit"
 

@@ -21,7 +21,7 @@ from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.sources import SourceService
-from appliance.layout import Layout
+from appliance.storage.layout import Layout
 
 
 @dataclass

@@ -8,14 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from appliance.agent.agents import AgentService
-from appliance.agent.analytics_report import AnalyticsReport
 from appliance.agent.answer import Answerer
-from appliance.agent.conversation_records import ConversationRecords
-from appliance.agent.conversations import ConversationService
-from appliance.agent.lead_records import LeadRecords
-from appliance.agent.leads import LeadService
 from appliance.agent.routes import AgentRoutes
 from appliance.clock import Clock
+from appliance.conversations.analytics_report import AnalyticsReport
+from appliance.conversations.lead_records import LeadRecords
+from appliance.conversations.leads import LeadService
+from appliance.conversations.records import ConversationRecords
+from appliance.conversations.service import ConversationService
 from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever

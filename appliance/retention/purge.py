@@ -15,17 +15,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
 from appliance.errors import PurgeFailed, UnknownKey
-from appliance.layout import Layout
 from appliance.storage.database import Database
+from appliance.storage.layout import Layout
 from appliance.storage.workspace_files import WorkspaceDatabases
-
-if TYPE_CHECKING:
-    from appliance.services import Services
 
 log = logging.getLogger(__name__)
 # The rows that let anyone reach a workspace; they go in the first step, so a half-done purge shows nothing.
@@ -162,6 +159,6 @@ class WorkspacePurger:
                                                 "workspace_id")]
 
 
-def purge_cancelled_workspaces(services: "Services", *, dry_run: bool = False) -> dict:
+def purge_cancelled_workspaces(purges: WorkspacePurger, *, dry_run: bool = False) -> dict:
     """The purge job: purge every cancelled workspace whose date has passed, not on legal hold (dry: list them)."""
-    return services.purges.purge_due(dry_run=dry_run).summary()
+    return purges.purge_due(dry_run=dry_run).summary()

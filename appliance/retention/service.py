@@ -4,7 +4,7 @@ with before and after), the legal hold; and the hourly sweep as a job."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
@@ -12,9 +12,6 @@ from appliance.errors import ValidationError
 from appliance.retention.policy import LegalHold, RetentionPolicies, RetentionPolicy
 from appliance.retention.sweep import RetentionSweeper, SweepReport, describe
 from appliance.storage.database import Database
-
-if TYPE_CHECKING:
-    from appliance.services import Services
 
 
 @dataclass(frozen=True)
@@ -102,6 +99,6 @@ class RetentionService:
         return self._sweeper.sweep(dry_run=dry_run)
 
 
-def sweep_retention(services: "Services", *, dry_run: bool = False) -> dict:
+def sweep_retention(retention: RetentionService, *, dry_run: bool = False) -> dict:
     """The hourly job: enforce every workspace's retention policy; dry, report what would go."""
-    return services.retention.sweep(dry_run=dry_run).summary()
+    return retention.sweep(dry_run=dry_run).summary()

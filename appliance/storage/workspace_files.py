@@ -8,8 +8,8 @@ import threading
 from appliance.errors import ApplianceExists, DatabaseMissing, StorageError, UnknownKey
 from appliance.keys.database_keys import open_database
 from appliance.keys.keystore import WORKSPACE_DB_KEY_PREFIX, Keystore, workspace_db_key
-from appliance.layout import Layout, make_private_dir
 from appliance.storage.database import Database
+from appliance.storage.layout import Layout, make_private_dir
 from appliance.storage.migrations import migrate
 
 log = logging.getLogger("chatspark.workspaces")

@@ -7,9 +7,9 @@ import datetime as dt
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
-from appliance.agent.listing import instant
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
+from appliance.conversations.listing import instant
 from appliance.errors import Conflict, NotFound, ValidationError
 from appliance.mail.outbox import Outbox
 from appliance.retention.service import Actor

@@ -7,13 +7,13 @@ import uuid
 from dataclasses import dataclass
 
 from appliance.accounts import messages
+from appliance.accounts.permissions import outranks_or_equals
 from appliance.accounts.tokens import new_token, token_hash
 from appliance.accounts.users import UserService, check_email
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
 from appliance.errors import Conflict, InvalidToken, NotFound, PermissionDenied, ValidationError
 from appliance.mail.outbox import Outbox
-from appliance.permissions import outranks_or_equals
 from appliance.storage.database import Database
 from appliance.workspaces.service import WorkspaceService
 

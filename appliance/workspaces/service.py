@@ -6,10 +6,10 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from appliance.accounts.permissions import ROLES, outranks_or_equals
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
 from appliance.errors import Conflict, NotFound, PermissionDenied, ValidationError
-from appliance.permissions import ROLES, outranks_or_equals
 from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 

@@ -6,10 +6,10 @@ from typing import Iterator
 
 from flask import Blueprint, Response, jsonify, request
 
-from appliance.agent import listing
-from appliance.agent.conversation_records import ConversationFilters
-from appliance.agent.lead_records import LeadFilters
-from appliance.streamed_export import StreamedExport
+from appliance.conversations import listing
+from appliance.conversations.lead_records import LeadFilters
+from appliance.conversations.records import ConversationFilters
+from appliance.exports.streamed import StreamedExport
 from server.api.payload import body
 from server.auth import actor, allows, client_address, services, workspace_role
 

@@ -9,7 +9,7 @@ import weakref
 from flask import Blueprint, Response, g
 from werkzeug.wsgi import FileWrapper
 
-from appliance import permissions
+from appliance.accounts import permissions
 from appliance.exports.archive import check_passphrase
 from appliance.exports.service import Requester
 from appliance.exports.subject_export import APPLIANCE, WORKSPACES, subject_email

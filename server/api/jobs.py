@@ -6,9 +6,9 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from appliance.clock import isoformat
 from appliance.errors import ServiceError, ValidationError
-from appliance.job_runner import JobScheduler
-from appliance.job_runs import MAX_PAGE, JobRun
-from appliance.jobs import JobState, job_states
+from appliance.jobs.declared import JobState, job_states
+from appliance.jobs.runs import MAX_PAGE, JobRun
+from appliance.jobs.scheduler import JobScheduler
 from server.auth import client_address, operator_required, services
 
 blueprint = Blueprint("jobs", __name__)

@@ -9,7 +9,7 @@ import stat
 import pytest
 from cryptography import x509
 
-from appliance import __version__, certificates
+from appliance import __version__
 from appliance.bootstrap import CA_KEY, SERVER_KEY, initialise, open_appliance, server_certificate
 from appliance.errors import (
     ApplianceError,
@@ -22,8 +22,8 @@ from appliance.errors import (
     StorageError,
     WrongMasterKey,
 )
-from appliance.keys import masterkey
-from appliance.layout import Layout
+from appliance.keys import certificates, masterkey
+from appliance.storage.layout import Layout
 from tests.appliance.on_disk import PAGE_SIZE, snapshot
 from tests.conftest import FAST_KDF
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance import logs
-from appliance.certificates import issue_ca
+from appliance.keys.certificates import issue_ca
 from appliance.logs import REDACTED, JsonFormatter, redact_text
 
 HEX_KEY = "ab" * 32

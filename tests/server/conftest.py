@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.jobs import build_scheduler
+from appliance.services import build_scheduler
 from tests.running import RunningAppliance, chatspark, free_port
 
 
@@ -41,7 +41,7 @@ def own_appliance(tmp_path):
 @pytest.fixture
 def scheduler(services, settings):
     """A running scheduler for an in-process app (`create_app(..., scheduler=...)`)."""
-    scheduler = build_scheduler(services, settings)
+    scheduler = build_scheduler(services)
     scheduler.start()
     yield scheduler
     scheduler.shutdown(wait=True)

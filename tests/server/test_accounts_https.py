@@ -13,8 +13,8 @@ import pytest
 
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
-from appliance.layout import Layout
-from tests.appliance.smtp_server import issue_relay_certificate, running_smtp_server
+from appliance.storage.layout import Layout
+from tests.appliance.mail.smtp_server import issue_relay_certificate, running_smtp_server
 from tests.running import RunningAppliance, chatspark, free_port, tls13_context
 from tests.server.conftest import init_appliance
 

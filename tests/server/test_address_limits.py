@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 from appliance.errors import TooManyAttempts
-from appliance.jobs import build_scheduler
+from appliance.services import build_scheduler
 from server.address_limits import AddressLimiter
 from server.app import create_app
 
 
 def test_public_posts_past_the_limit_get_429_with_retry_after_and_pages_still_load(services, settings):
-    scheduler = build_scheduler(services, settings)
+    scheduler = build_scheduler(services)
     client = create_app(services, settings=settings.replace(public_requests_per_minute=3),
                         scheduler=scheduler).test_client()
     statuses = [client.post("/api/v1/auth/password-reset", json={"email": f"x{i}@example.com"}).status_code

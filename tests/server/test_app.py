@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.jobs import build_scheduler
+from appliance.services import build_scheduler
 from server.app import create_app
 
 
@@ -32,7 +32,7 @@ def test_readyz_reports_databases_and_scheduler(client):
 
 
 def test_readyz_is_not_ready_without_a_running_scheduler(services, settings):
-    scheduler = build_scheduler(services, settings)
+    scheduler = build_scheduler(services)
     client = create_app(services, settings=settings, scheduler=scheduler).test_client()
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -105,7 +105,7 @@ def test_ca_certificate_is_served_as_pem(client, appliance):
 
 
 def test_landing_page_shows_version_readiness_and_fingerprint(client, appliance):
-    from appliance import certificates
+    from appliance.keys import certificates
 
     response = client.get("/")
     assert response.status_code == 200

@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from appliance.agent.visitor_tokens import VisitorTokens
 from appliance.bootstrap import WIDGET_TOKEN_KEY, open_appliance
 from appliance.clock import FixedClock, SystemClock
-from appliance.layout import Layout
+from appliance.storage.layout import Layout
+from appliance.widget.visitor_tokens import VisitorTokens
 from tests.running import tls13_context
 from tests.server.demo_appliance import start_demo
 

@@ -10,11 +10,11 @@ from appliance.backups import archive
 from appliance.backups.index import Backup
 from appliance.backups.manifest import Manifest
 from appliance.backups.service import BackupService
-from appliance.crypto_files import ScryptParameters
 from appliance.errors import StorageError
 from appliance.keys.recovery_kit import export_kit
 from appliance.services import Services
-from tests.appliance.agent.chats import Chats, start_chats
+from appliance.storage.encrypted_files import ScryptParameters
+from tests.appliance.conversations.chats import Chats, start_chats
 
 # Written into sources, questions and leads; a backup may hold it only encrypted.
 CANARY = "okapi-canary-5b1e"
@@ -24,7 +24,8 @@ FAST_SCRYPT = ScryptParameters(n=1 << 10)
 
 @pytest.fixture
 def chats(services, clock) -> Chats:
-    """The Acme workspace (tests/appliance/agent/chats.py) with the canary in a source, a question and a lead."""
+    """The Acme workspace (tests/appliance/conversations/chats.py) with the canary in a source, a question and a
+    lead."""
     chats = start_chats(services, clock)
     services.knowledge.sources(chats.workspace_id).add_text(title="Canary", text=f"The password is {CANARY}.")
     assert services.knowledge.wait_idle(30)

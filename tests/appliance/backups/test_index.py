@@ -57,7 +57,7 @@ def test_a_failed_backup_is_recorded_audited_and_leaves_no_partial_file(services
 
 
 def test_the_next_run_removes_partial_files_and_settles_rows_left_running(services, chats, backups):
-    """What a killed backup leaves (see tests/server/test_backup_cli.py for a real SIGKILL)."""
+    """What a killed backup leaves (see tests/server/cli/test_backup.py for a real SIGKILL)."""
     done = backups.create()
     backups.directory.joinpath("backup-x.backup" + PARTIAL).write_bytes(b"half an archive")
     backups.directory.joinpath("backup-x.backup.staging" + PARTIAL).mkdir()

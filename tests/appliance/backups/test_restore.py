@@ -9,10 +9,9 @@ from appliance.bootstrap import initialise, open_appliance
 from appliance.keys import masterkey
 from appliance.keys.database_keys import rekey_database
 from appliance.keys.recovery_kit import export_kit
-from appliance.layout import Layout
 from appliance.services import build_services
 from appliance.storage.database import Database
-from tests.appliance.agent.chats import OWNER_PASSWORD
+from appliance.storage.layout import Layout
 from tests.appliance.backups.conftest import (
     CANARY,
     FAST_SCRYPT,
@@ -21,6 +20,7 @@ from tests.appliance.backups.conftest import (
     kit_of,
     second_workspace,
 )
+from tests.appliance.conversations.chats import OWNER_PASSWORD
 from tests.appliance.on_disk import snapshot
 
 

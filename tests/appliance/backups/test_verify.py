@@ -111,21 +111,21 @@ def test_only_complete_backups_can_be_verified(services, chats, backups):
 
 
 def test_the_job_functions_back_up_verify_the_newest_and_prune(services, chats, clock):
-    assert verify_latest_backup(services) == {"verified": None}
-    made = scheduled_backup(services)
+    assert verify_latest_backup(services.backups) == {"verified": None}
+    made = scheduled_backup(services.backups)
     assert made["workspaces"] == 1 and made["size"] > 0
 
-    assert verify_latest_backup(services) == {"verified": made["backup_id"], "passed": True,
+    assert verify_latest_backup(services.backups) == {"verified": made["backup_id"], "passed": True,
                                               "purged_workspaces": []}
-    assert prune_backups(services) == {"deleted": [], "kept": 1}
+    assert prune_backups(services.backups) == {"deleted": [], "kept": 1}
 
 
 def test_the_verification_job_fails_when_the_newest_backup_is_damaged(services, chats):
-    made = scheduled_backup(services)
+    made = scheduled_backup(services.backups)
     path = services.backups.directory / made["file"]
     path.write_bytes(path.read_bytes()[:-100])
 
     with pytest.raises(BackupVerificationFailed, match=made["backup_id"]):
-        verify_latest_backup(services)
+        verify_latest_backup(services.backups)
 
     assert services.backups.get(made["backup_id"]).verification_status == "failed"

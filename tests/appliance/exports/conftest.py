@@ -1,12 +1,12 @@
 """The exports tests' workspace: trained on a file, pasted text and Q&A pairs, talked to through the widget, with
-leads and analytics (see tests/appliance/agent/chats.py), and an export service with a cheap scrypt."""
+leads and analytics (see tests/appliance/conversations/chats.py), and an export service with a cheap scrypt."""
 
 from __future__ import annotations
 
 import pytest
 
 from appliance.exports.service import ExportService
-from tests.appliance.agent.chats import start_chats
+from tests.appliance.conversations.chats import start_chats
 from tests.appliance.exports.workspaces import CHEAP_SCRYPT, Trained, train
 
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from appliance.agent.conversations import Visitor
+from appliance.conversations.service import Visitor
 from appliance.errors import ValidationError
 from appliance.exports.archive import write_new_file
 from appliance.exports.subject_export import APPLIANCE, WORKSPACES
 from appliance.exports.unpacking import decrypt_export
-from tests.appliance.account_steps import log_in, make_user
-from tests.appliance.agent.chats import FALLS_BACK, PAGE, PARKING, start_chats
+from tests.appliance.accounts.account_steps import log_in, make_user
+from tests.appliance.conversations.chats import FALLS_BACK, PAGE, PARKING, start_chats
 from tests.appliance.exports.workspaces import PASSPHRASE, TESTER, read_json
 
 JANE = "jane@example.com"

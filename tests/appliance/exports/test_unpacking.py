@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from appliance.crypto_files import encrypt_bytes
 from appliance.errors import Conflict, ValidationError
 from appliance.exports.archive import write_archive
 from appliance.exports.unpacking import DEFAULT_LIMITS, ExportArchiveError, UnpackLimits, decrypt_export
+from appliance.storage.encrypted_files import encrypt_bytes
 from tests.appliance.exports.workspaces import CHEAP_SCRYPT, PASSPHRASE
 
 MOMENT = dt.datetime(2026, 11, 29, 12, 0, tzinfo=dt.timezone.utc)

@@ -10,12 +10,12 @@ import tracemalloc
 
 import pytest
 
-from appliance.agent.conversation_records import ConversationFilters
-from appliance.agent.lead_records import LeadFilters
-from appliance.crypto_files import DEFAULT_SCRYPT, read_header
+from appliance.conversations.lead_records import LeadFilters
+from appliance.conversations.records import ConversationFilters
 from appliance.errors import NotFound, ValidationError
 from appliance.exports.unpacking import decrypt_export
-from tests.appliance.agent.chats import ANSWERED, FALLS_BACK, PARKING
+from appliance.storage.encrypted_files import DEFAULT_SCRYPT, read_header
+from tests.appliance.conversations.chats import ANSWERED, FALLS_BACK, PARKING
 from tests.appliance.exports.workspaces import (
     CANARY,
     PASSPHRASE,

@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.agent.leads import Lead
-from appliance.crypto_files import ScryptParameters
+from appliance.conversations.leads import Lead
 from appliance.exports.archive import write_new_file
 from appliance.exports.service import ExportReceipt, ExportService, Requester
-from tests.appliance.agent.chats import ANSWERED, FALLS_BACK, PARKING, Chats
+from appliance.storage.encrypted_files import ScryptParameters
+from tests.appliance.conversations.chats import ANSWERED, FALLS_BACK, PARKING, Chats
 
 CHEAP_SCRYPT = ScryptParameters(n=1 << 10)  # the real cost is checked on its own
 PASSPHRASE = "correct horse battery staple"

@@ -7,9 +7,9 @@ import uuid
 
 from appliance.bootstrap import Appliance, open_appliance
 from appliance.clock import isoformat
-from appliance.layout import Layout
 from appliance.services import build_services
 from appliance.storage.database import Database
+from appliance.storage.layout import Layout
 
 # Rows the rotation itself adds to the control database (its audit rows and the chain's head): not "content".
 ROTATION_WRITES = ("audit_log", "meta")

@@ -7,11 +7,11 @@ import pytest
 from appliance.audit.keys import AUDIT_MAC_KEY, audit_log
 from appliance.backups import keys as backup_keys
 from appliance.bootstrap import open_appliance
-from appliance.crypto_files import decrypt_bytes, encrypt_bytes
 from appliance.errors import DatabaseUnreadable, DataDirectoryBusy, ValidationError
 from appliance.keys import rotation
 from appliance.keys.keystore import CONTROL_DB_KEY, workspace_db_key
 from appliance.storage.database import Database
+from appliance.storage.encrypted_files import decrypt_bytes, encrypt_bytes
 from tests.appliance.keys.populated import canary_found, contents, populate
 
 

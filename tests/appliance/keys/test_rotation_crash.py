@@ -11,7 +11,7 @@ from appliance.audit.keys import audit_log
 from appliance.bootstrap import initialise, open_appliance
 from appliance.keys import masterkey
 from appliance.keys.keystore import Keystore
-from appliance.layout import Layout
+from appliance.storage.layout import Layout
 from tests.appliance.keys.populated import canary_found, contents, populate
 from tests.running import CHATSPARK
 

@@ -9,7 +9,7 @@ import ssl
 
 import pytest
 
-from appliance import certificates
+from appliance.keys import certificates
 from appliance.knowledge.crawl import CrawlError, CrawlPolicy, crawl, crawl_sitemap, fetch_page
 from tests.appliance.knowledge.web_server import Route, Site, running_site
 

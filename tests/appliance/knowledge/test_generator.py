@@ -12,7 +12,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from appliance import certificates
 from appliance.agent.generator import (
     MAX_ANSWER_CHARS,
     RULES,
@@ -21,6 +20,7 @@ from appliance.agent.generator import (
     GeneratorUnavailable,
     egress_allowed,
 )
+from appliance.keys import certificates
 from tests.appliance.knowledge.fake_llm import FakeLLM, Scripted, completion, running_llm
 
 LOOPBACK = frozenset({"127.0.0.1"})

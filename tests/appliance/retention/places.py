@@ -8,14 +8,14 @@ import uuid
 from dataclasses import dataclass
 
 from appliance.agent.agents import Agent
-from appliance.agent.conversations import Exchange, Visitor
-from appliance.agent.leads import Lead
 from appliance.clock import FixedClock
+from appliance.conversations.leads import Lead
+from appliance.conversations.service import Exchange, Visitor
 from appliance.keys.keystore import workspace_db_key
 from appliance.retention.service import Actor
 from appliance.services import Services
 from appliance.storage.database import Database
-from tests.appliance.account_steps import make_user
+from tests.appliance.accounts.account_steps import make_user
 
 PAGE = "https://intranet.example.com"
 HANDBOOK = "# Parking\n\nVisitors park in the north car park, next to reception. Staff park on level B2.\n"

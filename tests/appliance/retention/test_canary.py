@@ -59,7 +59,7 @@ def test_a_retention_sweep_leaves_no_trace_of_the_canary(services, place, other_
     _assert_stored(place)
     place.set_policy(conversations_days=30, leads_days=30)
 
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     assert place.count("conversations") == 1
     _assert_gone(services, place, other_place)
@@ -73,7 +73,7 @@ def test_a_large_sweep_that_defers_the_index_deletions_leaves_no_trace_of_the_ca
     _assert_stored(place)
     place.set_policy(conversations_days=30, leads_days=30)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert summary["totals"]["messages"] == 4 and place.count("conversations") == 1
     assert index_config(place.db) == {"secure-delete": 1, "automerge": 4}
@@ -98,7 +98,7 @@ def test_a_large_sweep_cut_short_before_its_merge_is_finished_by_the_next_sweep_
     assert plaintext_contains(db.path, place.key(), CANARY_TAIL)
     place.services.retention.set_legal_hold(place.workspace_id, on=True, reason="audit", actor=place.owner)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert summary["held"] == [place.workspace_id]
     assert index_config(db) == {"secure-delete": 1, "automerge": 4}
@@ -134,7 +134,7 @@ def test_a_cancellation_purge_leaves_no_trace_and_old_copies_unreadable(services
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=30)
 
-    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+    assert purge_cancelled_workspaces(services.purges)["purged"] == [place.workspace_id]
 
     assert not any(services.appliance.layout.workspaces_dir.glob(f"{place.workspace_id}*"))
     with pytest.raises(UnknownKey):
@@ -152,7 +152,7 @@ def test_after_a_purge_new_backups_hold_no_canary_and_old_ones_cannot_open_the_w
     old_backup = services.backups.create()
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=30)
-    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+    assert purge_cancelled_workspaces(services.purges)["purged"] == [place.workspace_id]
 
     new_backup = services.backups.create()
     scratch = tmp_path / "new-backup"

@@ -10,7 +10,7 @@ import pytest
 from appliance import settings as settings_module
 from appliance.errors import ConfigurationError, Conflict, ValidationError
 from appliance.retention.service import Actor
-from tests.appliance.queued_mail import mails_to
+from tests.appliance.mail.queued_mail import mails_to
 
 OPERATOR = Actor("user", "operator-1")
 

@@ -9,7 +9,7 @@ import pytest
 
 from appliance.errors import PermissionDenied, ValidationError
 from appliance.retention.service import Actor
-from tests.appliance.account_steps import make_user
+from tests.appliance.accounts.account_steps import make_user
 from tests.appliance.retention.places import LEAVE, PARKING, make_place
 
 EMAIL = "Jane.Roe@Example.com"

@@ -14,7 +14,7 @@ from appliance.keys.keystore import workspace_db_key
 from appliance.retention.service import Actor
 from appliance.services import build_services
 from appliance.storage.database import Database
-from tests.appliance.account_steps import make_user
+from tests.appliance.accounts.account_steps import make_user
 from tests.appliance.retention.places import fill_conversations, make_place
 from tests.running import CHATSPARK, chatspark
 

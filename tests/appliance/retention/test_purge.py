@@ -16,7 +16,7 @@ OPERATOR = Actor("user", "operator-1")
 
 def _with_access(services, place):
     """Everything that lets people reach the workspace: a member, an invitation, an API key, a widget route."""
-    from tests.appliance.account_steps import make_user
+    from tests.appliance.accounts.account_steps import make_user
 
     member = make_user(services, f"member-{place.workspace_id}@example.com")
     with services.appliance.control_db.transaction() as conn:
@@ -47,7 +47,7 @@ def test_a_cancelled_workspace_is_not_purged_before_its_date(services, place, cl
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=30, seconds=-1)
 
-    assert purge_cancelled_workspaces(services)["purged"] == []
+    assert purge_cancelled_workspaces(services.purges)["purged"] == []
     assert _files(place) and _control_rows(services, place.workspace_id)["memberships"] == 1
 
 
@@ -59,7 +59,7 @@ def test_the_purge_destroys_the_key_the_file_and_every_control_row(services, pla
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=30)
 
-    summary = purge_cancelled_workspaces(services)
+    summary = purge_cancelled_workspaces(services.purges)
 
     assert summary == {"dry_run": False, "purged": [place.workspace_id], "held": [], "failed": {}}
     assert not services.appliance.keystore.has(key_name)
@@ -81,7 +81,7 @@ def test_the_audit_log_keeps_ids_and_dates_only(services, place, clock):
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=31)
 
-    purge_cancelled_workspaces(services)
+    purge_cancelled_workspaces(services.purges)
 
     events = services.audit.events(workspace_id=place.workspace_id, action="workspace.purge")
     begun = services.audit.events(workspace_id=place.workspace_id, action="workspace.purge_begin")
@@ -99,19 +99,19 @@ def test_a_legal_hold_keeps_a_due_workspace_until_it_is_lifted(services, place, 
     services.retention.set_legal_hold(place.workspace_id, on=True, reason="Case 17", actor=OPERATOR)
     clock.advance(days=60)
 
-    held = purge_cancelled_workspaces(services)
+    held = purge_cancelled_workspaces(services.purges)
 
     assert held == {"dry_run": False, "purged": [], "held": [place.workspace_id], "failed": {}}
     assert _files(place)
     services.retention.set_legal_hold(place.workspace_id, on=False, actor=OPERATOR)
-    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+    assert purge_cancelled_workspaces(services.purges)["purged"] == [place.workspace_id]
 
 
 def test_a_dry_run_lists_what_would_be_purged_and_changes_nothing(services, place, clock):
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=30)
 
-    dry = purge_cancelled_workspaces(services, dry_run=True)
+    dry = purge_cancelled_workspaces(services.purges, dry_run=True)
 
     assert dry["purged"] == [place.workspace_id] and dry["dry_run"]
     assert _files(place) and _control_rows(services, place.workspace_id)["workspaces"] == 1
@@ -127,7 +127,7 @@ def test_hooks_run_once_the_key_and_file_are_gone(services, place, clock):
     services.cancellation.cancel(place.workspace_id, actor=place.owner)
     clock.advance(days=30)
 
-    purge_cancelled_workspaces(services)
+    purge_cancelled_workspaces(services.purges)
 
     assert seen == [(place.workspace_id, False, [])]
 
@@ -146,7 +146,7 @@ def test_a_purge_stopped_after_the_key_went_is_invisible_and_finished_by_the_nex
     clock.advance(days=30)
 
     with pytest.raises(PurgeFailed, match="backup index unreachable"):
-        purge_cancelled_workspaces(services)
+        purge_cancelled_workspaces(services.purges)
 
     # Half-way: the key and file are gone, and nobody can reach what is left.
     assert not services.appliance.keystore.has(workspace_db_key(place.workspace_id))
@@ -159,7 +159,7 @@ def test_a_purge_stopped_after_the_key_went_is_invisible_and_finished_by_the_nex
     # A hold set now cannot stop it: the data may already be gone.
     services.retention.set_legal_hold(place.workspace_id, on=True, actor=OPERATOR)
 
-    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+    assert purge_cancelled_workspaces(services.purges)["purged"] == [place.workspace_id]
     assert calls == [place.workspace_id, place.workspace_id]
     assert set(_control_rows(services, place.workspace_id).values()) == {0}
     assert services.audit.verify().ok
@@ -171,7 +171,7 @@ def test_a_purge_stopped_before_the_key_went_is_finished_by_the_next_run(service
     assert services.purges._begin(place.workspace_id)  # the first step committed, then the process died
 
     assert services.purges.due().unfinished == [place.workspace_id]
-    assert purge_cancelled_workspaces(services)["purged"] == [place.workspace_id]
+    assert purge_cancelled_workspaces(services.purges)["purged"] == [place.workspace_id]
     assert not services.appliance.keystore.has(workspace_db_key(place.workspace_id))
     assert _files(place) == []
 

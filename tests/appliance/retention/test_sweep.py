@@ -21,7 +21,7 @@ def test_a_conversation_one_second_inside_the_policy_survives_and_one_second_out
     inside = place.at(NOW - 30 * DAY + SECOND).conversation(PARKING, LEAVE)
     place.at(NOW).set_policy(conversations_days=30)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert place.column("SELECT id FROM conversations") == [inside]
     assert summary["deleted"] == {place.workspace_id: {"conversations": 1, "messages": 4, "leads": 0,
@@ -36,7 +36,7 @@ def test_a_conversations_age_counts_from_its_last_message(services, place):
     place.at(NOW - 10 * DAY).ask(LEAVE, conversation_id=started_long_ago)
     place.at(NOW).set_policy(conversations_days=30)
 
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     assert place.column("SELECT id FROM conversations") == [started_long_ago]
 
@@ -47,7 +47,7 @@ def test_deleted_conversations_leave_no_messages_sources_index_entries_or_questi
     kept = place.at(NOW).conversation(PARKING)
     place.set_policy(conversations_days=90)
 
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     assert place.count("message_sources") == place.count(
         "message_sources", "message_id IN (SELECT id FROM messages WHERE conversation_id = ?)", (kept,)) > 0
@@ -68,7 +68,7 @@ def test_other_workspaces_are_untouched(services, place, other_place):
                              visitor_addresses_days=30, uploaded_originals_days=30)
     before = {table: other_place.count(table) for table in ("conversations", "messages", "leads", "analytics_events")}
 
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     assert place.count("conversations") == place.count("leads") == place.count("analytics_events") == 0
     assert {table: other_place.count(table) for table in before} == before
@@ -83,8 +83,8 @@ def test_a_second_run_deletes_nothing_more(services, place):
     place.at(NOW).set_policy(conversations_days=30, leads_days=50, analytics_events_days=90,
                              visitor_addresses_days=10, uploaded_originals_days=1)
 
-    first = sweep_retention(services)
-    second = sweep_retention(services)
+    first = sweep_retention(services.retention)
+    second = sweep_retention(services.retention)
 
     assert first["totals"]["conversations"] == 4  # each lead came with a conversation of its own
     assert first["totals"]["leads"] == 2 and first["totals"]["visitor_addresses"] > 0
@@ -95,10 +95,10 @@ def test_setting_the_clock_back_deletes_nothing(services, place):
     place.at(NOW - 45 * DAY).conversation(PARKING)
     place.at(NOW - 20 * DAY).conversation(PARKING)
     place.at(NOW).set_policy(conversations_days=30)
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     place.at(NOW - 10 * DAY)
-    again = sweep_retention(services)
+    again = sweep_retention(services.retention)
 
     assert again["deleted"] == {}
     assert place.count("conversations") == 1
@@ -111,7 +111,7 @@ def test_leads_and_analytics_events_go_by_when_they_were_made(services, place):
     new_lead = place.lead()
     place.at(NOW).set_policy(leads_days=60, analytics_events_days=60)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert place.column("SELECT id FROM leads") == [new_lead.id]
     assert old_lead.id not in place.column("SELECT id FROM leads")
@@ -128,7 +128,7 @@ def test_visitor_addresses_are_truncated_or_dropped_after_their_days(services, p
     recent = place.at(NOW - 6 * DAY).ask(PARKING, visitor="v-new", address="198.51.100.99").conversation_id
     place.at(NOW).set_policy(visitor_addresses_days=7, visitor_addresses_action=action)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert place.column("SELECT client_address FROM conversations WHERE id = ?", (old,)) == [expected]
     assert place.column("SELECT client_address FROM leads WHERE id = ?", (old_lead.id,)) == [expected]
@@ -139,11 +139,11 @@ def test_visitor_addresses_are_truncated_or_dropped_after_their_days(services, p
 def test_a_truncated_address_is_dropped_when_the_policy_turns_to_drop(services, place):
     place.at(NOW - 8 * DAY).ask(PARKING, visitor="v", address="2001:db8:abcd:12::7")
     place.at(NOW).set_policy(visitor_addresses_days=7)
-    sweep_retention(services)
+    sweep_retention(services.retention)
     assert place.column("SELECT client_address FROM conversations") == ["2001:db8:abcd::/48"]
 
     place.set_policy(visitor_addresses_days=7, visitor_addresses_action="drop")
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     assert place.column("SELECT client_address FROM conversations") == [None]
 
@@ -152,7 +152,7 @@ def test_uploaded_originals_go_but_their_source_still_answers(services, place, c
     clock.advance(days=2)
     place.set_policy(uploaded_originals_days=1)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert summary["totals"]["uploaded_originals"] == 1
     assert place.column("SELECT original FROM sources WHERE id = ?", (place.handbook_id,)) == [None]
@@ -172,12 +172,12 @@ def test_a_legal_hold_blocks_the_sweep_until_lifted(services, place):
     place.at(NOW).set_policy(conversations_days=30)
     services.retention.set_legal_hold(place.workspace_id, on=True, reason="litigation", actor=place.owner)
 
-    held = sweep_retention(services)
+    held = sweep_retention(services.retention)
 
     assert held["held"] == [place.workspace_id] and held["deleted"] == {}
     assert place.count("conversations") == 1
     services.retention.set_legal_hold(place.workspace_id, on=False, actor=place.owner)
-    assert sweep_retention(services)["totals"]["conversations"] == 1
+    assert sweep_retention(services.retention)["totals"]["conversations"] == 1
     assert place.count("conversations") == 0
 
 
@@ -193,8 +193,8 @@ def test_the_preview_counts_exactly_what_the_sweep_then_deletes(services, place)
     preview = services.retention.preview(place.workspace_id, proposed)
     assert place.count("conversations") == 7  # previewing deletes nothing
     place.set_policy(**proposed)
-    dry = sweep_retention(services, dry_run=True)
-    swept = sweep_retention(services)
+    dry = sweep_retention(services.retention, dry_run=True)
+    swept = sweep_retention(services.retention)
 
     assert preview.counts == dry["deleted"][place.workspace_id] == swept["deleted"][place.workspace_id]
     assert preview.counts == {"conversations": 5, "messages": 20, "leads": 1, "analytics_events": 6,
@@ -208,7 +208,7 @@ def test_a_dry_run_changes_nothing_and_writes_no_audit_row(services, place):
     place.at(NOW).set_policy(conversations_days=30)
     before = len(services.audit.events(limit=1000))
 
-    dry = sweep_retention(services, dry_run=True)
+    dry = sweep_retention(services.retention, dry_run=True)
 
     assert dry["dry_run"] and dry["totals"]["conversations"] == 1
     assert place.count("conversations") == 1
@@ -228,7 +228,7 @@ def test_the_sweep_deletes_in_small_transactions_and_records_what_it_did(service
 
     place.db.transaction = counting
     try:
-        sweep_retention(services)
+        sweep_retention(services.retention)
     finally:
         del place.db.transaction
 
@@ -242,7 +242,7 @@ def test_the_sweep_checkpoints_so_no_write_ahead_log_is_left(services, place):
     place.at(NOW - 100 * DAY).conversation(PARKING)
     place.at(NOW).set_policy(conversations_days=30)
 
-    sweep_retention(services)
+    sweep_retention(services.retention)
 
     wal = place.db.path.with_name(place.db.path.name + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
@@ -276,7 +276,7 @@ def test_a_large_purge_merges_the_index_as_it_goes_and_at_the_end_and_leaves_it_
     monkeypatch.setattr(sweep.deletions, "merge_message_index", counting)
     place.set_policy(conversations_days=30)
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     # Full merges as the deleted messages reach half of what the index held at the last one, and one at the end.
     assert merged.count(True) >= 2 and merged[-1] is False
@@ -302,7 +302,7 @@ def test_a_merge_owed_by_a_workspace_without_a_policy_is_finished_by_the_sweep(s
     assert place.count("messages") == 0
     assert place.count("messages_fts_data", "instr(block, ?) > 0", (b"park",)) > 0
 
-    summary = sweep_retention(services)
+    summary = sweep_retention(services.retention)
 
     assert summary["totals"]["messages"] == 0
     assert not deletions.index_merge_owed(place.db.connection)

@@ -1,0 +1,1 @@
+"""The `chatspark` command: one module per command group, one entry point (`main`)."""

@@ -1,0 +1,59 @@
+"""What every `chatspark` command shares: the common options, settings from files and flags, the passphrase, opening
+the appliance a command names, and the exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from appliance import errors
+from appliance import settings as settings_module
+from appliance.bootstrap import Appliance, open_appliance
+from appliance.clock import SystemClock
+from appliance.keys import masterkey
+from appliance.storage.layout import Layout
+
+EXIT_FAILURE = 1
+EXIT_NOT_ANSWERING = 3
+
+
+def common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, metavar="FILE", help="settings file read after config/appliance.toml")
+    common.add_argument("--data-dir", type=Path, metavar="DIR", help="data directory (databases, logs, certificates)")
+    common.add_argument("--key-dir", type=Path, metavar="DIR", help="key directory (master key, keystore)")
+    return common
+
+
+def settings_from(args: argparse.Namespace) -> settings_module.Settings:
+    """Settings for a command: files and environment, then the flags the command was given."""
+    overrides = {name: getattr(args, name, None)
+                 for name in ("data_dir", "key_dir", "host", "port", "http_redirect_port", "passphrase_file",
+                              "demo_site_port")}
+    return settings_module.load(args.config, overrides=overrides)
+
+
+def read_passphrase(path: Path | None, *, confirm: bool = False) -> str | None:
+    """The passphrase from its file, else from the terminal; never a prompt without a terminal."""
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise errors.ConfigurationError(f"cannot read passphrase file {path}: {exc.strerror}") from None
+        passphrase = text.rstrip("\r\n")
+        if not passphrase:
+            raise errors.ConfigurationError(f"passphrase file {path} is empty")
+        return passphrase
+    if not confirm and sys.stdin.isatty():
+        return getpass.getpass("Master key passphrase: ")
+    return None
+
+
+def open_from(args: argparse.Namespace) -> tuple[Appliance, settings_module.Settings]:
+    """Open the appliance a command names, asking for the passphrase only on a terminal."""
+    settings = settings_from(args)
+    layout = Layout.of(settings.data_dir, settings.key_dir)
+    passphrase = read_passphrase(settings.passphrase_file) if masterkey.is_wrapped(layout.key_dir) else None
+    return open_appliance(layout, clock=SystemClock(), passphrase=passphrase), settings
