@@ -20,10 +20,12 @@ from appliance.accounts.throttle import LoginThrottle
 from appliance.accounts.tokens import LinkTokens
 from appliance.accounts.users import UserService
 from appliance.agent.routes import AgentRoutes
+from appliance.agent.service import Agents
 from appliance.audit.keys import audit_log
 from appliance.audit.log import AuditLog
 from appliance.backups.service import BackupService, backup_directory
 from appliance.bootstrap import WIDGET_TOKEN_KEY, Appliance
+from appliance.conversations.service import Conversations
 from appliance.exports.service import ExportService
 from appliance.jobs.declared import JobSpec, declared_jobs
 from appliance.jobs.runner import JobRunner
@@ -61,6 +63,8 @@ class Services:
     tokens: LinkTokens
     links: Links
     knowledge: Knowledge
+    agents: Agents
+    conversations: Conversations
     api_keys: ApiKeyService
     widget: WidgetService
     retention: RetentionService
@@ -86,6 +90,12 @@ def _embedder(model_dir):
     from appliance.knowledge.embedding import load_optional
 
     return load_optional(model_dir)
+
+
+def _resume(agents: Agents, knowledge: Knowledge, workspace_ids: list[str]) -> int:
+    """Bring workspaces back into service: repair their agents' widget routes, queue their unfinished sources."""
+    agents.repair_routes(workspace_ids)
+    return knowledge.resume(workspace_ids)
 
 
 def build_services(appliance: Appliance, settings: Settings) -> Services:
@@ -116,15 +126,14 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     knowledge = Knowledge(
         files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
-        embedder=_embedder(settings.embedding_model_dir),
-        threads=settings.indexing_threads,
-        egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
-                                       if h.strip()),
-        routes=routes,
-    )
+        embedder=_embedder(settings.embedding_model_dir), threads=settings.indexing_threads)
+    agents = Agents(files=appliance.workspaces, clock=clock, knowledge=knowledge, routes=routes,
+                    egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
+                                                   if h.strip()))
+    conversations = Conversations(files=appliance.workspaces, clock=clock, agents=agents)
     api_keys = ApiKeyService(db, clock=clock, audit=audit, grace=dt.timedelta(hours=settings.api_key_grace_hours))
     widget = WidgetService(
-        routes=routes, knowledge=knowledge, workspaces=workspaces, clock=clock,
+        routes=routes, agents=agents, conversations=conversations, workspaces=workspaces, clock=clock,
         tokens=VisitorTokens(appliance.keystore.get(WIDGET_TOKEN_KEY), clock=clock,
                              lifetime=dt.timedelta(minutes=settings.widget_token_minutes),
                              renewable_for=dt.timedelta(hours=settings.widget_resume_hours)),
@@ -143,7 +152,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     retention = RetentionService(db, policies=policies, sweeper=sweeper, audit=audit, clock=clock)
     cancellation = CancellationService(db, clock=clock, audit=audit, outbox=outbox,
                                        purge_days=settings.cancellation_purge_days, public_url=links.public_url,
-                                       on_undone=lambda workspace_id: knowledge.resume([workspace_id]))
+                                       on_undone=lambda workspace_id: _resume(agents, knowledge, [workspace_id]))
     # The purge hooks (the backup index's forget_workspace) are added to purges.on_purged where backups are built.
     purges = WorkspacePurger(db, files=appliance.workspaces, layout=appliance.layout, audit=audit, clock=clock)
     erasure = ErasureService(db, files=appliance.workspaces, audit=audit, clock=clock)
@@ -154,9 +163,14 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                          runs=JobRuns(db, clock=clock), audit=audit, retention=retention, purges=purges,
                          backups=backups)
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
-                    knowledge, api_keys, widget, exports=exports,
+                    knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
                     jobs=jobs)
+
+
+def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:
+    """What the server does for each active workspace as it starts (returns how many sources it queued again)."""
+    return _resume(services.agents, services.knowledge, workspace_ids)
 
 
 def build_scheduler(services: Services, *, jobs: list[JobSpec] | None = None) -> JobScheduler:

@@ -121,13 +121,19 @@ class Settings:
         return dict(self._values)
 
 
-def shipped_config_path() -> Path | None:
-    """Where the documented defaults file lives: in the frozen bundle or beside the source tree."""
+def shipped_config_dir() -> Path:
+    """The `config/` folder that ships with the appliance (defaults, demo content, the common-password list): inside
+    the frozen bundle, or beside the source tree. Every module that reads a shipped file finds it here."""
     if getattr(sys, "frozen", False):
         base = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
     else:
         base = Path(__file__).resolve().parent.parent
-    path = base / "config" / "appliance.toml"
+    return base / "config"
+
+
+def shipped_config_path() -> Path | None:
+    """Where the documented defaults file lives, if it is there."""
+    path = shipped_config_dir() / "appliance.toml"
     return path if path.is_file() else None
 
 

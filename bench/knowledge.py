@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from appliance.agent.answer import AgentProfile
+from appliance.agent.evaluation import eval_workspace, read_jsonl
 from appliance.knowledge.chunking import chunk_document
-from appliance.knowledge.evaluation import eval_workspace, read_jsonl
 from appliance.knowledge.extract import extract_text
 from appliance.knowledge.search import match_expression, terms
 

@@ -45,7 +45,7 @@ def _trained(services: Services, workspace_id: str):
         "# Parking\n\nVisitors park in the north car park, next to reception.\n\n"
         "# IT\n\nReset your VPN password at the self-service portal. For a broken laptop call the help desk on "
         "extension 4400.\n"))
-    agent = knowledge.agents(workspace_id).create({"name": "Helper"})
+    agent = services.agents.of(workspace_id).create({"name": "Helper"})
     assert knowledge.wait_idle(60)
     return agent
 
@@ -89,7 +89,7 @@ class Asker(threading.Thread):
 
     def __init__(self, services: Services, workspace_id: str, agent, *, per_second: float) -> None:
         super().__init__(daemon=True)
-        self._conversations = services.knowledge.conversations(workspace_id)
+        self._conversations = services.conversations.chat(workspace_id)
         self._agent = agent
         self._interval = 1 / per_second
         self.stop = threading.Event()

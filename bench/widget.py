@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Callable
 
 from appliance import settings as appliance_settings
+from appliance.agent.evaluation import read_jsonl
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
-from appliance.knowledge.evaluation import read_jsonl
 from appliance.services import build_services
 from appliance.storage.layout import Layout
 from bench.knowledge import EVAL
@@ -97,7 +97,7 @@ def _load_agent(layout: Layout) -> tuple[str, int]:
             failed = [s.title for s in indexed if s.status != "ready"]
             if failed:
                 raise RuntimeError(f"{len(failed)} documents failed to index, first: {failed[0]}")
-            agent = services.knowledge.agents(workspace.id).create({"name": "Bench", "allowed_origins": [ORIGIN]})
+            agent = services.agents.of(workspace.id).create({"name": "Bench", "allowed_origins": [ORIGIN]})
             return agent.public_id, sum(s.chunk_count for s in indexed)
         finally:
             services.knowledge.close()

@@ -1,1 +1,1 @@
-"""Accounts: users, passwords, second factors, sessions and login throttling."""
+"""Accounts: users, passwords, second factors, sessions, login throttling, API keys, and who may do what (roles)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sys
 import threading
 import unicodedata
 from pathlib import Path
@@ -12,6 +11,7 @@ import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from appliance.errors import WeakPassword
+from appliance.settings import shipped_config_dir
 
 MIN_LENGTH = 12
 MAX_LENGTH = 256
@@ -26,11 +26,7 @@ def normalise(password: str) -> str:
 
 def default_common_passwords_path() -> Path:
     """The shipped common-password list: in the frozen bundle or beside the source tree."""
-    if getattr(sys, "frozen", False):
-        base = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
-    else:
-        base = Path(__file__).resolve().parents[2]
-    return base / "config" / "common-passwords.txt"
+    return shipped_config_dir() / "common-passwords.txt"
 
 
 def load_common_passwords(path: Path) -> frozenset[str]:

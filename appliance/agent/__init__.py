@@ -1,1 +1,2 @@
-"""Agents: their settings and how they answer from their workspace's knowledge."""
+"""Agents: their settings, how they answer from their workspace's knowledge, the optional generator, the widget's
+routes to them, and measuring their answers on an evaluation folder."""

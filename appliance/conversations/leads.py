@@ -11,7 +11,7 @@ from typing import Any, Callable
 from appliance.agent.agents import Agent
 from appliance.clock import Clock, isoformat
 from appliance.conversations import analytics
-from appliance.conversations.service import Visitor
+from appliance.conversations.chat import Visitor
 from appliance.errors import FieldErrors, NotFound
 from appliance.storage.database import Database
 

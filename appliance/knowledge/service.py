@@ -1,4 +1,5 @@
-"""Knowledge per workspace: its sources, agents and conversations, and the background queue that indexes sources."""
+"""Training data per workspace: its sources, the background queue that extracts, chunks and indexes them, and
+retrieval over what they hold."""
 
 from __future__ import annotations
 
@@ -7,19 +8,12 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
-from appliance.agent.agents import AgentService
-from appliance.agent.answer import Answerer
-from appliance.agent.routes import AgentRoutes
 from appliance.clock import Clock
-from appliance.conversations.analytics_report import AnalyticsReport
-from appliance.conversations.lead_records import LeadRecords
-from appliance.conversations.leads import LeadService
-from appliance.conversations.records import ConversationRecords
-from appliance.conversations.service import ConversationService
 from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.sources import SourceService
+from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 
 log = logging.getLogger(__name__)
@@ -27,10 +21,7 @@ log = logging.getLogger(__name__)
 
 class Knowledge:
     def __init__(self, *, files: WorkspaceDatabases, clock: Clock, limits: Limits, max_workspace_bytes: int,
-                 crawl_policy=None, embedder=None, threads: int = 1,
-                 egress_allowed_hosts: frozenset[str] = frozenset(), routes: AgentRoutes | None = None) -> None:
-        self._egress_allowed_hosts = egress_allowed_hosts
-        self._routes = routes
+                 crawl_policy=None, embedder=None, threads: int = 1) -> None:
         self._files = files
         self._clock = clock
         self._limits = limits
@@ -51,41 +42,14 @@ class Knowledge:
             on_queued=lambda source_id: self._submit(workspace_id, source_id),
         )
 
-    def agents(self, workspace_id: str) -> AgentService:
-        routes = self._routes
-        if routes is None:
-            return AgentService(self._files.open(workspace_id), clock=self._clock)
-        return AgentService(
-            self._files.open(workspace_id), clock=self._clock,
-            on_created=lambda agent: routes.add(agent.public_id, workspace_id=workspace_id, agent_id=agent.id),
-            on_deleted=lambda agent: routes.remove(agent.public_id))
-
-    def conversations(self, workspace_id: str) -> ConversationService:
-        db = self._files.open(workspace_id)
-        return ConversationService(db, clock=self._clock,
-                                   answerer=Answerer(db, retriever=Retriever(db, embedder=self._embedder,
-                                                                             vectors=self._vectors),
-                                                     egress_allowed_hosts=self._egress_allowed_hosts))
-
-    def leads(self, workspace_id: str, *, on_lead=None) -> LeadService:
-        return LeadService(self._files.open(workspace_id), clock=self._clock, on_lead=on_lead)
-
-    def conversation_records(self, workspace_id: str) -> ConversationRecords:
-        return ConversationRecords(self._files.open(workspace_id), clock=self._clock)
-
-    def lead_records(self, workspace_id: str) -> LeadRecords:
-        return LeadRecords(self._files.open(workspace_id), clock=self._clock)
-
-    def analytics(self, workspace_id: str) -> AnalyticsReport:
-        return AnalyticsReport(self._files.open(workspace_id), clock=self._clock)
+    def retriever(self, db: Database) -> Retriever:
+        """Retrieval over the workspace database `db`, dense too where a model is installed (vectors cached)."""
+        return Retriever(db, embedder=self._embedder, vectors=self._vectors)
 
     def resume(self, workspace_ids: Iterable[str]) -> int:
-        """Queue again every source that was waiting or half-indexed when the service last stopped; repair the
-        widget's agent routes a crash between two databases' writes may have left behind."""
+        """Queue again every source that was waiting or half-indexed when the service last stopped."""
         count = 0
         for workspace_id in workspace_ids:
-            if self._routes is not None:
-                self._routes.sync(workspace_id, {a.public_id: a.id for a in self.agents(workspace_id).list()})
             for source_id in self.sources(workspace_id).pending():
                 self._submit(workspace_id, source_id)
                 count += 1

@@ -9,13 +9,16 @@ from typing import Any, Callable
 
 from appliance.agent.agents import Agent, origin_of
 from appliance.agent.routes import AgentRoutes
+from appliance.agent.service import Agents
 from appliance.clock import Clock
 from appliance.conversations.analytics import day_of
+from appliance.conversations.chat import Message, Visitor
 from appliance.conversations.leads import Lead
-from appliance.conversations.service import Message, Visitor
+from appliance.conversations.service import Conversations
 from appliance.errors import NotAvailableHere, NotFound, VisitorTokenInvalid
 from appliance.rate_limits import DailyCounts, MinuteWindows
 from appliance.widget.visitor_tokens import VisitorToken, VisitorTokens
+from appliance.workspaces.service import WorkspaceService
 
 log = logging.getLogger("chatspark.widget")
 NOT_HERE = "This chat is not available here."
@@ -56,10 +59,12 @@ def page_url_of(url: Any, origin: str) -> str | None:
 
 
 class WidgetService:
-    def __init__(self, *, routes: AgentRoutes, knowledge, workspaces, tokens: VisitorTokens, clock: Clock,
-                 limits: WidgetLimits, on_lead: Callable[[str, Agent, Lead], None] | None = None) -> None:
+    def __init__(self, *, routes: AgentRoutes, agents: Agents, conversations: Conversations,
+                 workspaces: WorkspaceService, tokens: VisitorTokens, clock: Clock, limits: WidgetLimits,
+                 on_lead: Callable[[str, Agent, Lead], None] | None = None) -> None:
         self._routes = routes
-        self._knowledge = knowledge
+        self._agents = agents
+        self._conversations = conversations
         self._workspaces = workspaces
         self._tokens = tokens
         self._clock = clock
@@ -98,7 +103,7 @@ class WidgetService:
             agent=public_id, origin=caller.origin,
             conversation_id=previous.conversation_id if previous and not restart else None,
             visitor_id=previous.visitor_id if previous else None)
-        conversations = self._knowledge.conversations(workspace_id)
+        conversations = self._conversations.chat(workspace_id)
         messages = conversations.messages(claims.conversation_id) if previous and not restart else []
         return WidgetSession(text, claims, agent, messages,
                              bool(messages) and conversations.has_lead(claims.conversation_id))
@@ -109,7 +114,7 @@ class WidgetService:
         claims, workspace_id, agent = self._visitor(token, caller, agent)
         self._per_visitor.hit(claims.visitor_id, limit=self.limits.messages_per_minute_per_visitor,
                               message="You're sending messages quickly. Please wait a moment and try again.")
-        conversations = self._knowledge.conversations(workspace_id)
+        conversations = self._conversations.chat(workspace_id)
         self._per_agent_day.hit(
             agent.id, day=day_of(self._clock.now()), limit=self.limits.messages_per_agent_per_day,
             already=lambda: conversations.questions_today(agent.id),
@@ -126,7 +131,7 @@ class WidgetService:
         claims, workspace_id, _ = self._visitor(token, caller, agent)
         if not isinstance(message_id, int):
             raise NotFound("no such reply")
-        self._knowledge.conversations(workspace_id).rate(claims.conversation_id, message_id, rating)
+        self._conversations.chat(workspace_id).rate(claims.conversation_id, message_id, rating)
 
     def leave_lead(self, token: str, caller: Caller, *, fields: Any, consent: Any, consent_version: Any,
                    agent: str) -> Lead:
@@ -137,7 +142,7 @@ class WidgetService:
         if agent.lead_capture == "off":
             raise NotAvailableHere("this chat does not take contact details")
         on_lead = self._on_lead
-        leads = self._knowledge.leads(
+        leads = self._conversations.leads(
             workspace_id, on_lead=(lambda a, lead: on_lead(workspace_id, a, lead)) if on_lead else None)
         return leads.submit(agent, conversation_id=claims.conversation_id, visitor=self._visitor_of(claims, caller),
                             fields=fields, consent=consent, consent_version=consent_version)
@@ -161,7 +166,7 @@ class WidgetService:
         try:
             if self._workspaces.get(route.workspace_id).status != "active":
                 return None, None, None
-            agent = self._knowledge.agents(route.workspace_id).get(route.agent_id)
+            agent = self._agents.of(route.workspace_id).get(route.agent_id)
         except NotFound:
             return None, None, None
         allowed = agent if origin and origin.lower() in agent.allowed_origins else None

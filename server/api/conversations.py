@@ -18,14 +18,10 @@ W = "/workspaces/<workspace_id>"
 AUDIT_IDS_CHARS = 3000  # ids per audit row, within the log's limit on a row's details
 
 
-def _knowledge():
-    return services().knowledge
-
-
 @blueprint.get(f"{W}/conversations")
 def list_conversations(workspace_id: str):
     workspace_role(workspace_id, "conversations.read")
-    page = _knowledge().conversation_records(workspace_id).list(
+    page = services().conversations.records(workspace_id).list(
         ConversationFilters.from_params(request.args), limit=listing.limit(request.args),
         after=request.args.get("after"))
     return jsonify(conversations=[c.public() for c in page.items], next_after=page.next_after)
@@ -34,14 +30,14 @@ def list_conversations(workspace_id: str):
 @blueprint.get(f"{W}/conversations/<conversation_id>")
 def get_conversation(workspace_id: str, conversation_id: str):
     workspace_role(workspace_id, "conversations.read")
-    transcript = _knowledge().conversation_records(workspace_id).get(conversation_id)
+    transcript = services().conversations.records(workspace_id).get(conversation_id)
     return jsonify(conversation=transcript.public(with_leads=allows(workspace_id, "leads.read")))
 
 
 @blueprint.delete(f"{W}/conversations/<conversation_id>")
 def delete_conversation(workspace_id: str, conversation_id: str):
     workspace_role(workspace_id, "conversations.delete")
-    deletion = _knowledge().conversation_records(workspace_id).delete(conversation_id)
+    deletion = services().conversations.records(workspace_id).delete(conversation_id)
     return _receipt(workspace_id, "conversation.delete", "conversation", deletion.ids, deletion.counts(), deletion.at)
 
 
@@ -49,7 +45,7 @@ def delete_conversation(workspace_id: str, conversation_id: str):
 def delete_conversations(workspace_id: str):
     workspace_role(workspace_id, "conversations.delete")
     requested = body().get("ids")
-    deletion = _knowledge().conversation_records(workspace_id).delete_many(requested)
+    deletion = services().conversations.records(workspace_id).delete_many(requested)
     not_found = sorted(set(requested) - set(deletion.ids))
     return _receipt(workspace_id, "conversations.delete", "conversation", deletion.ids, deletion.counts(),
                     deletion.at, not_found=not_found)
@@ -59,7 +55,7 @@ def delete_conversations(workspace_id: str):
 def export_conversations(workspace_id: str):
     workspace_role(workspace_id, "conversations.read", export=True)
     filters, format = ConversationFilters.from_params(request.args), request.args.get("format") or "csv"
-    records = _knowledge().conversation_records(workspace_id)
+    records = services().conversations.records(workspace_id)
     export = records.stream(filters, format)
     _audit(workspace_id, "conversations.export", {"format": format, "filters": filters.summary(),
                                                   "count": records.count(filters)})
@@ -69,7 +65,7 @@ def export_conversations(workspace_id: str):
 @blueprint.get(f"{W}/leads")
 def list_leads(workspace_id: str):
     workspace_role(workspace_id, "leads.read")
-    page = _knowledge().lead_records(workspace_id).list(
+    page = services().conversations.lead_records(workspace_id).list(
         LeadFilters.from_params(request.args), limit=listing.limit(request.args), after=request.args.get("after"))
     return jsonify(leads=[lead.public() for lead in page.items], next_after=page.next_after)
 
@@ -77,7 +73,7 @@ def list_leads(workspace_id: str):
 @blueprint.get(f"{W}/leads/<lead_id>")
 def get_lead(workspace_id: str, lead_id: str):
     workspace_role(workspace_id, "leads.read")
-    record = _knowledge().lead_records(workspace_id).get(lead_id)
+    record = services().conversations.lead_records(workspace_id).get(lead_id)
     data = {"lead": record.lead.public()}
     if allows(workspace_id, "conversations.read"):
         data["conversation"] = record.conversation.public() if record.conversation else None
@@ -87,7 +83,7 @@ def get_lead(workspace_id: str, lead_id: str):
 @blueprint.delete(f"{W}/leads/<lead_id>")
 def delete_lead(workspace_id: str, lead_id: str):
     workspace_role(workspace_id, "leads.delete")
-    deletion = _knowledge().lead_records(workspace_id).delete(lead_id)
+    deletion = services().conversations.lead_records(workspace_id).delete(lead_id)
     return _receipt(workspace_id, "lead.delete", "lead", deletion.ids, deletion.counts(), deletion.at)
 
 
@@ -95,7 +91,7 @@ def delete_lead(workspace_id: str, lead_id: str):
 def export_leads(workspace_id: str):
     workspace_role(workspace_id, "leads.read", export=True)
     filters = LeadFilters.from_params(request.args)
-    records = _knowledge().lead_records(workspace_id)
+    records = services().conversations.lead_records(workspace_id)
     _audit(workspace_id, "leads.export", {"format": "csv", "filters": filters.summary(),
                                           "count": records.count(filters)})
     return _streamed(records.stream_csv(filters))
@@ -105,7 +101,7 @@ def export_leads(workspace_id: str):
 def get_analytics(workspace_id: str):
     workspace_role(workspace_id, "analytics.read")
     args = request.args
-    report = _knowledge().analytics(workspace_id).report(args.get("since"), args.get("until"),
+    report = services().conversations.analytics(workspace_id).report(args.get("since"), args.get("until"),
                                                          args.get("agent_id") or None)
     return jsonify(report.public())
 
@@ -114,7 +110,7 @@ def get_analytics(workspace_id: str):
 def export_analytics(workspace_id: str):
     workspace_role(workspace_id, "analytics.read", export=True)
     args = request.args
-    analytics = _knowledge().analytics(workspace_id)
+    analytics = services().conversations.analytics(workspace_id)
     since, until = analytics.period(args.get("since"), args.get("until"))
     table, agent_id = args.get("table") or "daily", args.get("agent_id") or None
     content = analytics.csv(table, since, until, agent_id)

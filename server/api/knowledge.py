@@ -14,39 +14,35 @@ blueprint = Blueprint("knowledge", __name__)
 W = "/workspaces/<workspace_id>"
 
 
-def _knowledge():
-    return services().knowledge
-
-
 @blueprint.get(f"{W}/agents")
 def list_agents(workspace_id: str):
     workspace_role(workspace_id, "agents.read")
-    agents, next_after = page(_knowledge().agents(workspace_id).list(), key=lambda a: a.id)
+    agents, next_after = page(services().agents.of(workspace_id).list(), key=lambda a: a.id)
     return jsonify(agents=[_agent(a) for a in agents], next_after=next_after)
 
 
 @blueprint.post(f"{W}/agents")
 def create_agent(workspace_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_agent(_knowledge().agents(workspace_id).create(body()))), 201
+    return jsonify(agent=_agent(services().agents.of(workspace_id).create(body()))), 201
 
 
 @blueprint.get(f"{W}/agents/<agent_id>")
 def get_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.read")
-    return jsonify(agent=_agent(_knowledge().agents(workspace_id).get(agent_id)))
+    return jsonify(agent=_agent(services().agents.of(workspace_id).get(agent_id)))
 
 
 @blueprint.patch(f"{W}/agents/<agent_id>")
 def update_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_agent(_knowledge().agents(workspace_id).update(agent_id, body())))
+    return jsonify(agent=_agent(services().agents.of(workspace_id).update(agent_id, body())))
 
 
 @blueprint.delete(f"{W}/agents/<agent_id>")
 def delete_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.write")
-    _knowledge().agents(workspace_id).delete(agent_id)
+    services().agents.of(workspace_id).delete(agent_id)
     return "", 204
 
 
@@ -54,8 +50,8 @@ def delete_agent(workspace_id: str, agent_id: str):
 def ask(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.ask")
     data = body()
-    agent = _knowledge().agents(workspace_id).get(agent_id)
-    exchange = _knowledge().conversations(workspace_id).ask(
+    agent = services().agents.of(workspace_id).get(agent_id)
+    exchange = services().conversations.chat(workspace_id).ask(
         agent, text(data, "question"), conversation_id=text(data, "conversation_id", required=False))
     reply = exchange.reply
     return jsonify(conversation_id=exchange.conversation_id, message_id=exchange.message_id, reply=reply.text,
@@ -68,7 +64,7 @@ def ask(workspace_id: str, agent_id: str):
 @blueprint.get(f"{W}/sources")
 def list_sources(workspace_id: str):
     workspace_role(workspace_id, "sources.read")
-    sources, next_after = page(_knowledge().sources(workspace_id).list(), key=lambda s: s.id)
+    sources, next_after = page(services().knowledge.sources(workspace_id).list(), key=lambda s: s.id)
     return jsonify(sources=[s.public() for s in sources], next_after=next_after)
 
 
@@ -77,7 +73,7 @@ def add_source(workspace_id: str):
     """JSON sources: pasted text, Q&A pairs, a URL or a sitemap (files go to /sources/upload)."""
     workspace_role(workspace_id, "sources.write")
     data = body()
-    sources = _knowledge().sources(workspace_id)
+    sources = services().knowledge.sources(workspace_id)
     kind = text(data, "kind")
     if kind == "text":
         source = sources.add_text(title=text(data, "title"), text=text(data, "text"))
@@ -100,7 +96,7 @@ def upload_source(workspace_id: str):
         data = upload.read()
     finally:
         upload.close()
-    source = _knowledge().sources(workspace_id).add_file(filename=upload.filename, data=data,
+    source = services().knowledge.sources(workspace_id).add_file(filename=upload.filename, data=data,
                                                          media_type=upload.mimetype or None)
     return jsonify(source=source.public()), 202
 
@@ -108,13 +104,13 @@ def upload_source(workspace_id: str):
 @blueprint.get(f"{W}/sources/<source_id>")
 def get_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.read")
-    return jsonify(source=_knowledge().sources(workspace_id).get(source_id).public())
+    return jsonify(source=services().knowledge.sources(workspace_id).get(source_id).public())
 
 
 @blueprint.get(f"{W}/sources/<source_id>/original")
 def source_original(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.read")
-    sources = _knowledge().sources(workspace_id)
+    sources = services().knowledge.sources(workspace_id)
     source = sources.get(source_id)
     name = (source.filename or f"{source.title}.txt").replace('"', "")
     return Response(sources.original(source_id), mimetype="application/octet-stream",
@@ -125,7 +121,7 @@ def source_original(workspace_id: str, source_id: str):
 def edit_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")
     data = body()
-    sources = _knowledge().sources(workspace_id)
+    sources = services().knowledge.sources(workspace_id)
     title = text(data, "title", required=False)
     if "pairs" in data:
         source = sources.update_qa(source_id, pairs=_pairs(data), title=title)
@@ -137,13 +133,13 @@ def edit_source(workspace_id: str, source_id: str):
 @blueprint.post(f"{W}/sources/<source_id>/refresh")
 def refresh_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")
-    return jsonify(source=_knowledge().sources(workspace_id).refresh(source_id).public()), 202
+    return jsonify(source=services().knowledge.sources(workspace_id).refresh(source_id).public()), 202
 
 
 @blueprint.delete(f"{W}/sources/<source_id>")
 def delete_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")
-    _knowledge().sources(workspace_id).delete(source_id)
+    services().knowledge.sources(workspace_id).delete(source_id)
     return "", 204
 
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import html
 import os
-import sys
 from pathlib import Path
 
 from appliance.errors import ValidationError
 from appliance.services import build_services, public_url
+from appliance.settings import shipped_config_dir
 from server.cli.options import open_from
 
 DEMO_NAME = "Northwind demo"
@@ -18,8 +18,7 @@ SUGGESTED = ["How many days of leave do I get?", "Where do visitors park?", "How
 
 
 def demo_content_dir() -> Path:
-    base = Path(getattr(sys, "_MEIPASS", Path(__file__).resolve().parent.parent))
-    return base / "config" / "demo"
+    return shipped_config_dir() / "demo"
 
 
 def site_origins(port: int) -> list[str]:
@@ -61,14 +60,13 @@ def register(commands, common: argparse.ArgumentParser) -> None:
 
 
 def _create(args: argparse.Namespace) -> int:
-
     appliance, settings = open_from(args)
     services = build_services(appliance, settings)
     try:
         existing = [w for w in services.workspaces.list_all() if w.name == DEMO_NAME]
         if existing:
             workspace = existing[0]
-            agent = services.knowledge.agents(workspace.id).list()[0]
+            agent = services.agents.of(workspace.id).list()[0]
             print(f"Demo workspace exists: {workspace.id}")
         else:
             owner = services.users.find_by_email(args.owner_email)
@@ -79,7 +77,7 @@ def _create(args: argparse.Namespace) -> int:
             sources = services.knowledge.sources(workspace.id)
             for path in sorted(demo_content_dir().glob("*.md")):
                 sources.add_file(filename=path.name, data=path.read_bytes(), media_type="text/markdown")
-            agent = services.knowledge.agents(workspace.id).create({
+            agent = services.agents.of(workspace.id).create({
                 "name": "Northwind helper", "welcome_message": "Hi! Ask me about working at Northwind.",
                 "suggested_questions": SUGGESTED, "color": "#14324a",
                 "lead_fields": [{"name": "name", "label": "Name", "required": True},
@@ -95,7 +93,7 @@ def _create(args: argparse.Namespace) -> int:
             origins = site_origins(args.site_port)
             wanted = agent.allowed_origins + [o for o in origins if o not in agent.allowed_origins]
             if wanted != agent.allowed_origins:
-                services.knowledge.agents(workspace.id).update(agent.id, {"allowed_origins": wanted})
+                services.agents.of(workspace.id).update(agent.id, {"allowed_origins": wanted})
             appliance_url = args.appliance_url or public_url(settings)
             page = write_site(appliance.layout.demo_site_dir, appliance_url=appliance_url, site_origin=origins[0],
                               public_id=agent.public_id)

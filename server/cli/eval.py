@@ -41,14 +41,14 @@ def _embedder(args: argparse.Namespace):
 
 
 def _retrieval(args: argparse.Namespace) -> int:
-    from appliance.knowledge.evaluation import retrieval_metrics
+    from appliance.agent.evaluation import retrieval_metrics
 
     print(json.dumps(retrieval_metrics(args.folder, embedder=_embedder(args), limit=args.limit)))
     return 0
 
 
 def _answers(args: argparse.Namespace) -> int:
-    from appliance.knowledge.evaluation import answer_metrics
+    from appliance.agent.evaluation import answer_metrics
 
     print(json.dumps(answer_metrics(args.folder, out_of_scope=args.out_of_scope, embedder=_embedder(args),
                                     limit=args.limit, threshold=args.threshold)))

@@ -16,7 +16,7 @@ from appliance.bootstrap import open_appliance, server_certificate
 from appliance.clock import SystemClock
 from appliance.errors import ServiceError
 from appliance.keys import certificates
-from appliance.services import build_scheduler, build_services
+from appliance.services import build_scheduler, build_services, resume_workspaces
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
 from server.app import create_app
@@ -103,7 +103,7 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
         scheduler.start()
         # Only active workspaces: a cancelled one is read-only (undoing it resumes its indexing), and one whose
         # purge a crash interrupted has no key left to open it with.
-        resumed = services.knowledge.resume(w.id for w in services.workspaces.list_all() if w.status == "active")
+        resumed = resume_workspaces(services, [w.id for w in services.workspaces.list_all() if w.status == "active"])
         if resumed:
             log.info("resumed indexing", extra={"sources": resumed})
         config = caddy.build_config(settings, upstream_socket=app_server.socket_path,

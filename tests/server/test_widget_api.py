@@ -27,7 +27,7 @@ def demo(services, settings):
                                            client_address=None)
     services.knowledge.sources(workspace.id).add_file(filename="handbook.md", data=HANDBOOK,
                                                       media_type="text/markdown")
-    agent = services.knowledge.agents(workspace.id).create({
+    agent = services.agents.of(workspace.id).create({
         "name": "Acme helper", "welcome_message": "Hi!", "allowed_origins": [PAGE], "color": "#0f766e",
         "lead_fields": [{"name": "name", "label": "Name"}, {"name": "email", "label": "Email", "required": True},
                         {"name": "phone", "label": "Phone"}, {"name": "team_size", "label": "Team size"}]})
@@ -101,7 +101,7 @@ def test_visitor_asks_and_gets_the_answer_with_its_source(demo, services):
     assert "28 days" in reply["text"] and reply["answered"] is True and reply["offer_lead_form"] is False
     assert reply["sources"] == [{"title": "Leave", "url": "handbook.md", "heading_path": "Leave"}]
 
-    row = services.knowledge.conversations(demo.workspace_id)._db.query_one(
+    row = services.conversations.chat(demo.workspace_id)._db.query_one(
         "SELECT channel, origin, page_url, client_address, visitor_id FROM conversations")
     assert (row["channel"], row["origin"], row["page_url"]) == ("widget", PAGE, f"{PAGE}/hr")
     assert row["visitor_id"]
@@ -167,7 +167,7 @@ def test_forged_and_foreign_tokens_are_invalid(demo):
 
 
 def test_a_token_from_one_origin_does_not_work_from_another_even_if_both_are_allowed(demo, services):
-    services.knowledge.agents(demo.workspace_id).update(demo.agent.id, {"allowed_origins": [PAGE, "https://b.test"]})
+    services.agents.of(demo.workspace_id).update(demo.agent.id, {"allowed_origins": [PAGE, "https://b.test"]})
     token = start(demo)["token"]
     response = post(demo, "/messages", {"text": "hello"}, token=token, origin="https://b.test")
     assert response.status_code == 401 and response.get_json()["error"] == "token_invalid"
@@ -175,7 +175,7 @@ def test_a_token_from_one_origin_does_not_work_from_another_even_if_both_are_all
 
 def test_removing_an_origin_stops_its_tokens_at_once(demo, services):
     token = start(demo)["token"]
-    services.knowledge.agents(demo.workspace_id).update(demo.agent.id, {"allowed_origins": []})
+    services.agents.of(demo.workspace_id).update(demo.agent.id, {"allowed_origins": []})
     assert ask(demo, token, "hello").status_code == 403
 
 
@@ -187,7 +187,7 @@ def test_thumbs_are_saved_and_can_be_taken_back(demo, services):
     assert start(demo, token=token)["conversation"]["messages"][1]["feedback"] == "up"
     post(demo, f"/messages/{reply['id']}/feedback", {"rating": "down"}, token=token)
     post(demo, f"/messages/{reply['id']}/feedback", {"rating": None}, token=token)
-    db = services.knowledge.conversations(demo.workspace_id)._db
+    db = services.conversations.chat(demo.workspace_id)._db
     assert db.query_one("SELECT feedback FROM messages WHERE id = ?", (reply["id"],))["feedback"] is None
     assert db.query_one("SELECT count(*) AS n FROM analytics_events WHERE kind LIKE 'thumbs_%'")["n"] == 0
     assert post(demo, f"/messages/{reply['id']}/feedback", {"rating": "great"}, token=token).status_code == 400
@@ -208,7 +208,7 @@ def test_a_lead_is_stored_with_its_consent_record_and_admins_are_mailed(demo, se
                                      "consent": True, "consent_version": 1, "page_url": f"{PAGE}/hr?x=1"},
                     token=token)
     assert response.status_code == 201 and response.get_json()["message"].startswith("Thank you")
-    lead = services.knowledge.leads(demo.workspace_id).get(response.get_json()["lead_id"])
+    lead = services.conversations.leads(demo.workspace_id).get(response.get_json()["lead_id"])
     assert (lead.name, lead.email, lead.phone) == ("Jane Doe", "jane@example.com", "+44 20 7946 0958")
     assert lead.custom_fields == {"team_size": "40"}
     assert lead.consent_text.startswith("I agree") and lead.consent_version == 1
@@ -238,7 +238,7 @@ def test_lead_form_errors_name_each_field(demo):
 
 def test_a_lead_against_old_consent_text_is_refused(demo, services):
     token = start(demo)["token"]
-    agent = services.knowledge.agents(demo.workspace_id).update(demo.agent.id, {"consent_text": "New terms."})
+    agent = services.agents.of(demo.workspace_id).update(demo.agent.id, {"consent_text": "New terms."})
     assert agent.consent_version == 2
     old = post(demo, "/leads", {"fields": {"email": "j@example.com"}, "consent": True, "consent_version": 1},
                token=token)
@@ -246,7 +246,7 @@ def test_a_lead_against_old_consent_text_is_refused(demo, services):
     new = post(demo, "/leads", {"fields": {"email": "j@example.com"}, "consent": True, "consent_version": 2},
                token=token)
     assert new.status_code == 201
-    assert services.knowledge.leads(demo.workspace_id).get(new.get_json()["lead_id"]).consent_text == "New terms."
+    assert services.conversations.leads(demo.workspace_id).get(new.get_json()["lead_id"]).consent_text == "New terms."
 
 
 def test_a_lead_before_any_question_starts_the_conversation(demo, services):
@@ -255,7 +255,7 @@ def test_a_lead_before_any_question_starts_the_conversation(demo, services):
                     token=token)
     assert response.status_code == 201
     assert start(demo, token=token)["conversation"]["lead_submitted"] is False  # no messages to show yet
-    lead = services.knowledge.leads(demo.workspace_id).get(response.get_json()["lead_id"])
+    lead = services.conversations.leads(demo.workspace_id).get(response.get_json()["lead_id"])
     assert lead.conversation_id is not None
 
 

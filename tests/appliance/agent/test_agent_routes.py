@@ -10,17 +10,17 @@ def test_creating_and_deleting_an_agent_keeps_its_route(services):
     workspace = services.workspaces.create(name="Acme", owner_id=operator.id, actor_id=operator.id,
                                            client_address=None)
     routes = services.widget._routes
-    agent = services.knowledge.agents(workspace.id).create({"name": "Helper"})
+    agent = services.agents.of(workspace.id).create({"name": "Helper"})
     route = routes.find(agent.public_id)
     assert (route.workspace_id, route.agent_id) == (workspace.id, agent.id)
 
     with services.appliance.control_db.transaction() as conn:  # as if the process died between the two writes
         conn.execute("DELETE FROM agent_routes")
     assert routes.find(agent.public_id) is None
-    services.knowledge.resume([workspace.id])
+    services.agents.repair_routes([workspace.id])
     assert routes.find(agent.public_id).agent_id == agent.id
 
-    services.knowledge.agents(workspace.id).delete(agent.id)
+    services.agents.of(workspace.id).delete(agent.id)
     assert routes.find(agent.public_id) is None
     services.knowledge.close()
 

@@ -9,7 +9,7 @@ from appliance.bootstrap import initialise, open_appliance
 from appliance.keys import masterkey
 from appliance.keys.database_keys import rekey_database
 from appliance.keys.recovery_kit import export_kit
-from appliance.services import build_services
+from appliance.services import build_services, resume_workspaces
 from appliance.storage.database import Database
 from appliance.storage.layout import Layout
 from tests.appliance.backups.conftest import (
@@ -26,12 +26,12 @@ from tests.appliance.on_disk import snapshot
 
 def _content(services, workspace_id: str) -> dict:
     """What a person sees of a workspace: sources, conversations with their messages, leads."""
-    knowledge = services.knowledge
-    records = knowledge.conversation_records(workspace_id)
+    records = services.conversations.records(workspace_id)
     conversations = [records.get(c.id).public() for c in records.list().items]
-    return {"sources": sorted((s.title, s.status, s.chunk_count) for s in knowledge.sources(workspace_id).list()),
+    return {"sources": sorted((s.title, s.status, s.chunk_count)
+                              for s in services.knowledge.sources(workspace_id).list()),
             "conversations": conversations,
-            "leads": [lead.email for lead in knowledge.lead_records(workspace_id).list().items]}
+            "leads": [lead.email for lead in services.conversations.lead_records(workspace_id).list().items]}
 
 
 def _counts(db, tables) -> dict:
@@ -193,7 +193,7 @@ def test_a_workspace_purged_after_the_backup_is_left_out_and_its_rows_removed(se
         again = build_services(restored, settings)
         assert [w.id for w in again.workspaces.list_all()] == [chats.workspace_id]
         assert restored.control_db.query("SELECT * FROM memberships WHERE workspace_id = ?", (other,)) == []
-        again.knowledge.resume(w.id for w in again.workspaces.list_all())  # what `chatspark serve` does at start
+        resume_workspaces(again, [w.id for w in again.workspaces.list_all()])  # what `chatspark serve` does at start
         assert set(backups.get(backup.id).workspace_ids) == {chats.workspace_id, other}  # the live index is untouched
         # The restored index (as of the backup) knows the earlier backup, and has forgotten the purged workspace.
         assert again.backups.get(earlier.id).workspace_ids == (chats.workspace_id,)

@@ -90,7 +90,7 @@ def test_the_manifest_lists_every_file_with_its_hash_and_the_row_counts(services
         data = (scratch / entry.name).read_bytes()
         assert (entry.size, entry.sha256) == (len(data), hashlib.sha256(data).hexdigest())
     workspace = manifest.file(f"workspaces/{chats.workspace_id}.db").counts
-    records = services.knowledge.conversation_records(chats.workspace_id)
+    records = services.conversations.records(chats.workspace_id)
     assert workspace["conversations"] == len(records.list().items) == 1
     assert workspace["messages"] == 4 and workspace["leads"] == 1 and workspace["sources"] == 3
     control = manifest.file("control.db").counts

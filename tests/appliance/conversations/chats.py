@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 from appliance.agent.agents import Agent
 from appliance.clock import FixedClock
+from appliance.conversations.chat import Exchange, Visitor
 from appliance.conversations.leads import Lead
-from appliance.conversations.service import Exchange, Visitor
 from appliance.services import Services
 
 PAGE = "https://intranet.example.com"
@@ -36,7 +36,7 @@ class Chats:
     def ask(self, question: str, *, conversation_id: str | None = None, widget: bool = False,
             agent: Agent | None = None) -> Exchange:
         visitor = Visitor("visitor-1", PAGE, f"{PAGE}/hr", "203.0.113.7") if widget else None
-        return self.services.knowledge.conversations(self.workspace_id).ask(
+        return self.services.conversations.chat(self.workspace_id).ask(
             agent or self.agent, question, conversation_id=conversation_id, visitor=visitor)
 
     def conversation(self, *questions: str, **options) -> str:
@@ -47,20 +47,20 @@ class Chats:
         return conversation_id
 
     def rate(self, exchange: Exchange, rating: str) -> None:
-        self.services.knowledge.conversations(self.workspace_id).rate(exchange.conversation_id, exchange.message_id,
+        self.services.conversations.chat(self.workspace_id).rate(exchange.conversation_id, exchange.message_id,
                                                                       rating)
 
     def lead(self, conversation_id: str | None = None, *, agent: Agent | None = None, **fields: str) -> Lead:
         """A lead left in the (widget) conversation, or in a new one, with the agent's consent text."""
         agent = agent or self.agent
-        return self.services.knowledge.leads(self.workspace_id).submit(
+        return self.services.conversations.leads(self.workspace_id).submit(
             agent, conversation_id=conversation_id or uuid.uuid4().hex,
             visitor=Visitor("visitor-1", PAGE, f"{PAGE}/contact", "203.0.113.7"),
             fields={"email": "jane@example.com", **fields}, consent=True, consent_version=agent.consent_version)
 
     def sql(self, query: str, params=()) -> list:
         """Raw rows of the workspace file, to check what is really stored."""
-        return self.services.knowledge.conversation_records(self.workspace_id)._db.query(query, params)
+        return self.services.conversations.records(self.workspace_id)._db.query(query, params)
 
 
 def start_chats(services: Services, clock: FixedClock) -> Chats:
@@ -74,7 +74,7 @@ def start_chats(services: Services, clock: FixedClock) -> Chats:
     lead_fields = [{"name": "name", "label": "Name"}, {"name": "email", "label": "Email", "required": True},
                    {"name": "phone", "label": "Phone"}, {"name": "company", "label": "Company"},
                    {"name": "team_size", "label": "Team size"}]
-    agent = knowledge.agents(workspace.id).create({"name": "Helper", "lead_fields": lead_fields})
-    other = knowledge.agents(workspace.id).create({"name": "Sales"})
+    agent = services.agents.of(workspace.id).create({"name": "Helper", "lead_fields": lead_fields})
+    other = services.agents.of(workspace.id).create({"name": "Sales"})
     assert knowledge.wait_idle(30)
     return Chats(services, clock, workspace.id, agent, other, handbook.id, faq.id)

@@ -13,7 +13,7 @@ from tests.appliance.conversations.chats import ANSWERED, FALLS_BACK, HANDOFF, P
 
 
 def report(chats) -> AnalyticsReport:
-    return chats.services.knowledge.analytics(chats.workspace_id)
+    return chats.services.conversations.analytics(chats.workspace_id)
 
 
 def test_every_day_of_the_range_has_a_row_with_zeros_on_quiet_days(chats):
@@ -125,7 +125,7 @@ def test_fell_back_questions_are_the_ones_to_train_on_next_most_frequent_first(c
 
 def test_a_deleted_conversation_still_counts_but_its_questions_are_gone(chats):
     conversation_id = chats.conversation(FALLS_BACK)
-    chats.services.knowledge.conversation_records(chats.workspace_id).delete(conversation_id)
+    chats.services.conversations.records(chats.workspace_id).delete(conversation_id)
 
     result = report(chats).report()
 

@@ -13,7 +13,7 @@ from tests.appliance.conversations.chats import PAGE, PARKING
 
 
 def records(chats) -> LeadRecords:
-    return chats.services.knowledge.lead_records(chats.workspace_id)
+    return chats.services.conversations.lead_records(chats.workspace_id)
 
 
 def listed(chats, **filters) -> list[str]:
@@ -87,7 +87,7 @@ def test_a_lead_reads_with_its_conversation_transcript(chats):
 def test_a_lead_whose_conversation_was_deleted_reads_without_one(chats):
     conversation_id = chats.conversation(PARKING, widget=True)
     lead = chats.lead(conversation_id)
-    chats.services.knowledge.conversation_records(chats.workspace_id).delete(conversation_id)
+    chats.services.conversations.records(chats.workspace_id).delete(conversation_id)
 
     record = records(chats).get(lead.id)
 

@@ -14,7 +14,7 @@ from tests.appliance.conversations.chats import ANSWERED, FALLS_BACK, HANDOFF, P
 
 
 def records(chats) -> ConversationRecords:
-    return chats.services.knowledge.conversation_records(chats.workspace_id)
+    return chats.services.conversations.records(chats.workspace_id)
 
 
 def listed(chats, **filters) -> list[str]:

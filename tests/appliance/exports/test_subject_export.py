@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from appliance.conversations.service import Visitor
+from appliance.conversations.chat import Visitor
 from appliance.errors import ValidationError
 from appliance.exports.archive import write_new_file
 from appliance.exports.subject_export import APPLIANCE, WORKSPACES
@@ -41,10 +41,10 @@ class World:
 def widget_chat(services, workspace_id: str, agent, visitor_id: str, question: str, *, email: str | None = None):
     """A widget conversation of one question by the visitor, and the lead they left in it: (conversation, lead)."""
     visitor = Visitor(visitor_id, PAGE, f"{PAGE}/hr", "203.0.113.9")
-    conversation = services.knowledge.conversations(workspace_id).ask(agent, question, visitor=visitor).conversation_id
+    conversation = services.conversations.chat(workspace_id).ask(agent, question, visitor=visitor).conversation_id
     if email is None:
         return conversation, None
-    lead = services.knowledge.leads(workspace_id).submit(agent, conversation_id=conversation, visitor=visitor,
+    lead = services.conversations.leads(workspace_id).submit(agent, conversation_id=conversation, visitor=visitor,
                                                          fields={"email": email, "name": "Jane"}, consent=True,
                                                          consent_version=agent.consent_version)
     return conversation, lead.id
@@ -62,7 +62,7 @@ def world(services, clock):
     for name in ("two", "three"):
         workspace = services.workspaces.create(name=f"Workspace {name}", owner_id=owner, actor_id=owner,
                                                client_address=None)
-        agent = services.knowledge.agents(workspace.id).create({"name": "Helper"})
+        agent = services.agents.of(workspace.id).create({"name": "Helper"})
         others[name] = (workspace.id, widget_chat(services, workspace.id, agent, "visitor-9", "Hello?",
                                                   email="JANE@example.com")[1])
     jane = make_user(services, JANE)

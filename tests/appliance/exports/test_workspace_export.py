@@ -71,7 +71,7 @@ def test_qa_pairs_come_as_json_and_csv(trained, opened):
 
 def test_every_agents_settings_come_as_json(trained, opened):
     _, _, out = opened
-    agents = trained.services.knowledge.agents(trained.workspace_id).list()
+    agents = trained.services.agents.of(trained.workspace_id).list()
 
     assert sorted(p.name for p in (out / "agents").iterdir()) == sorted(f"{a.id}.json" for a in agents)
     for agent in agents:
@@ -81,7 +81,7 @@ def test_every_agents_settings_come_as_json(trained, opened):
 
 def test_conversations_come_as_json_transcripts_and_csv_equal_to_the_records(trained, opened):
     _, _, out = opened
-    records = trained.services.knowledge.conversation_records(trained.workspace_id)
+    records = trained.services.conversations.records(trained.workspace_id)
 
     transcripts = read_json(out / "conversations/conversations.json")
 
@@ -98,7 +98,7 @@ def test_conversations_come_as_json_transcripts_and_csv_equal_to_the_records(tra
 
 def test_leads_come_as_csv_and_as_json_with_the_consent_given(trained, opened):
     _, _, out = opened
-    records = trained.services.knowledge.lead_records(trained.workspace_id)
+    records = trained.services.conversations.lead_records(trained.workspace_id)
 
     rows = read_csv(out / "leads/leads.csv")
     leads = read_json(out / "leads/leads.json")
@@ -268,7 +268,7 @@ def test_a_large_workspace_is_exported_whole_a_page_at_a_time_in_the_same_memory
 
     assert large < small * 1.5  # before streaming, the peak grew with the conversations: about 4 times
     transcripts = read_json(place / "opened/conversations/conversations.json")
-    records = trained.services.knowledge.conversation_records(trained.workspace_id)
+    records = trained.services.conversations.records(trained.workspace_id)
     assert len(transcripts) == 2402 and len({t["id"] for t in transcripts}) == 2402
     assert [t["id"] for t in transcripts] == [c.id for c in _every_conversation(records)]
     assert sum(len(t["messages"]) for t in transcripts) == 24000 + sum(

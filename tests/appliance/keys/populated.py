@@ -29,7 +29,7 @@ def populate(layout: Layout, *, clock, settings, workspaces: int, messages_per_w
         for number in range(workspaces):
             workspace = services.workspaces.create(name=f"Workspace {number}", owner_id=owner.id,
                                                    actor_id=owner.id, client_address=None)
-            agent = services.knowledge.agents(workspace.id).create({"name": "Helper"})
+            agent = services.agents.of(workspace.id).create({"name": "Helper"})
             _talk(appliance.workspaces.open(workspace.id), agent.id, canary(workspace.id), messages_per_workspace,
                   at=isoformat(clock.now()))
             ids.append(workspace.id)

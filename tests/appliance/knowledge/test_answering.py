@@ -8,7 +8,7 @@ import pytest
 
 from appliance.agent.agents import AgentService
 from appliance.agent.answer import Answerer
-from appliance.conversations.service import ConversationService
+from appliance.conversations.chat import ConversationService
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.search import content_hash

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from appliance.agent.agents import Agent
 from appliance.clock import FixedClock
+from appliance.conversations.chat import Exchange, Visitor
 from appliance.conversations.leads import Lead
-from appliance.conversations.service import Exchange, Visitor
 from appliance.keys.keystore import workspace_db_key
 from appliance.retention.service import Actor
 from appliance.services import Services
@@ -53,7 +53,7 @@ class Place:
     def ask(self, question: str = PARKING, *, conversation_id: str | None = None, visitor: str | None = None,
             address: str | None = "203.0.113.7") -> Exchange:
         widget = Visitor(visitor, PAGE, f"{PAGE}/hr", address) if visitor else None
-        return self.services.knowledge.conversations(self.workspace_id).ask(
+        return self.services.conversations.chat(self.workspace_id).ask(
             self.agent, question, conversation_id=conversation_id or (uuid.uuid4().hex if visitor else None),
             visitor=widget)
 
@@ -65,7 +65,7 @@ class Place:
 
     def lead(self, email: str = "jane@example.com", *, conversation_id: str | None = None,
              visitor: str = "visitor-1", address: str | None = "203.0.113.7", **fields: str) -> Lead:
-        return self.services.knowledge.leads(self.workspace_id).submit(
+        return self.services.conversations.leads(self.workspace_id).submit(
             self.agent, conversation_id=conversation_id or uuid.uuid4().hex,
             visitor=Visitor(visitor, PAGE, f"{PAGE}/contact", address),
             fields={"email": email, **fields}, consent=True, consent_version=self.agent.consent_version)
@@ -91,7 +91,7 @@ def make_place(services: Services, clock: FixedClock, *, name: str = "Acme", own
     knowledge.sources(workspace.id).add_qa(title="HR FAQ", pairs=[(LEAVE, "28 days a year.")])
     handbook = knowledge.sources(workspace.id).add_file(filename="handbook.md", data=HANDBOOK.encode(),
                                                         media_type="text/markdown")
-    agent = knowledge.agents(workspace.id).create({"name": "Helper", "lead_fields": [
+    agent = services.agents.of(workspace.id).create({"name": "Helper", "lead_fields": [
         {"name": "name", "label": "Name"}, {"name": "email", "label": "Email", "required": True},
         {"name": "company", "label": "Company"}, {"name": "notes", "label": "Notes", "type": "textarea"}]})
     assert knowledge.wait_idle(30)

@@ -21,7 +21,7 @@ def world(services, settings):
     token = client.post("/api/v1/auth/login", json={"email": "op@example.com", "password": PASSWORD}).get_json()
     services.knowledge.sources(acme.id).add_text(title="Parking", text="Staff park on level B2 of the north garage.")
     services.knowledge.wait_idle(30)
-    agent = services.knowledge.agents(acme.id).create({"name": "Bot"})
+    agent = services.agents.of(acme.id).create({"name": "Bot"})
     yield client, {"Authorization": f"Bearer {token['token']}"}, acme.id, other.id, agent.id
     scheduler.shutdown(wait=True)
     services.knowledge.close()

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from appliance.conversations.service import Visitor
+from appliance.conversations.chat import Visitor
 from appliance.exports.unpacking import decrypt_export
 from server.app import create_app
 from tests.appliance.accounts.account_steps import PASSWORD, make_user
@@ -149,10 +149,10 @@ def test_an_api_key_of_another_workspace_sees_no_workspace(api):
 
 def jane_in(api, workspace_id: str) -> str:
     """A lead Jane left through the widget of a new agent in the workspace; its id."""
-    agent = api.services.knowledge.agents(workspace_id).create({"name": "Helper"})
+    agent = api.services.agents.of(workspace_id).create({"name": "Helper"})
     visitor = Visitor("visitor-jane", PAGE, f"{PAGE}/hr", "203.0.113.9")
-    conversation = api.services.knowledge.conversations(workspace_id).ask(agent, PARKING, visitor=visitor)
-    return api.services.knowledge.leads(workspace_id).submit(
+    conversation = api.services.conversations.chat(workspace_id).ask(agent, PARKING, visitor=visitor)
+    return api.services.conversations.leads(workspace_id).submit(
         agent, conversation_id=conversation.conversation_id, visitor=visitor, fields={"email": "jane@example.com"},
         consent=True, consent_version=agent.consent_version).id
 

@@ -20,7 +20,7 @@ from appliance.accounts.permissions import OPERATOR_PERMISSIONS, WORKSPACE_PERMI
 from appliance.accounts.users import User
 from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import FixedClock
-from appliance.conversations.service import Visitor
+from appliance.conversations.chat import Visitor
 from appliance.retention.service import Actor
 from appliance.services import Services, build_scheduler, build_services
 from appliance.storage.layout import Layout
@@ -112,13 +112,13 @@ class World:
 
     def new_conversation(self, workspace_id: str) -> str:
         """A conversation someone had with a fresh agent through the API."""
-        agent = self.services.knowledge.agents(workspace_id).create({"name": "Helper"})
-        return self.services.knowledge.conversations(workspace_id).ask(agent, "When is lunch?").conversation_id
+        agent = self.services.agents.of(workspace_id).create({"name": "Helper"})
+        return self.services.conversations.chat(workspace_id).ask(agent, "When is lunch?").conversation_id
 
     def new_lead(self, workspace_id: str) -> str:
         """A lead a widget visitor left with a fresh agent, consenting to the agent's text."""
-        agent = self.services.knowledge.agents(workspace_id).create({"name": "Helper"})
-        lead = self.services.knowledge.leads(workspace_id).submit(
+        agent = self.services.agents.of(workspace_id).create({"name": "Helper"})
+        lead = self.services.conversations.leads(workspace_id).submit(
             agent, conversation_id=uuid.uuid4().hex, visitor=Visitor("visitor-1", "https://example.com"),
             fields={"email": "visitor@example.com"}, consent=True, consent_version=agent.consent_version)
         return lead.id
@@ -156,7 +156,7 @@ MAKERS = {
     "invitation_token": lambda world, known: world.new_invitation(world.outsiders_workspace)[1],
     "api_key": lambda world, known: world.services.api_keys.create(
         known["w"], name="Key", scopes=["chat"], actor_id=world.users["owner"].id, client_address=None)[1].id,
-    "agent": lambda world, known: world.services.knowledge.agents(known["w"]).create({"name": "Helper"}).id,
+    "agent": lambda world, known: world.services.agents.of(known["w"]).create({"name": "Helper"}).id,
     "source": lambda world, known: world.services.knowledge.sources(known["w"]).add_text(
         title="Lunch", text="Lunch is at noon.").id,
     "conversation": lambda world, known: world.new_conversation(known["w"]),
@@ -309,7 +309,7 @@ def test_every_api_route_and_method_is_in_a_table_of_this_module(world):
 
 
 def test_the_permissions_document_is_generated_from_the_tables():
-    document = Path(__file__).resolve().parents[2] / "docs" / "permissions.md"
+    document = Path(__file__).resolve().parents[3] / "docs" / "permissions.md"
 
     assert document.read_text(encoding="utf-8") == permissions.markdown()
 

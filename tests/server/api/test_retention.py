@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from appliance.accounts.permissions import ALLOWED_WHILE_CANCELLED
-from appliance.conversations.service import Visitor
+from appliance.conversations.chat import Visitor
 from appliance.retention.service import Actor
 from tests.server.api import test_permissions
 from tests.server.api.permission_routes import WORKSPACE_ROUTES
@@ -28,14 +28,14 @@ def _cancel(world, workspace_id: str) -> None:
 
 def _lead(world, workspace_id: str, email: str, *, question: str | None = None) -> str:
     """A widget visitor's conversation (one question) and the lead they left in it."""
-    knowledge = world.services.knowledge
-    agent = knowledge.agents(workspace_id).create({"name": "Helper"})
+    services = world.services
+    agent = services.agents.of(workspace_id).create({"name": "Helper"})
     visitor = Visitor(f"visitor-{uuid.uuid4().hex[:6]}", "https://example.com", None, "203.0.113.9")
-    conversation = knowledge.conversations(workspace_id).ask(agent, question or "When is lunch?",
-                                                             conversation_id=uuid.uuid4().hex, visitor=visitor)
-    return knowledge.leads(workspace_id).submit(agent, conversation_id=conversation.conversation_id,
-                                                visitor=visitor, fields={"email": email}, consent=True,
-                                                consent_version=agent.consent_version).id
+    conversation = services.conversations.chat(workspace_id).ask(agent, question or "When is lunch?",
+                                                                 conversation_id=uuid.uuid4().hex, visitor=visitor)
+    return services.conversations.leads(workspace_id).submit(agent, conversation_id=conversation.conversation_id,
+                                                             visitor=visitor, fields={"email": email}, consent=True,
+                                                             consent_version=agent.consent_version).id
 
 
 def test_an_admin_previews_then_applies_a_policy(world, workspace_id):
@@ -139,8 +139,8 @@ def test_an_api_key_cannot_change_a_cancelled_workspace_but_can_still_read_it(wo
 
 
 def test_the_widget_says_a_cancelled_workspaces_agent_is_unavailable(world, workspace_id):
-    agent = world.services.knowledge.agents(workspace_id).update(
-        world.services.knowledge.agents(workspace_id).create({"name": "Helper"}).id,
+    agent = world.services.agents.of(workspace_id).update(
+        world.services.agents.of(workspace_id).create({"name": "Helper"}).id,
         {"allowed_origins": ["https://example.com"]})
     _cancel(world, workspace_id)
 
@@ -209,7 +209,7 @@ def test_erasure_is_refused_to_someone_who_administers_no_workspace(world, works
 
 def test_a_legal_hold_refuses_deleting_conversations_and_leads_on_demand(world, workspace_id):
     lead_id = _lead(world, workspace_id, "held@example.com")
-    conversation_id = world.services.knowledge.lead_records(workspace_id).get(lead_id).lead.conversation_id
+    conversation_id = world.services.conversations.lead_records(workspace_id).get(lead_id).lead.conversation_id
     w = f"/api/v1/workspaces/{workspace_id}"
     world.call("admin", "PUT", f"{w}/legal-hold", {"on": True})
 

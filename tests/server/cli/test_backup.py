@@ -152,8 +152,8 @@ def _original(tmp_path):
                                                client_address=None)
         services.knowledge.sources(workspace.id).add_text(title="Lunch", text="Lunch is served at noon in hall B.")
         assert services.knowledge.wait_idle(30)
-        agent = services.knowledge.agents(workspace.id).create({"name": "Helper"})
-        services.knowledge.conversations(workspace.id).ask(agent, "When is lunch served?")
+        agent = services.agents.of(workspace.id).create({"name": "Helper"})
+        services.conversations.chat(workspace.id).ask(agent, "When is lunch served?")
     return data_dir, key_dir, workspace.id
 
 

@@ -27,8 +27,8 @@ def test_demo_workspace_is_created_once_with_an_agent_that_answers(tmp_path):
     services = build_services(appliance, load(environ={}))
     try:
         [workspace] = services.workspaces.list_all()
-        [agent] = services.knowledge.agents(workspace.id).list()
-        reply = services.knowledge.conversations(workspace.id).ask(agent, "How many days of paid leave do I get?").reply
+        [agent] = services.agents.of(workspace.id).list()
+        reply = services.conversations.chat(workspace.id).ask(agent, "How many days of paid leave do I get?").reply
         assert reply.answered and "28 days" in reply.text
     finally:
         services.knowledge.close()
@@ -58,7 +58,7 @@ def test_demo_site_embeds_the_agent_and_its_origins_are_allowed(tmp_path):
     services = build_services(appliance, load(environ={}))
     try:
         [workspace] = services.workspaces.list_all()
-        [agent] = services.knowledge.agents(workspace.id).list()
+        [agent] = services.agents.of(workspace.id).list()
         assert agent.allowed_origins == ["https://localhost:9444", "https://127.0.0.1:9444"]
     finally:
         services.knowledge.close()

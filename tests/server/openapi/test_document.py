@@ -10,11 +10,11 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 
-from appliance.conversations.service import Visitor
+from appliance.conversations.chat import Visitor
 from server.app import create_app
 from server.openapi import document as openapi
 
-SHIPPED = Path(__file__).resolve().parents[2] / "docs" / "openapi.json"
+SHIPPED = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
@@ -129,8 +129,8 @@ def test_real_responses_match_their_documented_schemas(app, services):
     call("post", f"{w}/agents/{agent['id']}/ask", json={"question": "Who won the 1954 World Cup?",
                                                        "conversation_id": asked["conversation_id"]})
     workspace_id = w.rsplit("/", 1)[1]
-    lead = services.knowledge.leads(workspace_id).submit(
-        services.knowledge.agents(workspace_id).get(agent["id"]), conversation_id="c" * 32,
+    lead = services.conversations.leads(workspace_id).submit(
+        services.agents.of(workspace_id).get(agent["id"]), conversation_id="c" * 32,
         visitor=Visitor("visitor", "https://example.com"), fields={"email": "ann@example.com"}, consent=True,
         consent_version=1)
     call("get", f"{w}/conversations?limit=1")
