@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
+
+from cryptography import x509
 
 from appliance import __version__
-from appliance.audit.keys import AUDIT_MAC_KEY
+from appliance.audit.keys import AUDIT_MAC_KEY, audit_log
 from appliance.audit.keys import PURPOSE as AUDIT_MAC_PURPOSE
+from appliance.audit.log import MAX_PAGE
 from appliance.clock import Clock, isoformat
-from appliance.errors import ApplianceExists, ApplianceMismatch, NotInitialised
+from appliance.errors import (
+    ApplianceExists,
+    ApplianceMismatch,
+    CertificateAuthorityChangeNeeded,
+    CertificateError,
+    NotInitialised,
+)
 from appliance.keys import certificates, masterkey
 from appliance.keys.database_keys import open_database
 from appliance.keys.keystore import CONTROL_DB_KEY, Keystore
@@ -24,6 +35,9 @@ from appliance.storage.workspace_files import WorkspaceDatabases
 
 CA_KEY = "tls:ca-key"
 SERVER_KEY = "tls:server-key"
+# Beside ca.crt in the TLS directory: a replacement CA while it is put in place, and the CA it replaced.
+NEXT_CA_FILE = "ca-next.crt"
+PREVIOUS_CA_FILE = "ca-previous.crt"
 # Keys every appliance holds besides its database keys; ones added by later releases are made at next open.
 WIDGET_TOKEN_KEY = "widget:token"
 _SERVICE_KEYS = {AUDIT_MAC_KEY: AUDIT_MAC_PURPOSE, WIDGET_TOKEN_KEY: "widget visitor-token signing"}
@@ -64,6 +78,8 @@ def initialise(
     kdf: masterkey.KdfParameters = masterkey.DEFAULT_KDF,
 ) -> InitResult:
     """Create keys, keystore, control database and certificates; on any failure remove what was created."""
+    # Checked before anything is made: a name no certificate can carry is refused with nothing to clean up.
+    names = certificates.default_names(extra_names or ())
     if layout.has_keys():
         raise ApplianceExists(f"{layout.key_dir} already holds appliance keys; refusing to overwrite them")
     if layout.has_data():
@@ -92,7 +108,6 @@ def initialise(
                         [("appliance_id", appliance_id), ("created_at", isoformat(now)),
                          ("created_by_version", __version__)],
                     )
-            names = certificates.default_names(extra_names or ())
             fingerprint = _issue_certificates(layout, keystore, appliance_id=appliance_id, names=names, now=now)
         finally:
             keystore.close()
@@ -168,23 +183,98 @@ def _open_locked(layout: Layout, *, clock: Clock, passphrase: str | None, identi
     return Appliance(layout, keystore, control, workspaces, appliance_id, clock, lock)
 
 
-def server_certificate(appliance: Appliance) -> certificates.IssuedCertificate:
-    """The appliance-issued server certificate and key, renewed from the CA when it is close to expiry."""
-    layout, keystore = appliance.layout, appliance.keystore
-    current = certificates.load(layout.server_cert.read_bytes(), keystore.get(SERVER_KEY))
-    now = appliance.clock.now()
-    if not certificates.needs_renewal(current.certificate, now=now):
-        return current
+def server_certificate(appliance: Appliance, *, names: Iterable[str] = (),
+                       replace_ca: bool = False) -> certificates.IssuedCertificate:
+    """The appliance-issued server certificate and key, re-issued from the CA when it is close to expiry, when it
+    lacks one of `names` (those the settings add at serve time), or when it no longer matches its key or its CA.
+
+    The CA may vouch only for the names it was made for. A name outside them needs a new CA, whose new fingerprint
+    every browser, system and control panel must trust again: it is made only with `replace_ca`, and otherwise
+    CertificateAuthorityChangeNeeded says which names need it. The new CA replaces the old only once it is stored
+    whole; the old stays beside it (and its key among the keystore's retired keys), and the change is audited.
+    """
+    layout, keystore, now = appliance.layout, appliance.keystore, appliance.clock.now()
+    _settle_ca_replacement(appliance)
     ca = certificates.load(layout.ca_cert.read_bytes(), keystore.get(CA_KEY))
-    renewed = certificates.issue_server(ca, names=certificates.names_of(current.certificate), now=now)
+    if ca.certificate.public_key() != ca.private_key.public_key():
+        raise CertificateError(
+            f"{layout.ca_cert} is not the certificate of the CA key in the keystore (were the data directory and "
+            "the key directory restored from different times?); restore the two from the same backup and kit"
+        )
+    current = certificates.load(layout.server_cert.read_bytes(), keystore.get(SERVER_KEY))
+    wanted = certificates.merged_names(certificates.names_of(current.certificate), names)
+    outside = [name for name in wanted if not certificates.permits(ca.certificate, name)]
+    if outside and not replace_ca:
+        raise CertificateAuthorityChangeNeeded(
+            f"the appliance CA may vouch only for {', '.join(certificates.constrained_names(ca.certificate))}, "
+            f"not for {', '.join(outside)}: serving {'them' if len(outside) > 1 else 'it'} needs a new CA, with a "
+            "new fingerprint that every browser, system and control panel trusting the current CA must trust again"
+        )
+    if outside or (replace_ca and not certificates.is_constrained(ca.certificate)):
+        ca = _replace_ca(appliance, ca, names=wanted, reason="names" if outside else "unconstrained", now=now)
+    elif (certificates.names_of(current.certificate) == wanted and certificates.belongs_to(current, ca)
+          and not certificates.needs_renewal(current.certificate, now=now)):
+        return current
+    renewed = certificates.issue_server(ca, names=wanted, now=now)
     keystore.replace_secret(SERVER_KEY, renewed.key_pem)
     _write_public(layout.server_cert, renewed.cert_pem)
     return renewed
 
 
+def _replace_ca(appliance: Appliance, old: certificates.IssuedCertificate, *, names: list[str], reason: str,
+                now: dt.datetime) -> certificates.IssuedCertificate:
+    """A new CA for `names`, put in place in steps that a crash at any point leaves settleable (see below)."""
+    layout, keystore = appliance.layout, appliance.keystore
+    new = certificates.issue_ca(appliance_id=appliance.appliance_id, names=names, now=now)
+    # The new CA is stored whole, public part then key, before anything of the old one is touched.
+    _write_public(layout.tls_dir / NEXT_CA_FILE, new.cert_pem)
+    keystore.set_pending(CA_KEY, new.key_pem)
+    _record_ca_replacement(appliance, old.certificate, new.certificate, reason=reason)
+    _settle_ca_replacement(appliance)
+    return new
+
+
+def _settle_ca_replacement(appliance: Appliance) -> None:
+    """Finish a CA replacement that was stored whole (the new key pending, its certificate written), or forget
+    one that was not; then ca.crt and the CA key always belong together."""
+    layout, keystore = appliance.layout, appliance.keystore
+    next_file = layout.tls_dir / NEXT_CA_FILE
+    pending = keystore.pending(CA_KEY)
+    if pending is None:
+        next_file.unlink(missing_ok=True)
+        return
+    new_key = certificates.load_private_key(pending).public_key()
+    current = certificates.load_certificate(layout.ca_cert.read_bytes())
+    if current.public_key() != new_key:
+        if not (next_file.is_file() and certificates.load_certificate(next_file.read_bytes()).public_key() == new_key):
+            keystore.discard_pending(CA_KEY)
+            next_file.unlink(missing_ok=True)
+            return
+        _record_ca_replacement(appliance, current, certificates.load_certificate(next_file.read_bytes()),
+                               reason="interrupted replacement finished")
+        _write_public(layout.tls_dir / PREVIOUS_CA_FILE, layout.ca_cert.read_bytes())
+        os.replace(next_file, layout.ca_cert)
+        _sync_directory(layout.tls_dir)
+    keystore.promote_pending(CA_KEY)  # the old key is kept among the retired ones
+
+
+def _record_ca_replacement(appliance: Appliance, old: x509.Certificate, new: x509.Certificate, *,
+                           reason: str) -> None:
+    """Audit the replacement once, even when a crash made the next start finish it."""
+    audit = audit_log(appliance.control_db, keystore=appliance.keystore, clock=appliance.clock)
+    fingerprint = certificates.fingerprint(new)
+    if any(event.target_id == fingerprint for event in audit.events(action="tls.ca_replaced", limit=MAX_PAGE)):
+        return
+    audit.record(
+        "tls.ca_replaced", target_type="certificate_authority", target_id=fingerprint,
+        details={"previous_fingerprint": certificates.fingerprint(old), "fingerprint": certificates.fingerprint(new),
+                 "names": certificates.constrained_names(new), "reason": reason},
+    )
+
+
 def _issue_certificates(layout: Layout, keystore: Keystore, *, appliance_id: str, names: list[str],
                         now: dt.datetime) -> str:
-    ca = certificates.issue_ca(appliance_id=appliance_id, now=now)
+    ca = certificates.issue_ca(appliance_id=appliance_id, names=names, now=now)
     server = certificates.issue_server(ca, names=names, now=now)
     # Private keys stay in the keystore and reach Caddy only through a pipe, never as files.
     keystore.put_secret(CA_KEY, ca.key_pem, purpose="appliance CA private key")
@@ -196,6 +286,23 @@ def _issue_certificates(layout: Layout, keystore: Keystore, *, appliance_id: str
 
 
 def _write_public(path: Path, data: bytes) -> None:
+    """Replace a public file whole and durably: a crash leaves the old one or the new one, never part of either."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    tmp.chmod(0o644)
     tmp.replace(path)
+    _sync_directory(path.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    """Make a rename in `directory` durable (POSIX; Windows cannot open a directory, and commits renames itself)."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

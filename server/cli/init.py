@@ -7,6 +7,8 @@ from pathlib import Path
 
 from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import SystemClock
+from appliance.errors import CertificateError
+from appliance.keys import certificates
 from appliance.storage.layout import Layout
 from server.cli.options import read_passphrase, settings_from
 from server.cli.users import add_password_options, checked_operator_password, create_operator
@@ -19,7 +21,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     init.add_argument("--passphrase-file", type=Path, metavar="FILE",
                       help="wrap the master key under the passphrase in FILE instead of storing it in clear")
     init.add_argument("--san", action="append", default=[], metavar="NAME",
-                      help="extra host name or IP address for the server certificate (repeatable)")
+                      help="extra host name or IP address for the server certificate, and so for the CA, which "
+                           "may sign for these names only (repeatable)")
     init.add_argument("--operator-email", metavar="EMAIL", help="also create the first appliance operator")
     init.add_argument("--operator-name", default="", metavar="NAME", help="the first operator's display name")
     add_password_options(init)
@@ -29,6 +32,10 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 def _init(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     layout = Layout.of(settings.data_dir, settings.key_dir)
+    try:
+        certificates.default_names(args.san)  # the CA is constrained to these: each must be a name it can carry
+    except CertificateError as exc:
+        raise CertificateError(f"--san: {exc}") from None
     passphrase = read_passphrase(args.passphrase_file, confirm=True) if args.passphrase_file else None
     # The operator's email and password are checked before anything is created, so a refusal leaves nothing.
     operator = checked_operator_password(args.operator_email, args) if args.operator_email else None

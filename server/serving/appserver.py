@@ -13,13 +13,19 @@ from server.in_memory import waitress_buffers
 
 
 class AppServer:
-    def __init__(self, app: Flask, socket_path: Path, *, threads: int, max_request_body_bytes: int) -> None:
+    def __init__(self, app: Flask, socket_path: Path, *, threads: int, max_request_body_bytes: int,
+                 connection_limit: int = 100, channel_timeout: int = 120) -> None:
         self.socket_path = socket_path
         self._server = waitress.create_server(
             app,
             unix_socket=str(socket_path),
             unix_socket_perms="600",
             threads=threads,
+            # Caddy never opens more than `connection_limit` (see `caddy_config.proxy_to_app`) and hands over only
+            # whole requests, so slow clients never reach these; poll, since select() fails past descriptor 1024.
+            connection_limit=connection_limit,
+            channel_timeout=channel_timeout,
+            asyncore_use_poll=True,
             # Waitress names a unix-socket peer 'localhost'; only Caddy can connect to this socket.
             trusted_proxy="localhost",
             trusted_proxy_count=1,
@@ -27,7 +33,8 @@ class AppServer:
             clear_untrusted_proxy_headers=True,
             max_request_body_size=max_request_body_bytes,
             **waitress_buffers(max_request_body_bytes),
-            ident="chatspark",
+            # No Server header: nothing names the software that answered (Caddy strips it too).
+            ident="",
             expose_tracebacks=False,
         )
         self._thread = threading.Thread(target=self._server.run, name="waitress", daemon=True)

