@@ -8,6 +8,7 @@ import segno
 from flask import Blueprint, g, redirect, render_template, request
 
 from appliance import errors
+from appliance.accounts import devices
 from appliance.errors import ApplianceError
 from server.auth import (
     SESSION_COOKIE,
@@ -20,6 +21,9 @@ from server.auth import (
 from server.http_errors import STATUS_BY_ERROR
 
 blueprint = Blueprint("pages", __name__)
+# The device token a browser keeps after signing in (appliance/accounts/devices.py): it still gets in while strangers'
+# guesses have the account locked.
+DEVICE_COOKIE = "__Host-chatspark_device"
 
 
 @dataclass(frozen=True)
@@ -33,7 +37,8 @@ class Field:
     value: str | None = None
 
 
-PASSWORD_HINT = "12 to 256 characters; a passphrase of several words is good. Common passwords are refused."
+PASSWORD_HINT = ("12 to 256 characters, hard to guess: a passphrase of several unrelated words is good. Common "
+                 "passwords, repeats, sequences and your own name or address are refused.")
 CODE = Field("totp_code", "Code from your authenticator app, if you set one up (or a recovery code)", required=False,
              autocomplete="one-time-code")
 
@@ -66,13 +71,16 @@ def login():
         check_csrf()
         result = services().auth.login(email=request.form.get("email", ""),
                                        password=request.form.get("password", ""), **_code_fields(),
-                                       client_address=client_address(), user_agent=request.headers.get("User-Agent"))
+                                       client_address=client_address(), user_agent=request.headers.get("User-Agent"),
+                                       device_token=request.cookies.get(DEVICE_COOKIE))
     except ApplianceError as exc:
         return form("Log in", action="/login", fields=fields, submit="Log in", links=links, error=str(exc),
                     status=_status(exc))
     response = redirect("/account", code=303)
     response.set_cookie(SESSION_COOKIE, result.token, secure=True, httponly=True, samesite="Strict", path="/",
                         max_age=int(services().sessions.absolute.total_seconds()))
+    response.set_cookie(DEVICE_COOKIE, result.device_token, secure=True, httponly=True, samesite="Strict", path="/",
+                        max_age=int(devices.LIFETIME.total_seconds()))
     return response
 
 
@@ -116,7 +124,8 @@ def enrol():
     if (gone := _signed_in_or_redirect()) is not None:
         return gone
     try:
-        enrolment = services().auth.start_enrolment(g.user)
+        enrolment = services().auth.start_enrolment(g.user, password=request.form.get("password", ""),
+                                                    client_address=client_address())
     except ApplianceError as exc:
         return _account_page(error=str(exc), status=_status(exc))
     qr = segno.make(enrolment.uri, error="m").svg_inline(scale=5, dark="#1d2330", light="#ffffff")
@@ -129,12 +138,26 @@ def confirm_enrolment():
         return gone
     try:
         codes = services().auth.confirm_enrolment(g.user, code=request.form.get("code", ""),
+                                                  password=request.form.get("password", ""),
                                                   session_id=g.session.id, client_address=client_address())
     except ApplianceError as exc:
         return _account_page(error=str(exc), status=_status(exc))
     g.user = services().users.get(g.user.id)
     g.session = services().sessions.get(g.session.id)
     return _account_page(recovery_codes=codes, notice="Second factor on.")
+
+
+@blueprint.post("/account/second-factor/disable")
+def disable_second_factor():
+    if (gone := _signed_in_or_redirect()) is not None:
+        return gone
+    try:
+        services().auth.disable_second_factor(g.user, password=request.form.get("password", ""),
+                                              client_address=client_address())
+    except ApplianceError as exc:
+        return _account_page(error=str(exc), status=_status(exc))
+    g.user = services().users.get(g.user.id)
+    return _account_page(notice="Second factor off. Logins need only your password now.")
 
 
 @blueprint.post("/account/sessions/<session_id>/end")

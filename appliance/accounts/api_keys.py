@@ -1,5 +1,10 @@
 """API keys for integrators: `csk_<id>_<secret>`, shown once, kept as SHA-256, scoped to one workspace, expiring,
-rotatable with a grace period, revocable, limited per key and optionally per client address."""
+rotatable with a grace period, revocable, limited per key and optionally per client address.
+
+Each key answers to a member (`created_by`: its creator, or whom it was handed over to) and never has more power
+than that member has now: it works only while its holder's account is enabled and may manage keys in the workspace,
+and whoever takes that away (removal, a role change, disabling the account) revokes the holder's keys or hands them
+to another member who may hold them (`settle_keys`)."""
 
 from __future__ import annotations
 
@@ -12,9 +17,11 @@ import re
 import secrets
 from dataclasses import dataclass, replace
 
+from appliance.accounts import names
+from appliance.accounts.permissions import WORKSPACE_PERMISSIONS, outranks_or_equals
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
-from appliance.errors import AuthenticationFailed, NotFound, PermissionDenied, ValidationError
+from appliance.errors import AuthenticationFailed, Conflict, NotFound, PermissionDenied, ValidationError
 from appliance.rate_limits import MinuteWindows
 from appliance.storage.database import Database
 
@@ -48,6 +55,69 @@ class ApiKey:
         return data
 
 
+@dataclass(frozen=True)
+class KeySettlement:
+    """What became of one API key when the member it answered to lost the power to hold it."""
+
+    id: str
+    name: str
+    outcome: str            # revoked or handed_over
+    to: str | None = None   # the member it now answers to, when handed over
+
+    def public(self) -> dict:
+        return {"id": self.id, "name": self.name, "outcome": self.outcome, "to": self.to}
+
+
+def may_hold_keys(role: str | None, status: str | None) -> bool:
+    """Whether a member with this role, whose account has this status, may have API keys answer to them."""
+    return (role is not None and status != "disabled"
+            and outranks_or_equals(role, WORKSPACE_PERMISSIONS["api_keys.manage"]))
+
+
+def _holder(conn, workspace_id: str, user_id: str | None) -> tuple[str | None, str | None]:
+    """The member's role in the workspace and their account's status (None, None for no such member)."""
+    row = conn.execute("SELECT m.role, u.status FROM memberships m JOIN users u ON u.id = m.user_id "
+                       "WHERE m.workspace_id = ? AND m.user_id = ?", (workspace_id, user_id)).fetchone()
+    return (row["role"], row["status"]) if row else (None, None)
+
+
+def settle_keys(conn, *, workspace_id: str, holder_id: str, reason: str, hand_to: str | None, audit: AuditLog,
+                now: str, actor_id: str | None, client_address: str | None) -> list[KeySettlement]:
+    """Inside the transaction that changed `holder_id`'s role or account: if they may no longer hold keys in the
+    workspace, revoke every key answering to them there, or hand each to `hand_to`, a member who may. Each key is
+    audited; the list says what became of which."""
+    if hand_to is not None:
+        if hand_to == holder_id:
+            raise ValidationError("'hand_api_keys_to' must name another member: this one is losing the power to "
+                                  "hold keys")
+        if not may_hold_keys(*_holder(conn, workspace_id, hand_to)):
+            raise Conflict(f"API keys can only be handed to an enabled member who may manage keys "
+                           f"({WORKSPACE_PERMISSIONS['api_keys.manage']} or above) in workspace {workspace_id}; "
+                           f"{hand_to} is not one")
+    if may_hold_keys(*_holder(conn, workspace_id, holder_id)):
+        return []
+    rows = conn.execute("SELECT id, name FROM api_keys WHERE workspace_id = ? AND created_by = ? "
+                        "AND revoked_at IS NULL ORDER BY created_at, id", (workspace_id, holder_id)).fetchall()
+    settled = []
+    for row in rows:
+        if hand_to is None:
+            conn.execute("UPDATE api_keys SET revoked_at = ? WHERE id = ?", (now, row["id"]))
+            settled.append(KeySettlement(row["id"], row["name"], "revoked"))
+            action, details = "api_key.revoke", {"reason": reason, "holder": holder_id}
+        else:
+            conn.execute("UPDATE api_keys SET created_by = ? WHERE id = ?", (hand_to, row["id"]))
+            settled.append(KeySettlement(row["id"], row["name"], "handed_over", hand_to))
+            action, details = "api_key.hand_over", {"reason": reason, "from": holder_id, "to": hand_to}
+        audit.record(action, actor_type="user", actor_id=actor_id, target_type="api_key", target_id=row["id"],
+                     workspace_id=workspace_id, client_address=client_address, details=details, conn=conn)
+    return settled
+
+
+def settled_details(settled: list[KeySettlement]) -> dict:
+    """The part of a role change's audit details that says what became of the keys."""
+    return {"key_settlements": [k.public() for k in settled]} if settled else {}
+
+
 def _key(row) -> ApiKey:
     return ApiKey(row["id"], row["workspace_id"], row["name"], json.loads(row["scopes"]),
                   json.loads(row["allowed_addresses"]), row["rate_limit_per_minute"], row["created_by"],
@@ -72,7 +142,8 @@ def _check_addresses(value: object) -> list[str]:
         try:
             out.append(str(ipaddress.ip_network(item, strict=False)))
         except (TypeError, ValueError):
-            raise ValidationError(f"{item!r} is not an IP address or network") from None
+            raise ValidationError(f"'allowed_addresses': item {len(out) + 1} is not an IP address or network (CIDR)") \
+                from None
     return out
 
 
@@ -88,9 +159,7 @@ class ApiKeyService:
                allowed_addresses: list[str] | None = None, rate_limit_per_minute: int = 120, actor_id: str,
                client_address: str | None) -> tuple[str, ApiKey]:
         """A new key; the returned `csk_...` string is the only time anyone sees it."""
-        name = " ".join((name or "").split())
-        if not 1 <= len(name) <= 100:
-            raise ValidationError("an API key needs a name of 1 to 100 characters")
+        name = names.check_name(name, what="an API key's name")
         if not isinstance(scopes, list) or not scopes or any(s not in SCOPES for s in scopes):
             raise ValidationError(f"'scopes' is a non-empty list drawn from: {', '.join(SCOPES)}")
         if isinstance(rate_limit_per_minute, bool) or not isinstance(rate_limit_per_minute, int) \
@@ -107,6 +176,9 @@ class ApiKeyService:
         key_id = secrets.token_hex(6)
         key = f"{PREFIX}{key_id}_{secrets.token_urlsafe(32)}"
         with self._db.transaction() as conn:
+            if not may_hold_keys(*_holder(conn, workspace_id, actor_id)):
+                raise PermissionDenied("API keys answer to the member who creates them, who must be an enabled "
+                                       f"{WORKSPACE_PERMISSIONS['api_keys.manage']} or owner of the workspace")
             conn.execute(
                 "INSERT INTO api_keys (id, workspace_id, name, scopes, secret_hash, allowed_addresses, "
                 "rate_limit_per_minute, created_by, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -168,6 +240,13 @@ class ApiKeyService:
                         and hmac.compare_digest(bytes(row["previous_secret_hash"]), digest))
             ok = (current or previous) and row["revoked_at"] is None and (row["expires_at"] is None
                                                                            or row["expires_at"] > now)
+        if ok and not may_hold_keys(*_holder(self._db.connection, row["workspace_id"], row["created_by"])):
+            # Settled keys are revoked when their holder loses the role; this catches any other way a holder could
+            # lose it, so a key never works for someone who may no longer hold it.
+            self._audit.record("api_key.refused", actor_type="api_key", actor_id=row["id"],
+                               workspace_id=row["workspace_id"], client_address=client_address, outcome="denied",
+                               details={"reason": "its holder may no longer hold keys"})
+            raise AuthenticationFailed("this API key is not valid (unknown, revoked, expired or rotated out)")
         if not ok:
             self._audit.record("api_key.refused", actor_type="api_key", actor_id=match.group(1) if match else None,
                                client_address=client_address, outcome="denied",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from appliance.accounts import messages, totp
+from appliance.accounts import devices, messages, totp
 from appliance.accounts.passwords import normalise
 from appliance.accounts.sessions import Session, SessionService
-from appliance.accounts.throttle import LoginThrottle
+from appliance.accounts.throttle import Attempt, LoginThrottle
 from appliance.accounts.tokens import LinkTokens
 from appliance.accounts.users import User, UserService, user_from_row
 from appliance.audit.log import AuditLog
@@ -32,6 +32,7 @@ class Login:
     token: str
     session: Session
     user: User
+    device_token: str  # for the client to keep and show at its next login (see throttle.py)
 
 
 @dataclass(frozen=True)
@@ -57,51 +58,74 @@ class AuthService:
         self._require_second_factor = require_second_factor_for_admins
 
     def login(self, *, email: str, password: str, totp_code: str | None = None, recovery_code: str | None = None,
-              client_address: str | None, user_agent: str | None = None) -> Login:
+              client_address: str | None, user_agent: str | None = None, device_token: str | None = None) -> Login:
+        """A new session for a correct password (and second factor). `device_token`, from an earlier login on this
+        client, lets it through while strangers' guesses have the account locked (throttle.py)."""
         account = (email or "").strip().lower()
         address = client_address or "unknown"
+        # Reading the row is cheap and comes before any hashing: the throttle needs to know the account's devices.
+        row = self._db.query_one("SELECT * FROM users WHERE email = ?", (account,))
+        device = devices.verify(device_token, user_id=row["id"], password_hash=row["password_hash"],
+                                now=self._clock.now()) if row else None
         try:
-            self._throttle.check(account=account, address=address)  # before any hashing
+            attempt = self._throttle.attempt(account=account, address=address, user_id=row["id"] if row else None,
+                                             device=device)
         except TooManyAttempts:
             self._audit.record("auth.login", actor_type="anonymous", client_address=address, outcome="denied",
-                               details={"reason": "throttled"})
+                               details={"reason": "throttled", "device": bool(device)})
             raise
-        row = self._db.query_one("SELECT * FROM users WHERE email = ?", (account,))
         if not self._users.hasher.verify(row["password_hash"] if row else None, normalise(password or "")):
-            self._fail(account, address, "bad_credentials", user_id=row["id"] if row else None)
+            self._fail(attempt, "bad_credentials", user_id=row["id"] if row else None)
             raise AuthenticationFailed(_LOGIN_FAILED)
         user = user_from_row(row)
         if user.status == "disabled":
-            self._fail(account, address, "disabled", user_id=user.id)
+            self._fail(attempt, "disabled", user_id=user.id)
             raise AuthenticationFailed(_LOGIN_FAILED)
         if not user.email_verified:
-            self._fail(account, address, "email_not_verified", user_id=user.id)
+            self._fail(attempt, "email_not_verified", user_id=user.id)
             raise EmailNotVerified("confirm your email address first: open the link in the mail we sent you")
         if user.second_factor:
             if not (totp_code or recovery_code):
+                # The password was right; asking for the code is no failure, and not yet a success.
+                self._throttle.withdraw(attempt)
                 self._audit.record("auth.login", actor_type="user", actor_id=user.id, client_address=address,
                                    outcome="failure", details={"reason": "second_factor_required"})
                 raise SecondFactorRequired("enter the code from your authenticator app (or a recovery code)")
             if not self._second_factor_ok(user.id, totp_code, recovery_code):
-                self._fail(account, address, "bad_second_factor", user_id=user.id)
+                self._fail(attempt, "bad_second_factor", user_id=user.id)
                 raise AuthenticationFailed("that code is not valid; use a fresh one from your authenticator app")
         enrol_only = self._require_second_factor and not user.second_factor and self._needs_second_factor(user)
+        password_hash = row["password_hash"]
         with self._db.transaction() as conn:
-            if self._users.hasher.needs_rehash(row["password_hash"]):
-                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?",
-                             (self._users.hasher.hash(normalise(password)), user.id))
+            if self._users.hasher.needs_rehash(password_hash):
+                password_hash = self._users.hasher.hash(normalise(password))
+                conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user.id))
             token, session = self._sessions.start(conn, user_id=user.id, client_address=client_address,
                                                   user_agent=user_agent, enrol_only=enrol_only)
             self._audit.record("auth.login", actor_type="user", actor_id=user.id, client_address=address,
                                target_type="session", target_id=session.id,
                                details={"enrol_only": enrol_only} if enrol_only else None, conn=conn)
-        self._throttle.record_success(account=account, address=address)
-        return Login(token, session, user)
+        self._throttle.succeeded(attempt)
+        device_token = devices.issue(user_id=user.id, password_hash=password_hash, now=self._clock.now())
+        return Login(token, session, user, device_token)
 
-    def _fail(self, account: str, address: str, reason: str, *, user_id: str | None) -> None:
-        self._throttle.record_failure(account=account, address=address)
-        self._audit.record("auth.login", actor_type="user" if user_id else "anonymous", actor_id=user_id,
-                           client_address=address, outcome="failure", details={"reason": reason})
+    def _fail(self, attempt: Attempt, reason: str, *, user_id: str | None, action: str = "auth.login") -> None:
+        # The attempt was counted as a failure when it was let through; this only says why.
+        self._audit.record(action, actor_type="user" if user_id else "anonymous", actor_id=user_id,
+                           client_address=attempt.address, outcome="failure", details={"reason": reason})
+
+    def confirm_password(self, user: User, password: str | None, *, client_address: str | None,
+                         action: str) -> None:
+        """Check a signed-in user's current password before a change that needs it (`action` names the change in
+        the audit log); wrong ones count towards the login throttle like wrong passwords at login."""
+        attempt = self._throttle.attempt(account=user.email, address=client_address or "unknown", user_id=user.id)
+        row = self._db.query_one("SELECT password_hash FROM users WHERE id = ?", (user.id,))
+        if not isinstance(password, str) or not password or not self._users.hasher.verify(
+                row["password_hash"], normalise(password)):
+            self._fail(attempt, "bad_current_password", user_id=user.id, action=action)
+            raise AuthenticationFailed("the current password is wrong" if password else
+                                       "enter your current password to confirm this change")
+        self._throttle.succeeded(attempt)
 
     def _needs_second_factor(self, user: User) -> bool:
         if user.is_operator:
@@ -149,14 +173,10 @@ class AuthService:
     def change_password(self, user: User, *, session_id: str, current: str, new: str,
                         client_address: str | None) -> int:
         """Needs the current password; ends the user's other sessions and mails a notice. Returns sessions ended."""
-        row = self._db.query_one("SELECT password_hash FROM users WHERE id = ?", (user.id,))
-        if not self._users.hasher.verify(row["password_hash"], normalise(current or "")):
-            self._audit.record("auth.password_change", actor_type="user", actor_id=user.id,
-                               client_address=client_address, outcome="failure", details={"reason": "bad_current"})
-            raise AuthenticationFailed("the current password is wrong")
+        self.confirm_password(user, current, client_address=client_address, action="auth.password_change")
         if normalise(new or "") == normalise(current or ""):
             raise ValidationError("the new password must differ from the current one")
-        self._users.policy.check(new, email=user.email)
+        self._users.policy.check(new, email=user.email, context=self._users.password_context(user.id))
         with self._db.transaction() as conn:
             ended = self._set_password(conn, user, new, keep_session=session_id)
             self._audit.record("auth.password_change", actor_type="user", actor_id=user.id,
@@ -201,15 +221,16 @@ class AuthService:
         user = self._users.get(self._tokens.peek(self._db.connection, purpose="reset_password", token=token))
         if user.status == "disabled":
             raise AuthenticationFailed("this account is disabled; ask an operator to enable it")
-        self._users.policy.check(password, email=user.email)
+        self._users.policy.check(password, email=user.email, context=self._users.password_context(user.id))
         if user.second_factor:
             # Codes guessed on a reset link count against the same limit as codes guessed at login.
-            account, address = user.email.lower(), client_address or "unknown"
-            self._throttle.check(account=account, address=address)
+            attempt = self._throttle.attempt(account=user.email, address=client_address or "unknown",
+                                             user_id=user.id)
             if not self._second_factor_ok(user.id, totp_code, recovery_code):
-                self._fail(account, address, "bad_second_factor_on_reset", user_id=user.id)
+                self._fail(attempt, "bad_second_factor_on_reset", user_id=user.id)
                 raise SecondFactorRequired("this account has a second factor: enter a current code or a recovery "
                                            "code")
+            self._throttle.succeeded(attempt)
         with self._db.transaction() as conn:
             self._tokens.redeem(conn, purpose="reset_password", token=token)
             ended = self._set_password(conn, user, password, keep_session=None)
@@ -221,17 +242,25 @@ class AuthService:
                                client_address=client_address, details={"sessions_ended": ended}, conn=conn)
         return self._users.get(user.id)
 
-    def start_enrolment(self, user: User) -> Enrolment:
-        if user.second_factor:
+    def start_enrolment(self, user: User, *, password: str | None, client_address: str | None) -> Enrolment:
+        """A new TOTP secret to confirm with a code; needs the current password, so a stolen session cannot put a
+        factor of its own on the account."""
+        self.confirm_password(user, password, client_address=client_address, action="auth.second_factor_start")
+        if self._users.get(user.id).second_factor:
             raise Conflict("a second factor is already enabled; disable it first to enrol a new one")
         secret = totp.new_secret()
         with self._db.transaction() as conn:
             conn.execute("UPDATE users SET totp_secret = ?, totp_enabled_at = NULL, totp_last_step = 0 WHERE id = ?",
                          (secret, user.id))
+            self._audit.record("auth.second_factor_start", actor_type="user", actor_id=user.id,
+                               client_address=client_address, conn=conn)
         return Enrolment(totp.secret_text(secret), totp.provisioning_uri(secret, account=user.email))
 
-    def confirm_enrolment(self, user: User, *, code: str, session_id: str, client_address: str | None) -> list[str]:
-        """Turn the second factor on with a first valid code; returns recovery codes, shown this once."""
+    def confirm_enrolment(self, user: User, *, code: str, password: str | None, session_id: str,
+                          client_address: str | None) -> list[str]:
+        """Turn the second factor on with a first valid code and the current password; returns recovery codes,
+        shown this once."""
+        self.confirm_password(user, password, client_address=client_address, action="auth.second_factor_enable")
         row = self._db.query_one("SELECT totp_secret, totp_enabled_at, totp_last_step FROM users WHERE id = ?",
                                  (user.id,))
         if row["totp_secret"] is None or row["totp_enabled_at"] is not None:
@@ -252,10 +281,8 @@ class AuthService:
                                client_address=client_address, conn=conn)
         return codes
 
-    def disable_second_factor(self, user: User, *, password: str, client_address: str | None) -> None:
-        row = self._db.query_one("SELECT password_hash FROM users WHERE id = ?", (user.id,))
-        if not self._users.hasher.verify(row["password_hash"], normalise(password or "")):
-            raise AuthenticationFailed("the password is wrong")
+    def disable_second_factor(self, user: User, *, password: str | None, client_address: str | None) -> None:
+        self.confirm_password(user, password, client_address=client_address, action="auth.second_factor_disable")
         with self._db.transaction() as conn:
             conn.execute("UPDATE users SET totp_secret = NULL, totp_enabled_at = NULL WHERE id = ?", (user.id,))
             conn.execute("DELETE FROM recovery_codes WHERE user_id = ?", (user.id,))

@@ -38,9 +38,14 @@ def password_reset(link: str, *, minutes: int) -> tuple[str, str]:
             "your password stays as it is.\n")
 
 
-def invitation(link: str, *, workspace: str, role: str, inviter: str, hours: int) -> tuple[str, str]:
+def invitation(link: str, *, workspace: str, role: str, inviter: str, inviter_email: str,
+               hours: int) -> tuple[str, str]:
+    # The mail opens with our own words and names the inviter by address as well: a display name is whatever its
+    # owner typed, so it must not read as the first line of the message or stand alone as who sent it.
+    by = f"\"{inviter}\" <{inviter_email}>" if inviter and inviter != inviter_email else inviter_email
     return (f"You are invited to {workspace} on ChatSpark",
-            f"{inviter} invited you to the workspace \"{workspace}\" as {role}. To accept, open:\n\n{link}\n\n"
+            f"You are invited to the ChatSpark workspace \"{workspace}\" as {role}, by {by}.\n\n"
+            f"To accept, open:\n\n{link}\n\n"
             f"The invitation works once and expires in {hours} hours.\n")
 
 

@@ -1,22 +1,28 @@
-"""Password rules (length, common passwords, the user's own address) and argon2id hashing."""
+"""Password rules (the one secret policy of strength.py, plus the user's own address) and argon2id hashing."""
 
 from __future__ import annotations
 
 import secrets
 import threading
 import unicodedata
-from pathlib import Path
+from typing import Iterable
 
 import argon2
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from appliance.accounts.strength import (
+    MIN_CONTEXT_WORD,
+    MIN_LENGTH,
+    SecretPolicy,
+    default_common_passwords_path,
+    load_common_passwords,
+)
 from appliance.errors import WeakPassword
-from appliance.settings import shipped_config_dir
 
-MIN_LENGTH = 12
+__all__ = ["MAX_LENGTH", "MIN_LENGTH", "PasswordHasher", "PasswordPolicy", "default_common_passwords_path",
+           "load_common_passwords", "normalise"]
+
 MAX_LENGTH = 256
-# Below this the local part of an address ("al", "jo") is too likely to occur by chance in a good passphrase.
-_MIN_LOCAL_PART = 3
 
 
 def normalise(password: str) -> str:
@@ -24,62 +30,28 @@ def normalise(password: str) -> str:
     return unicodedata.normalize("NFC", password)
 
 
-def default_common_passwords_path() -> Path:
-    """The shipped common-password list: in the frozen bundle or beside the source tree."""
-    return shipped_config_dir() / "common-passwords.txt"
-
-
-def load_common_passwords(path: Path) -> frozenset[str]:
-    """Read a list of one password a line, lower-cased, skipping blank lines and '#' comments."""
-    entries = set()
-    with Path(path).open(encoding="utf-8") as handle:
-        for line in handle:
-            entry = line.rstrip("\r\n")
-            if entry.strip() and not entry.startswith("#"):
-                entries.add(normalise(entry).lower())
-    return frozenset(entries)
-
-
 class PasswordPolicy:
-    """What a new password must be: long enough, not common, not the user's own address. No composition rules."""
+    """What a new password must be: the secret policy (length, common list, guessability in its context), and never
+    the name part of the user's own address. No composition rules."""
 
     def __init__(self, common: frozenset[str], *, min_length: int = MIN_LENGTH, max_length: int = MAX_LENGTH) -> None:
         if not 0 < min_length <= max_length:
             raise ValueError(f"password lengths need 0 < min_length <= max_length, not {min_length}, {max_length}")
-        self._common = common
+        self._secrets = SecretPolicy(common, kind="password", min_length=min_length, max_length=max_length)
         self.min_length = min_length
         self.max_length = max_length
 
-    def check(self, password: str, *, email: str) -> None:
-        """Raise WeakPassword naming the first rule the password breaks and what to do instead."""
-        candidate = normalise(password)
-        if any(unicodedata.category(char) in ("Cc", "Cs") for char in candidate):
-            raise WeakPassword(
-                "The password contains a control character (such as a tab, line break or NUL) or an invalid one, "
-                "which cannot be typed reliably. Remove it and try again."
-            )
-        if len(candidate) < self.min_length:
-            raise WeakPassword(
-                f"The password is too short: it has {len(candidate)} characters and needs at least {self.min_length}. "
-                "Use a longer one; several unrelated words are easy to remember."
-            )
-        if len(candidate) > self.max_length:
-            raise WeakPassword(
-                f"The password is too long: it has {len(candidate)} characters and may have at most "
-                f"{self.max_length}. Choose a shorter one."
-            )
-        folded = candidate.lower()
-        if folded in self._common:
-            raise WeakPassword(
-                "The password is on the list of common passwords that attackers try first. Choose a different one; "
-                "several unrelated words make a strong password."
-            )
-        local_part = _local_part(email)
-        if len(local_part) >= _MIN_LOCAL_PART and local_part in folded:
-            raise WeakPassword(
-                "The password contains the name part of your email address, which is the first thing an attacker "
-                "tries. Choose a password without it."
-            )
+    def check(self, password: str, *, email: str, context: Iterable[str | None] = ()) -> None:
+        """Raise WeakPassword naming the first rule the password breaks and what to do instead; `context` adds
+        what else an attacker would try first (the display name, the workspace's name)."""
+        if isinstance(password, str) and not any(unicodedata.category(c) in ("Cc", "Cs") for c in password):
+            local_part = _local_part(email)
+            if len(local_part) >= MIN_CONTEXT_WORD and local_part in normalise(password).lower():
+                raise WeakPassword(
+                    "The password contains the name part of your email address, which is the first thing an "
+                    "attacker tries. Choose a password without it."
+                )
+        self._secrets.check(password, context=(email, *context))
 
 
 class PasswordHasher:

@@ -6,8 +6,10 @@ import datetime as dt
 import re
 import uuid
 from dataclasses import dataclass
+from typing import Iterable
 
-from appliance.accounts import messages
+from appliance.accounts import messages, names
+from appliance.accounts.api_keys import KeySettlement, settle_keys, settled_details
 from appliance.accounts.passwords import PasswordHasher, PasswordPolicy, normalise
 from appliance.accounts.sessions import SessionService
 from appliance.accounts.tokens import LinkTokens
@@ -38,23 +40,30 @@ class User:
                 "second_factor": self.second_factor, "created_at": self.created_at}
 
 
+@dataclass(frozen=True)
+class StatusChange:
+    """An account disabled or enabled, and what became of the API keys that answered to it."""
+
+    user: User
+    api_keys: list[KeySettlement]
+
+
 def user_from_row(row) -> User:
     return User(row["id"], row["email"], row["display_name"], bool(row["is_operator"]), row["status"],
                 row["email_verified_at"] is not None, row["totp_enabled_at"] is not None, row["created_at"])
 
 
-def check_email(email: str) -> str:
+def check_email(email: str, *, field: str = "email") -> str:
+    """The address, trimmed; ValidationError naming `field` (never quoting the value) if it is not one."""
     email = (email or "").strip()
-    if not _EMAIL.match(email):
-        raise ValidationError(f"{email!r} is not an email address")
+    # Invisible and reordering characters would let one address pass for another.
+    if not _EMAIL.match(email) or names.refused_character(email):
+        raise ValidationError(f"'{field}' is not an email address (one address like name@example.com)")
     return email
 
 
-def check_display_name(name: str) -> str:
-    name = (name or "").strip()
-    if len(name) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
-        raise ValidationError("a display name is at most 100 characters, without control characters")
-    return name
+def check_display_name(name: object) -> str:
+    return names.check_name(name, what="a display name", required=False)
 
 
 class UserService:
@@ -82,13 +91,21 @@ class UserService:
         row = self._db.query_one("SELECT * FROM users WHERE email = ?", ((email or "").strip(),))
         return user_from_row(row) if row else None
 
+    def password_context(self, user_id: str) -> list[str]:
+        """What an attacker knows of an account and would put in a guess: its name and its workspaces' names."""
+        row = self._db.query_one("SELECT display_name FROM users WHERE id = ?", (user_id,))
+        names = [r["name"] for r in self._db.query(
+            "SELECT w.name FROM memberships m JOIN workspaces w ON w.id = m.workspace_id WHERE m.user_id = ?",
+            (user_id,))]
+        return [row["display_name"] if row else "", *names]
+
     def list_all(self) -> list[User]:
         return [user_from_row(r) for r in self._db.query("SELECT * FROM users ORDER BY created_at, email")]
 
     def create_operator(self, *, email: str, password: str, display_name: str = "") -> User:
         """An operator made by whoever holds the appliance's keys (CLI): active and verified at once."""
         email = check_email(email)
-        self.policy.check(password, email=email)
+        self.policy.check(password, email=email, context=(display_name,))
         now = isoformat(self._clock.now())
         user_id = str(uuid.uuid4())
         with self._db.transaction() as conn:
@@ -104,10 +121,13 @@ class UserService:
                                conn=conn)
         return self.get(user_id)
 
-    def create_pending(self, conn, *, email: str, password: str, display_name: str = "") -> str:
-        """A new account that must verify its address before first login; mails the verification link."""
+    def create_pending(self, conn, *, email: str, password: str, display_name: str = "",
+                       context: Iterable[str] = ()) -> str:
+        """A new account that must verify its address before first login; mails the verification link. `context`
+        adds words its password must not be guessable from (the workspace it joins)."""
         email = check_email(email)
-        self.policy.check(password, email=email)
+        display_name = check_display_name(display_name)
+        self.policy.check(password, email=email, context=(display_name, *context))
         if conn.execute("SELECT 1 FROM users WHERE email = ?", (email,)).fetchone():
             raise Conflict(f"an account for {email} already exists; log in to accept")
         now = isoformat(self._clock.now())
@@ -115,7 +135,7 @@ class UserService:
         conn.execute(
             "INSERT INTO users (id, email, display_name, password_hash, status, password_changed_at, created_at) "
             "VALUES (?, ?, ?, ?, 'pending', ?, ?)",
-            (user_id, email, check_display_name(display_name), self.hasher.hash(normalise(password)), now, now),
+            (user_id, email, display_name, self.hasher.hash(normalise(password)), now, now),
         )
         self.send_verification(conn, user_id=user_id, email=email)
         return user_id
@@ -137,16 +157,29 @@ class UserService:
                                target_id=user_id, client_address=client_address, conn=conn)
         return self.get(user_id)
 
-    def set_disabled(self, user_id: str, *, disabled: bool, actor_id: str, client_address: str | None) -> User:
-        """Disable (ending every session at once) or re-enable an account."""
+    def set_disabled(self, user_id: str, *, disabled: bool, actor_id: str, client_address: str | None,
+                     hand_api_keys_to: str | None = None) -> StatusChange:
+        """Disable (ending every session at once, and revoking the API keys that answer to the account, or handing
+        them to `hand_api_keys_to`) or re-enable an account. Revoked keys stay revoked when it is enabled again."""
         user = self.get(user_id)
         if disabled and user_id == actor_id:
             raise Conflict("you cannot disable your own account")
+        if hand_api_keys_to is not None and not disabled:
+            raise ValidationError("'hand_api_keys_to' goes with disabling an account, not with enabling one")
+        settled: list[KeySettlement] = []
         with self._db.transaction() as conn:
             status = "disabled" if disabled else ("active" if user.email_verified else "pending")
             conn.execute("UPDATE users SET status = ? WHERE id = ?", (status, user_id))
             ended = self._sessions.end_all_for_user(conn, user_id) if disabled else 0
+            if disabled:
+                now = isoformat(self._clock.now())
+                for (workspace_id,) in conn.execute(
+                        "SELECT DISTINCT workspace_id FROM api_keys WHERE created_by = ? AND revoked_at IS NULL "
+                        "ORDER BY workspace_id", (user_id,)).fetchall():
+                    settled += settle_keys(conn, workspace_id=workspace_id, holder_id=user_id, reason="user.disable",
+                                           hand_to=hand_api_keys_to, audit=self._audit, now=now, actor_id=actor_id,
+                                           client_address=client_address)
             self._audit.record("user.disable" if disabled else "user.enable", actor_type="user", actor_id=actor_id,
                                target_type="user", target_id=user_id, client_address=client_address,
-                               details={"sessions_ended": ended}, conn=conn)
-        return self.get(user_id)
+                               details={"sessions_ended": ended, **settled_details(settled)}, conn=conn)
+        return StatusChange(self.get(user_id), settled)

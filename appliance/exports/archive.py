@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable, Iterator, TypeVar
 
+from appliance.accounts import strength
 from appliance.errors import Conflict, ValidationError
 from appliance.storage.encrypted_files import DEFAULT_SCRYPT, ScryptParameters, encrypt_stream
 
@@ -22,7 +23,7 @@ PURPOSE = "export"
 MANIFEST = "manifest.json"
 KINDS = ("chatspark-workspace-export", "chatspark-subject-export")
 VERSION = 1
-MIN_PASSPHRASE_CHARS = 12
+MIN_PASSPHRASE_CHARS = strength.MIN_LENGTH
 MAX_PASSPHRASE_CHARS = 1024
 MAX_PATH_CHARS = 400
 _UNSAFE_NAME_CHARS = re.compile(r"[^\w .()+-]")
@@ -55,16 +56,12 @@ class WrittenArchive:
     archive_bytes: int              # the encrypted file's size
 
 
-def check_passphrase(passphrase: object) -> str:
-    """The passphrase an export is encrypted to, if it is long enough to resist guessing."""
+def check_passphrase(passphrase: object, *, context: Iterable[str | None] = ()) -> str:
+    """The passphrase an export is encrypted to, if it resists guessing (the one secret policy, strength.py);
+    `context` names what an attacker would try first, such as the workspace's name and the exporter's address."""
     if not isinstance(passphrase, str) or not passphrase:
         raise ValidationError("'passphrase' is required: the export is encrypted to it")
-    if len(passphrase) < MIN_PASSPHRASE_CHARS:
-        raise ValidationError(f"an export's passphrase is at least {MIN_PASSPHRASE_CHARS} characters; several words "
-                              "are easiest to remember")
-    if len(passphrase) > MAX_PASSPHRASE_CHARS:
-        raise ValidationError(f"an export's passphrase is at most {MAX_PASSPHRASE_CHARS} characters")
-    return passphrase
+    return strength.check_passphrase(passphrase, context=context, max_length=MAX_PASSPHRASE_CHARS)
 
 
 def safe_filename(name: str | None, *, default: str = "original") -> str:

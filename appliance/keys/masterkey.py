@@ -13,6 +13,7 @@ from argon2.low_level import Type, hash_secret_raw
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from appliance.accounts import strength
 from appliance.errors import (
     ApplianceExists,
     DatabaseUnreadable,
@@ -173,8 +174,7 @@ def _derive(passphrase: str, salt: bytes, kdf: KdfParameters) -> bytes:
 
 
 def _check_passphrase(passphrase: str) -> None:
-    if len(passphrase) < 12:
-        raise WrongMasterKey("a master-key passphrase must be at least 12 characters long")
+    strength.check_passphrase(passphrase)
 
 
 def _write_new(path: Path, data: bytes) -> None:

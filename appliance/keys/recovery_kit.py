@@ -12,7 +12,9 @@ import base64
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
+from appliance.accounts import strength
 from appliance.clock import Clock, isoformat
 from appliance.keys import masterkey
 from appliance.keys.keystore import Keystore
@@ -49,11 +51,11 @@ class RecoveryKit:
     keys: dict[str, KitKey]
 
 
-def export_kit(keystore: Keystore, *, passphrase: str, clock: Clock,
-               scrypt: ScryptParameters = DEFAULT_SCRYPT) -> bytes:
-    """Every key the keystore holds, with the appliance's id, encrypted to `passphrase`."""
-    if len(passphrase) < 12:
-        raise EncryptedFileError("a recovery kit's passphrase is at least 12 characters")
+def export_kit(keystore: Keystore, *, passphrase: str, clock: Clock, scrypt: ScryptParameters = DEFAULT_SCRYPT,
+               context: Iterable[str | None] = ()) -> bytes:
+    """Every key the keystore holds, with the appliance's id, encrypted to `passphrase` (which must pass the one
+    secret policy, with `context` as the words an attacker would try first)."""
+    strength.check_passphrase(passphrase, context=context)
     keys = [{"name": r.name, "purpose": r.purpose, "created_at": r.created_at, "rotated_at": r.rotated_at,
              "material": base64.b64encode(keystore.get(r.name)).decode("ascii"),
              "retired": [{"version": version, "material": base64.b64encode(material).decode("ascii")}

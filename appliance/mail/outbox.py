@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import email.policy
 import email.utils
 import logging
 import re
 from dataclasses import dataclass
+from email import headerregistry
+from email.header import Header
 from email.message import EmailMessage
 from typing import Any
 
@@ -27,6 +30,32 @@ _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _ADDR_SPEC = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@{_LABEL}(?:\.{_LABEL})*", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f\x85\u2028\u2029]")
+
+
+class _LiteralSubject(headerregistry.UnstructuredHeader):
+    """A Subject taken exactly as queued.
+
+    The standard header class decodes anything shaped like an RFC 2047 encoded word as it is set, so a name such as
+    `=?utf-8?q?x=0D=0ABcc:_y@example.com?=` would become a line break and a Bcc header (and smtplib sends to every Bcc).
+    Here such text stays text, and a subject holding it (or anything beyond ASCII) is sent encoded as a whole, so a
+    mail reader shows the very characters that were queued."""
+
+    @classmethod
+    def parse(cls, value, kwds):
+        kwds["parse_tree"] = cls.value_parser("" if "=?" in value else value)
+        kwds["decoded"] = value
+
+    def fold(self, *, policy):
+        text = str(self)
+        if text.isascii() and "=?" not in text:
+            return super().fold(policy=policy)
+        encoded = Header(text, "utf-8", header_name=self.name).encode(linesep=policy.linesep)
+        return f"{self.name}: {encoded}{policy.linesep}"
+
+
+_HEADERS = headerregistry.HeaderRegistry()
+_HEADERS.map_to_type("subject", _LiteralSubject)
+_POLICY = email.policy.default.clone(header_factory=_HEADERS)
 
 
 @dataclass(frozen=True)
@@ -88,7 +117,7 @@ class Outbox:
 
     def enqueue(self, *, to: str, subject: str, body: str, conn: Any = None) -> int:
         """Queue one plain-text mail and return its id; pass `conn` to queue it inside the caller's transaction."""
-        _check_recipient(to)
+        check_recipient(to)
         if _CONTROL.search(subject):
             raise ValidationError("subject must be a single line without control characters")
         now = isoformat(self.clock.now())
@@ -163,7 +192,7 @@ class Outbox:
         return [_Claimed(row["id"], row["recipient"], row["subject"], row["body"], row["attempts"]) for row in rows]
 
     def _message(self, mail: _Claimed) -> EmailMessage:
-        message = EmailMessage()
+        message = EmailMessage(policy=_POLICY)
         message["From"] = self.sender
         message["To"] = mail.recipient
         message["Subject"] = mail.subject
@@ -213,7 +242,8 @@ def send_outbox(outbox: Outbox) -> SendReport:
     return report
 
 
-def _check_recipient(to: str) -> None:
+def check_recipient(to: str) -> None:
+    """Raise ValidationError unless `to` is one plain address this outbox can send to (ASCII, no display name)."""
     if _CONTROL.search(to):
         raise ValidationError("to must be one address without line breaks or control characters")
     local, _, domain = to.rpartition("@")

@@ -13,7 +13,7 @@ from appliance.accounts.users import UserService, check_email
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
 from appliance.errors import Conflict, InvalidToken, NotFound, PermissionDenied, ValidationError
-from appliance.mail.outbox import Outbox
+from appliance.mail.outbox import Outbox, check_recipient
 from appliance.storage.database import Database
 from appliance.workspaces.service import WorkspaceService
 
@@ -63,6 +63,12 @@ class InvitationService:
     def invite(self, workspace_id: str, *, email: str, role: str, inviter_id: str, inviter_role: str,
                client_address: str | None) -> Invitation:
         email = check_email(email)
+        try:
+            check_recipient(email)
+        except ValidationError:
+            # Said here, before anything is stored, rather than as the outbox's complaint about a 'to'.
+            raise ValidationError(f"'email': {email!r} is not an address the appliance can send an invitation to; "
+                                  "use a plain address like name@example.com") from None
         if role not in ("admin", "editor", "viewer"):
             raise ValidationError("an invitation grants admin, editor or viewer; ownership moves with a transfer")
         if not outranks_or_equals(inviter_role, role):
@@ -95,7 +101,7 @@ class InvitationService:
         workspace = self._workspaces.get(workspace_id)
         inviter = self._users.get(inviter_id)
         subject, body = messages.invitation(self._links.invitation(token), workspace=workspace.name, role=role,
-                                            inviter=inviter.display_name or inviter.email,
+                                            inviter=inviter.display_name, inviter_email=inviter.email,
                                             hours=int(self._lifetime.total_seconds() // 3600))
         self._outbox.enqueue(to=email, subject=subject, body=body, conn=conn)
 
@@ -171,8 +177,9 @@ class InvitationService:
                                            "you are logged in as")
                 if not password:
                     raise ValidationError("choose a password to create your account")
+                workspace = self._workspaces.get(invitation.workspace_id)
                 user_id = self._users.create_pending(conn, email=invitation.email, password=password,
-                                                     display_name=display_name)
+                                                     display_name=display_name, context=(workspace.name,))
                 new_account = True
             self._workspaces.add_member(conn, workspace_id=invitation.workspace_id, user_id=user_id,
                                         role=invitation.role)

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 
+from appliance.accounts import names
+from appliance.accounts.api_keys import KeySettlement, settle_keys, settled_details
 from appliance.accounts.permissions import ROLES, outranks_or_equals
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
 from appliance.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
-
-_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,8 @@ def _workspace(row) -> Workspace:
     return Workspace(row["id"], row["name"], row["status"], row["created_at"], row["owner_id"], row["owner_email"])
 
 
-def check_name(name: str) -> str:
-    name = (name or "").strip()
-    if not _NAME.match(name):
-        raise ValidationError("a workspace name is 1 to 100 characters, without control characters")
-    return name
+def check_name(name: object) -> str:
+    return names.check_name(name, what="a workspace name")
 
 
 class WorkspaceService:
@@ -133,8 +129,9 @@ class WorkspaceService:
                      (workspace_id, user_id, role, isoformat(self._clock.now())))
 
     def change_role(self, workspace_id: str, *, user_id: str, role: str, actor_id: str, actor_role: str,
-                    client_address: str | None) -> None:
-        """Admins manage members up to their own rank; nobody changes the owner's role here (see transfer)."""
+                    client_address: str | None, hand_api_keys_to: str | None = None) -> list[KeySettlement]:
+        """Admins manage members up to their own rank; nobody changes the owner's role here (see transfer). A role
+        that may not manage keys takes the member's API keys with it: revoked, or handed to `hand_api_keys_to`."""
         if role not in ROLES or role == "owner":
             raise ValidationError("role must be admin, editor or viewer; ownership moves with a transfer")
         with self._db.transaction() as conn:
@@ -142,12 +139,17 @@ class WorkspaceService:
             self._check_may_manage(actor_role, current, role)
             conn.execute("UPDATE memberships SET role = ? WHERE workspace_id = ? AND user_id = ?",
                          (role, workspace_id, user_id))
+            settled = self._settle_keys(conn, workspace_id, user_id, "member.role_change", hand_api_keys_to,
+                                        actor_id, client_address)
             self._audit.record("member.role_change", actor_type="user", actor_id=actor_id, target_type="user",
                                target_id=user_id, workspace_id=workspace_id, client_address=client_address,
-                               details={"from": current, "to": role}, conn=conn)
+                               details={"from": current, "to": role, **settled_details(settled)}, conn=conn)
+        return settled
 
     def remove_member(self, workspace_id: str, *, user_id: str, actor_id: str, actor_role: str,
-                      client_address: str | None) -> None:
+                      client_address: str | None, hand_api_keys_to: str | None = None) -> list[KeySettlement]:
+        """Remove a member (or leave, when `user_id` is the actor's own); their API keys here are revoked, or handed
+        to `hand_api_keys_to`."""
         with self._db.transaction() as conn:
             current = self._member_role(conn, workspace_id, user_id)
             if current == "owner":
@@ -155,13 +157,17 @@ class WorkspaceService:
             if user_id != actor_id:
                 self._check_may_manage(actor_role, current, current)
             conn.execute("DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?", (workspace_id, user_id))
+            settled = self._settle_keys(conn, workspace_id, user_id, "member.remove", hand_api_keys_to, actor_id,
+                                        client_address)
             self._audit.record("member.remove", actor_type="user", actor_id=actor_id, target_type="user",
                                target_id=user_id, workspace_id=workspace_id, client_address=client_address,
-                               details={"role": current}, conn=conn)
+                               details={"role": current, **settled_details(settled)}, conn=conn)
+        return settled
 
     def transfer_ownership(self, workspace_id: str, *, to_user_id: str, actor_id: str,
-                           client_address: str | None) -> None:
-        """The owner hands over to an existing member and becomes an admin."""
+                           client_address: str | None) -> list[KeySettlement]:
+        """The owner hands over to an existing member and becomes an admin (who may still hold API keys: the list
+        of keys settled is empty unless the permission tables say otherwise)."""
         with self._db.transaction() as conn:
             self._member_role(conn, workspace_id, to_user_id)
             if to_user_id == actor_id:
@@ -173,9 +179,18 @@ class WorkspaceService:
                          (workspace_id, actor_id))
             conn.execute("UPDATE memberships SET role = 'owner' WHERE workspace_id = ? AND user_id = ?",
                          (workspace_id, to_user_id))
+            settled = self._settle_keys(conn, workspace_id, actor_id, "workspace.transfer", None, actor_id,
+                                        client_address)
             self._audit.record("workspace.transfer", actor_type="user", actor_id=actor_id, target_type="user",
                                target_id=to_user_id, workspace_id=workspace_id, client_address=client_address,
-                               conn=conn)
+                               details=settled_details(settled) or None, conn=conn)
+        return settled
+
+    def _settle_keys(self, conn, workspace_id: str, user_id: str, reason: str, hand_to: str | None,
+                     actor_id: str, client_address: str | None) -> list[KeySettlement]:
+        return settle_keys(conn, workspace_id=workspace_id, holder_id=user_id, reason=reason, hand_to=hand_to,
+                           audit=self._audit, now=isoformat(self._clock.now()), actor_id=actor_id,
+                           client_address=client_address)
 
     @staticmethod
     def _member_role(conn, workspace_id: str, user_id: str) -> str:

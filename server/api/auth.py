@@ -23,9 +23,11 @@ def login():
         email=text(data, "email"), password=text(data, "password"),
         totp_code=text(data, "totp_code", required=False), recovery_code=text(data, "recovery_code", required=False),
         client_address=client_address(), user_agent=request.headers.get("User-Agent"),
+        device_token=text(data, "device_token", required=False),
     )
     return jsonify(token=result.token, session=session_json(result.session, current_id=result.session.id),
-                   user=result.user.public(), second_factor_enrolment_required=result.session.enrol_only)
+                   user=result.user.public(), second_factor_enrolment_required=result.session.enrol_only,
+                   device_token=result.device_token)
 
 
 @blueprint.post("/auth/logout")

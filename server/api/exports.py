@@ -15,6 +15,7 @@ from appliance.exports.service import Requester
 from appliance.exports.subject_export import APPLIANCE, WORKSPACES, subject_email
 from server.api.payload import body, text
 from server.auth import actor, client_address, login_required, services, workspace_role
+from server.downloads import attachment
 
 blueprint = Blueprint("exports", __name__)
 READ_SIZE = 1 << 20
@@ -37,7 +38,8 @@ def _may_export_workspace(workspace_id: str) -> None:
 @blueprint.post("/workspaces/<workspace_id>/export")
 def export_workspace(workspace_id: str):
     _may_export_workspace(workspace_id)
-    passphrase = check_passphrase(body().get("passphrase"))
+    context = (services().workspaces.get(workspace_id).name, g.user.email if g.get("user") else None)
+    passphrase = check_passphrase(body().get("passphrase"), context=context)
     return _download(lambda target: services().exports.export_workspace(
         workspace_id, target, passphrase=passphrase, requester=_requester()))
 
@@ -46,7 +48,8 @@ def export_workspace(workspace_id: str):
 @login_required
 def export_subject():
     data = body()
-    email, passphrase = subject_email(text(data, "email")), check_passphrase(data.get("passphrase"))
+    email = subject_email(text(data, "email"))
+    passphrase = check_passphrase(data.get("passphrase"), context=(email, g.user.email))
     admin_of = [workspace.id for workspace, role in services().workspaces.list_for_user(g.user.id)
                 if permissions.outranks_or_equals(role, permissions.WORKSPACE_PERMISSIONS["workspace.export"])]
     # The whole account only for operators (who may see any account) and for people asking about themselves.
@@ -73,5 +76,5 @@ def _download(write) -> Response:
     # The server closes it once sent; this closes it too if the response is dropped unsent, so none stays open.
     weakref.finalize(content, target.close)
     return Response(content, mimetype="application/octet-stream", direct_passthrough=True,
-                    headers={"Content-Disposition": f'attachment; filename="{receipt.filename}"',
+                    headers={"Content-Disposition": attachment(receipt.filename),
                              "Content-Length": str(receipt.archive_bytes)})

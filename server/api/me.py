@@ -51,16 +51,19 @@ def end_session(session_id: str):
 @blueprint.post("/me/second-factor")
 @login_required
 def start_second_factor():
-    enrolment = services().auth.start_enrolment(g.user)
+    # The current password, like a password change: a stolen session token alone must not put a factor on.
+    enrolment = services().auth.start_enrolment(g.user, password=text(body(), "password"),
+                                                client_address=client_address())
     return jsonify(secret=enrolment.secret, otpauth_uri=enrolment.uri,
-                   next="POST /api/v1/me/second-factor/confirm with a code from the app")
+                   next="POST /api/v1/me/second-factor/confirm with a code from the app and your password")
 
 
 @blueprint.post("/me/second-factor/confirm")
 @login_required
 def confirm_second_factor():
-    codes = services().auth.confirm_enrolment(g.user, code=text(body(), "code"), session_id=g.session.id,
-                                              client_address=client_address())
+    data = body()
+    codes = services().auth.confirm_enrolment(g.user, code=text(data, "code"), password=text(data, "password"),
+                                              session_id=g.session.id, client_address=client_address())
     return jsonify(recovery_codes=codes, message="Second factor on. Keep these recovery codes safe: each works once.")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, g, jsonify, request
 
 from appliance.errors import NotFound
 from server.api.auth import session_json
@@ -22,16 +22,18 @@ def list_users():
 @blueprint.post("/users/<user_id>/disable")
 @operator_required
 def disable_user(user_id: str):
-    user = services().users.set_disabled(user_id, disabled=True, actor_id=g.user.id, client_address=client_address())
-    return jsonify(user=user.public())
+    change = services().users.set_disabled(user_id, disabled=True, actor_id=g.user.id,
+                                           client_address=client_address(),
+                                           hand_api_keys_to=request.args.get("hand_api_keys_to") or None)
+    return jsonify(user=change.user.public(), api_keys=[k.public() for k in change.api_keys])
 
 
 @blueprint.post("/users/<user_id>/enable")
 @operator_required
 def enable_user(user_id: str):
-    user = services().users.set_disabled(user_id, disabled=False, actor_id=g.user.id,
-                                         client_address=client_address())
-    return jsonify(user=user.public())
+    change = services().users.set_disabled(user_id, disabled=False, actor_id=g.user.id,
+                                           client_address=client_address())
+    return jsonify(user=change.user.public())
 
 
 @blueprint.get("/users/<user_id>/sessions")

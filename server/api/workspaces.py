@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from appliance.accounts.users import check_email
 from appliance.errors import PermissionDenied, ValidationError
 from server.api.audit import audit_response
 from server.api.pagination import page
@@ -40,9 +41,9 @@ def create_workspace():
     data = body()
     svc = services()
     owner_email = text(data, "owner_email", required=False)
-    owner = svc.users.find_by_email(owner_email) if owner_email else g.user
+    owner = svc.users.find_by_email(check_email(owner_email, field="owner_email")) if owner_email else g.user
     if owner is None:
-        raise ValidationError(f"no account uses {owner_email}; create or invite it first")
+        raise ValidationError("'owner_email': no account uses that address; create or invite it first")
     workspace = svc.workspaces.create(name=text(data, "name"), owner_id=owner.id, actor_id=g.user.id,
                                       client_address=client_address())
     return jsonify(workspace=workspace_json(workspace)), 201
@@ -62,12 +63,17 @@ def update_workspace(workspace_id: str):
     return jsonify(workspace=workspace_json(workspace, services().workspaces.role_of(workspace_id, g.user.id)))
 
 
+def settled_json(settled) -> list[dict]:
+    return [k.public() for k in settled]
+
+
 @blueprint.post("/workspaces/<workspace_id>/transfer")
 def transfer_workspace(workspace_id: str):
     workspace_role(workspace_id, "workspace.transfer")
-    services().workspaces.transfer_ownership(workspace_id, to_user_id=text(body(), "user_id"), actor_id=g.user.id,
-                                             client_address=client_address())
-    return jsonify(workspace=workspace_json(services().workspaces.get(workspace_id), "admin"))
+    settled = services().workspaces.transfer_ownership(workspace_id, to_user_id=text(body(), "user_id"),
+                                                       actor_id=g.user.id, client_address=client_address())
+    return jsonify(workspace=workspace_json(services().workspaces.get(workspace_id), "admin"),
+                   api_keys=settled_json(settled))
 
 
 @blueprint.get("/workspaces/<workspace_id>/members")
@@ -81,9 +87,12 @@ def list_members(workspace_id: str):
 @blueprint.patch("/workspaces/<workspace_id>/members/<user_id>")
 def change_member_role(workspace_id: str, user_id: str):
     role = workspace_role(workspace_id, "members.manage")
-    services().workspaces.change_role(workspace_id, user_id=user_id, role=text(body(), "role"), actor_id=g.user.id,
-                                      actor_role=role, client_address=client_address())
-    return jsonify(user_id=user_id, role=services().workspaces.role_of(workspace_id, user_id))
+    data = body()
+    settled = services().workspaces.change_role(
+        workspace_id, user_id=user_id, role=text(data, "role"), actor_id=g.user.id, actor_role=role,
+        client_address=client_address(), hand_api_keys_to=text(data, "hand_api_keys_to", required=False))
+    return jsonify(user_id=user_id, role=services().workspaces.role_of(workspace_id, user_id),
+                   api_keys=settled_json(settled))
 
 
 @blueprint.delete("/workspaces/<workspace_id>/members/<user_id>")
@@ -92,9 +101,20 @@ def remove_member(workspace_id: str, user_id: str):
     # Anyone may leave; removing someone else needs members.manage.
     action = "members.read" if user_id == g.user.id else "members.manage"
     role = workspace_role(workspace_id, action)
-    services().workspaces.remove_member(workspace_id, user_id=user_id, actor_id=g.user.id, actor_role=role,
-                                        client_address=client_address())
-    return "", 204
+    settled = services().workspaces.remove_member(
+        workspace_id, user_id=user_id, actor_id=g.user.id, actor_role=role, client_address=client_address(),
+        hand_api_keys_to=request.args.get("hand_api_keys_to") or None)
+    return jsonify(user_id=user_id, api_keys=settled_json(settled),
+                   message=_removal_message(user_id == g.user.id, settled))
+
+
+def _removal_message(left: bool, settled) -> str:
+    done = "You left the workspace." if left else "The member was removed."
+    if not settled:
+        return done
+    handed = [k for k in settled if k.outcome == "handed_over"]
+    return (f"{done} {len(settled) - len(handed)} API key(s) they held were revoked and {len(handed)} handed over; "
+            "api_keys says which.")
 
 
 @blueprint.get("/workspaces/<workspace_id>/invitations")

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from appliance.accounts import strength
 from appliance.audit.keys import audit_log
 from appliance.bootstrap import Appliance, open_appliance
 from appliance.clock import SystemClock
@@ -16,8 +17,6 @@ from appliance.errors import ConfigurationError, ValidationError
 from appliance.keys import masterkey, recovery_kit, rotation
 from appliance.storage.layout import Layout
 from server.cli.options import open_from, read_passphrase, settings_from
-
-MIN_PASSPHRASE = 12
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -55,7 +54,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                     "directory, say) still opens everything with the old passphrase, so destroy such copies.")
     _master_passphrase_option(change, "--passphrase-file", what="the current passphrase")
     change.add_argument("--new-passphrase-file", type=Path, metavar="FILE",
-                        help="the new passphrase (at least 12 characters); asked twice on a terminal if not given")
+                        help="the new passphrase (12 characters or more, hard to guess: several "
+                             "unrelated words); asked twice on a terminal if not given")
     change.add_argument("--to-clear-key", action="store_true",
                         help="store the master key in clear (0600) instead of under a passphrase")
     change.set_defaults(handler=_change_passphrase)
@@ -66,7 +66,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                     "backups on another machine. Refuses to overwrite FILE. " + _kit_warning())
     kit.add_argument("--out", type=Path, required=True, metavar="FILE", help="the kit file to create")
     kit.add_argument("--passphrase-file", dest="kit_passphrase_file", type=Path, metavar="FILE",
-                     help="the kit's passphrase (at least 12 characters); asked twice on a terminal if not given")
+                     help="the kit's passphrase (12 characters or more, hard to guess: several unrelated words); asked "
+                          "twice on a terminal if not given")
     _master_passphrase_option(kit, "--master-passphrase-file")
     kit.set_defaults(handler=_export_recovery_kit)
 
@@ -188,9 +189,8 @@ def _new_passphrase(path: Path | None, prompt: str, *, flag: str = "--new-passph
             raise ValidationError("the two passphrases differ; nothing was changed")
     else:
         raise ConfigurationError(f"standard input is not a terminal: give {flag} FILE")
-    if len(passphrase) < MIN_PASSPHRASE:
-        raise ValidationError(f"a passphrase must be at least {MIN_PASSPHRASE} characters long; nothing was changed")
-    return passphrase
+    # Checked before anything is opened or written, so a weak one changes nothing.
+    return strength.check_passphrase(passphrase)
 
 
 def _write_new_private(path: Path, data: bytes) -> None:

@@ -60,7 +60,8 @@ def new_password(args: argparse.Namespace) -> tuple[str, bool]:
 def checked_operator_password(email: str, args: argparse.Namespace) -> tuple[str, bool]:
     """The new operator's password, already checked against the policy for this address."""
     password, generated = new_password(args)
-    PasswordPolicy(load_common_passwords(default_common_passwords_path())).check(password, email=check_email(email))
+    PasswordPolicy(load_common_passwords(default_common_passwords_path())).check(password, email=check_email(email),
+                                                                                 context=(getattr(args, "name", ""),))
     return password, generated
 
 

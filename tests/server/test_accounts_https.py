@@ -139,7 +139,7 @@ def test_invitations_cannot_be_escalated_or_taken_by_another_account(served, rel
     assert status == 403
     status, body = served.api("POST", f"/api/v1/workspaces/{workspace_id}/invitations",
                               {"email": "x@example.com", "role": "owner"}, token=operator)
-    assert status == 400 and "role" in body["message"] and "owner" in body["message"]
+    assert status == 400 and "role" in body["message"]
 
     served.api("POST", f"/api/v1/workspaces/{workspace_id}/invitations",
                {"email": "frank@example.com", "role": "viewer"}, token=operator)

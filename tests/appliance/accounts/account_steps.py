@@ -70,12 +70,12 @@ def current_code(secret: bytes, clock) -> str:
     return code_at(secret, step_of(clock.now()))
 
 
-def enrol(services, clock, user, login) -> tuple[bytes, list[str]]:
+def enrol(services, clock, user, login, *, password: str = PASSWORD) -> tuple[bytes, list[str]]:
     """Enrol TOTP for `user` from the session `login`; returns the secret and the recovery codes."""
-    text = services.auth.start_enrolment(user).secret
+    text = services.auth.start_enrolment(user, password=password, client_address=HOME).secret
     secret = base64.b32decode(text + "=" * (-len(text) % 8))
-    codes = services.auth.confirm_enrolment(user, code=current_code(secret, clock), session_id=login.session.id,
-                                            client_address=HOME)
+    codes = services.auth.confirm_enrolment(user, code=current_code(secret, clock), password=password,
+                                            session_id=login.session.id, client_address=HOME)
     clock.advance(seconds=30)  # the enrolment code's time step is spent; later logins need the next one
     return secret, codes
 

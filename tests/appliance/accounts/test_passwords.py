@@ -63,22 +63,22 @@ def test_common_list_is_found_in_the_bundle_when_frozen(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("password", [
     "correct horse battery staple",
-    "twelve chars",
+    "mouflon quartz",
     "我的密码是非常安全的句子",
     "🔥🌊🍀🎈🦊🚲🌙⭐🍉🎸🐙🌵",
     "👩‍👩‍👧‍👦 family photos",  # zero-width joiners are format characters, not control characters
     " spaces  at both ends ",
-    "x" * 256,
+    "walrus umbrella fjord " * 11 + "ok",  # 244 characters: long ones are judged by their start
 ])
 def test_policy_accepts_long_passwords_of_any_script_without_composition_rules(policy, password):
     policy.check(password, email=EMAIL)
 
 
 def test_policy_refuses_a_password_one_character_short_and_says_how_long_it_must_be(policy):
-    policy.check("abcdefghijk!", email=EMAIL)
+    policy.check("kq7#zv2!mwxp", email=EMAIL)
 
     with pytest.raises(WeakPassword, match="has 11 characters and needs at least 12") as raised:
-        policy.check("abcdefghijk", email=EMAIL)
+        policy.check("kq7#zv2!mwx", email=EMAIL)
     assert isinstance(raised.value, ValidationError)
 
 
@@ -88,17 +88,17 @@ def test_policy_refuses_a_password_over_the_maximum_length(policy):
 
 
 def test_policy_counts_length_in_code_points_after_nfc_normalisation(policy):
-    decomposed = unicodedata.normalize("NFD", "é") * 11  # 22 code points as typed, 11 characters
+    decomposed = unicodedata.normalize("NFD", "éte ménagé")  # 14 code points as typed, 10 characters
 
-    with pytest.raises(WeakPassword, match="has 11 characters"):
+    with pytest.raises(WeakPassword, match="has 10 characters"):
         policy.check(decomposed, email=EMAIL)
-    policy.check(decomposed + unicodedata.normalize("NFD", "é"), email=EMAIL)
+    policy.check(decomposed + unicodedata.normalize("NFD", " lé"), email=EMAIL)
 
 
 def test_policy_lengths_can_be_configured(common):
     short = PasswordPolicy(common, min_length=8, max_length=10)
 
-    short.check("eight ch", email=EMAIL)
+    short.check("kq7#zv2!mw", email=EMAIL)
     with pytest.raises(WeakPassword, match="at most 10"):
         short.check("eleven char", email=EMAIL)
 
@@ -109,11 +109,11 @@ def test_policy_refuses_common_passwords_whatever_their_case(policy, password):
         policy.check(password, email=EMAIL)
 
 
-def test_policy_refuses_a_password_only_because_it_is_on_the_list(common):
-    # "password1234" passes every other rule: without a list it is accepted, so the refusal above is the list's.
-    PasswordPolicy(frozenset()).check("password1234", email=EMAIL)
-    assert "password12345678" not in common
-    PasswordPolicy(common).check("password12345678", email=EMAIL)
+def test_policy_refuses_a_password_only_because_it_is_on_the_list():
+    # A phrase the estimator finds strong is refused once it is on the list, so the refusal above is the list's.
+    PasswordPolicy(frozenset()).check("Walrus Umbrella Fjord", email=EMAIL)
+    with pytest.raises(WeakPassword, match="common passwords"):
+        PasswordPolicy(frozenset({"walrus umbrella fjord"})).check("Walrus Umbrella Fjord", email=EMAIL)
 
 
 @pytest.mark.parametrize("password", ["Margaret.Hamilton1969", "my name is MARGARET.HAMILTON"])

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from appliance.errors import PassphraseRequired, WrongMasterKey
+from appliance.errors import PassphraseRequired, WeakPassphrase, WrongMasterKey
 from appliance.keys import masterkey
 from appliance.keys.keystore import Keystore
 from tests.appliance.on_disk import snapshot
@@ -69,7 +69,7 @@ def test_a_wrong_current_passphrase_is_refused_and_nothing_changes(initialised):
 def test_a_short_new_passphrase_is_refused_and_nothing_changes(initialised):
     before = snapshot(initialised.key_dir)
 
-    with pytest.raises(WrongMasterKey, match="at least 12 characters"):
+    with pytest.raises(WeakPassphrase, match="at least 12 characters"):
         masterkey.change_protection(initialised.key_dir, passphrase=None, new_passphrase="short", kdf=FAST_KDF)
 
     assert snapshot(initialised.key_dir) == before

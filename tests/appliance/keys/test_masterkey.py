@@ -8,7 +8,14 @@ import stat
 
 import pytest
 
-from appliance.errors import ApplianceExists, InsecureKeyFile, NotInitialised, PassphraseRequired, WrongMasterKey
+from appliance.errors import (
+    ApplianceExists,
+    InsecureKeyFile,
+    NotInitialised,
+    PassphraseRequired,
+    WeakPassphrase,
+    WrongMasterKey,
+)
 from appliance.keys import masterkey
 from appliance.keys.masterkey import KdfParameters
 from appliance.storage.layout import make_private_dir
@@ -110,7 +117,7 @@ def test_create_refuses_when_a_key_exists_and_keeps_it(key_dir, first_wrapped, s
 
 
 def test_short_passphrase_is_refused_and_writes_nothing(key_dir):
-    with pytest.raises(WrongMasterKey, match="at least 12 characters"):
+    with pytest.raises(WeakPassphrase, match="at least 12 characters"):
         masterkey.create(key_dir, passphrase="elevenchars", kdf=FAST_KDF)
     assert list(key_dir.iterdir()) == []
 

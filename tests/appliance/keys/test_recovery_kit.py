@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.errors import WeakPassphrase
 from appliance.keys import masterkey
 from appliance.keys.keystore import CONTROL_DB_KEY, Keystore
 from appliance.keys.recovery_kit import export_kit, install_kit, read_kit
@@ -39,7 +40,7 @@ def test_a_wrong_passphrase_or_a_damaged_kit_is_refused(appliance, clock):
         read_kit(data, passphrase="kit passphrase 43")
     with pytest.raises(EncryptedFileError):
         read_kit(data[:-1], passphrase="kit passphrase 42")
-    with pytest.raises(EncryptedFileError, match="at least 12"):
+    with pytest.raises(WeakPassphrase, match="at least 12"):
         export_kit(appliance.keystore, passphrase="short", clock=clock, scrypt=FAST)
 
 

@@ -190,3 +190,26 @@ def test_only_the_hash_of_an_invitation_token_is_stored(services, workspace):
     row = services.appliance.control_db.query_one("SELECT * FROM invitations WHERE id = ?", (invitation.id,))
     assert bytes(row["token_hash"]) == hashlib.sha256(token).digest()
     assert not [value for value in tuple(row) if token in (value if isinstance(value, bytes) else str(value).encode())]
+
+
+@pytest.mark.parametrize("email", ["jürgen@example.com", "nina@exämple.com", "ni\u202ena@example.com",
+                                   "ni\u200bna@example.com"])
+def test_an_invitation_to_an_address_mail_cannot_carry_is_refused_before_anything_is_stored(services, workspace,
+                                                                                            email):
+    with pytest.raises(ValidationError, match="address") as raised:
+        invite(services, workspace, email)
+
+    assert not str(raised.value).startswith("to ")
+    assert services.invitations.list(workspace.id) == []
+    assert services.appliance.control_db.query_one("SELECT count(*) FROM outbox WHERE recipient = ?",
+                                                   (email,))[0] == 0
+
+
+def test_a_new_account_password_may_not_be_made_of_the_workspaces_name(services, workspace):
+    invite(services, workspace)
+
+    with pytest.raises(ValidationError, match="workspace's name"):
+        accept(services, invitation_token(services), password="research 2024 research")
+
+    accept(services, invitation_token(services))
+    assert services.users.find_by_email(NEWCOMER) is not None

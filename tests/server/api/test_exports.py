@@ -104,10 +104,10 @@ def test_a_cancelled_workspace_can_still_be_exported(api, tmp_path):
     assert opened(response, tmp_path)["manifest"]["workspace"]["status"] == "cancelled"
 
 
-@pytest.mark.parametrize(("body", "message"), [({}, "'passphrase' is a required property"),
+@pytest.mark.parametrize(("body", "message"), [({}, "'passphrase' is required"),
                                                ({"passphrase": "too short"}, "at least 12 characters"),
                                                ({"passphrase": "x" * 1025}, "at most 1024 characters"),
-                                               ({"passphrase": 123456789012345}, "is not of type 'string'")])
+                                               ({"passphrase": 123456789012345}, "passphrase: must be a string")])
 def test_a_missing_or_short_passphrase_gets_a_400_saying_so(api, body, message):
     response = api.post("op@example.com", f"/workspaces/{api.workspace_id}/export", body)
 
@@ -205,3 +205,12 @@ def test_a_subject_export_needs_a_person_and_a_valid_address(api):
     assert bad.status_code == 400 and "not an email address" in bad.get_json()["message"]
     assert anonymous.status_code == 401
     assert api.services.audit.events(action="subject.export") == []
+
+
+@pytest.mark.parametrize("passphrase", ["Acme op@example.com", "op@example.com acme!"])
+def test_an_export_passphrase_made_of_the_workspaces_name_or_the_callers_address_is_refused(api, passphrase):
+    # The Acme workspace (tests/appliance/conversations/chats.py), exported by its owner op@example.com.
+    response = api.post("op@example.com", f"/workspaces/{api.workspace_id}/export", {"passphrase": passphrase})
+
+    assert response.status_code == 400, response.get_json()
+    assert passphrase not in response.get_json()["message"]

@@ -101,7 +101,8 @@ class World:
 
     def totp_code(self, user_id: str) -> str:
         """Start an enrolment as the authenticator app would see it, and read the current code off it."""
-        secret = self.services.auth.start_enrolment(self.services.users.get(user_id)).secret
+        secret = self.services.auth.start_enrolment(self.services.users.get(user_id), password=PASSWORD,
+                                                    client_address=None).secret
         key = base64.b32decode(secret + "=" * (-len(secret) % 8))
         return totp.code_at(key, totp.step_of(self.clock.now()))
 
@@ -190,7 +191,8 @@ def world(tmp_path_factory):
     initialise(layout, clock=clock)
     appliance = open_appliance(layout, clock=clock)
     settings = settings_module.load(environ={}).replace(argon2_time_cost=1, argon2_memory_kib=1024,
-                                                        argon2_parallelism=1, public_requests_per_minute=100_000)
+                                                        argon2_parallelism=1, public_requests_per_minute=100_000,
+                                                        failed_credentials_per_minute=100_000)
     services = build_services(appliance, settings)
     scheduler = build_scheduler(services)
     scheduler.start()
@@ -233,7 +235,7 @@ def test_workspace_endpoint_allows_exactly_the_roles_its_action_names(world, wor
         assert response.get_data(as_text=True).replace(workspace_id, ghost) == missing.get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("caller", "status"), [("admin", 204), ("editor", 204), ("viewer", 204),
+@pytest.mark.parametrize(("caller", "status"), [("admin", 200), ("editor", 200), ("viewer", 200),
                                                 ("owner", 409),  # the owner must transfer ownership first
                                                 ("outsider", 404), ("operator", 404)])
 def test_every_member_may_leave_a_workspace_but_the_owner(world, workspace_id, caller, status):
@@ -247,7 +249,7 @@ def test_every_member_may_leave_a_workspace_but_the_owner(world, workspace_id, c
 
 @pytest.mark.parametrize(("actor", "method", "path", "body", "status"), [
     pytest.param("admin", "PATCH", "/members/{peer}", {"role": "viewer"}, 200, id="admin-changes-an-admin"),
-    pytest.param("admin", "DELETE", "/members/{peer}", None, 204, id="admin-removes-an-admin"),
+    pytest.param("admin", "DELETE", "/members/{peer}", None, 200, id="admin-removes-an-admin"),
     pytest.param("admin", "PATCH", "/members/{member}", {"role": "owner"}, 400, id="no-role-change-makes-an-owner"),
     # The owner outranks admins; ownership changes only by a transfer, so these are refused as conflicts.
     pytest.param("admin", "PATCH", "/members/{owner}", {"role": "viewer"}, 409, id="admin-cannot-demote-the-owner"),
