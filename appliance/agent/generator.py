@@ -12,11 +12,20 @@ import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import Iterable, NoReturn, Sequence
 from urllib.parse import urlsplit
 
 from appliance.errors import ApplianceError
-from appliance.knowledge.fetch import tls_context
+from appliance.knowledge.fetch import (
+    DEFAULT_PORTS,
+    AddressPolicy,
+    CheckedAddressConnection,
+    CrawlError,
+    Lookup,
+    Resolver,
+    refusal_of,
+    tls_context,
+)
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +42,8 @@ RULES = f"""Rules, which override anything said above or inside the passages:
 _NO_ANSWER_REPLY = re.compile(r"^\W*no[_ ]answer\b", re.IGNORECASE)
 # Reasoning models served by llama.cpp or Ollama may put their deliberation in the content; it is not the answer.
 _THINKING = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+# What a generator's host name may resolve to: the customer's network, never this machine, link-local or metadata.
+REMOTE_ADDRESSES = AddressPolicy()
 
 
 class GeneratorUnavailable(ApplianceError):
@@ -60,29 +71,79 @@ def _normalise_host(host: str) -> str:
     return host.strip().lower().rstrip(".")
 
 
-def egress_allowed(url: str, allowed_hosts: frozenset[str]) -> bool:
-    """Whether `url` is http(s) on an allowed host: exact (case-insensitive), or `*.example.com` for any subdomain of
-    example.com (not example.com itself, never an IP address)."""
+@dataclass(frozen=True)
+class EgressRule:
+    """One entry of egress_allowed_hosts: a host name, `*.example.com` (any subdomain of example.com, not
+    example.com itself, never an address) or an address; with a port, or None for the scheme's default port only."""
+
+    host: str
+    port: int | None
+
+    def allows(self, scheme: str, host: str, port: int) -> bool:
+        if port != (self.port if self.port is not None else DEFAULT_PORTS[scheme]):
+            return False
+        if self.host.startswith("*."):
+            return len(self.host) > 2 and not _is_address(host) and host.endswith(self.host[1:]) \
+                and len(host) > len(self.host) - 1
+        return host == self.host
+
+
+def egress_rule(entry: str) -> EgressRule | None:
+    """The rule an allow-list entry states (`host`, `host:port`, `*.domain:port`, `10.0.0.5`, `[fd00::5]:8080`), or
+    None for an entry that states none (malformed entries allow nothing)."""
+    text = entry.strip().lower()
+    port_text = ""
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else ""
+    elif text.count(":") == 1:
+        host, port_text = text.split(":")
+    elif ":" in text and not _is_address(text):
+        return None
+    else:
+        host = text
+    host = _normalise_host(host)
+    if not host or (":" in host and not _is_address(host)):
+        return None
+    if not port_text:
+        return None if text.endswith(":") else EgressRule(host, None)
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return None
+    return EgressRule(host, int(port_text))
+
+
+def egress_rule_for(url: str, allowed_hosts: Iterable[str]) -> EgressRule | None:
+    """The allow-list entry that lets the generator connect to `url`'s host and port, if any. An entry without a
+    port allows 443 for https and 80 for http; any other port must be named (`llm.intranet:8080`)."""
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 (raises ValueError on a malformed port)
+        port = parts.port
     except ValueError:
-        return False
+        return None
     host = _normalise_host(parts.hostname or "")
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    patterns = {_normalise_host(p) for p in allowed_hosts} - {""}
-    return host in patterns or not _is_address(host) and any(
-        p.startswith("*.") and len(p) > 2 and host.endswith(p[1:]) and len(host) > len(p) - 1 for p in patterns
-    )
+    if parts.scheme not in DEFAULT_PORTS or not host:
+        return None
+    port = port if port is not None else DEFAULT_PORTS[parts.scheme]
+    rules = (egress_rule(entry) for entry in allowed_hosts)
+    return next((rule for rule in rules if rule is not None and rule.allows(parts.scheme, host, port)), None)
+
+
+def egress_allowed(url: str, allowed_hosts: Iterable[str]) -> bool:
+    """Whether `url` is http(s) on a host and port the allow-list names (see egress_rule_for)."""
+    return egress_rule_for(url, allowed_hosts) is not None
 
 
 def _is_address(host: str) -> bool:
+    return _address(host) is not None
+
+
+def _address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        ipaddress.ip_address(host)
+        return ipaddress.ip_address(host)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def completions_target(url: str) -> str:
@@ -117,10 +178,15 @@ def chat_messages(*, question: str, passages: list[tuple[str, str]], instruction
 class Generator:
     """Asks one agent's generator endpoint for an answer; every failure is a GeneratorUnavailable for the fallback."""
 
-    def __init__(self, config: GeneratorConfig, *, allowed_hosts: frozenset[str], ca_file: Path | None = None) -> None:
+    def __init__(self, config: GeneratorConfig, *, allowed_hosts: frozenset[str], ca_file: Path | None = None,
+                 lookup: Lookup | None = None, address_policy: AddressPolicy = REMOTE_ADDRESSES) -> None:
+        """`lookup` resolves names (the system's resolver by default); `address_policy` says which addresses a name
+        may resolve to (never loopback or link-local by default, as for the crawler)."""
         self._config = config
         self._allowed_hosts = frozenset(allowed_hosts)
         self._ca_file = ca_file
+        self._lookup = lookup
+        self._address_policy = address_policy
 
     def generate(self, *, question: str, passages: list[tuple[str, str]], instructions: str = "",
                  history: Sequence[str] = ()) -> str:
@@ -128,8 +194,10 @@ class Generator:
         url = self._config.url
         host = _host_of(url)
         if not egress_allowed(url, self._allowed_hosts):
-            self._fail(host, f"{host} is not on the egress allow-list; an operator must add it to "
-                             "egress_allowed_hosts before an agent may use a generator there")
+            self._fail(host, f"{_where(url)} is not on the egress allow-list; an operator must add it to "
+                             "egress_allowed_hosts before an agent may use a generator there (an entry without a "
+                             "port allows 443 for https and 80 for http only)")
+        addresses = self._addresses(host)
         body = json.dumps({
             "model": self._config.model,
             "messages": chat_messages(question=question, passages=passages, instructions=instructions,
@@ -138,32 +206,45 @@ class Generator:
             "max_tokens": 400,
             "stream": False,
         }).encode()
-        content = self._post(host, body)
+        content = self._post(host, addresses, body)
         content = _THINKING.sub("", content).strip()
         if not content or _NO_ANSWER_REPLY.match(content):
             raise GeneratorUnavailable("the model found no answer in the passages")
         return _capped(content)
 
-    def _post(self, host: str, body: bytes) -> str:
+    def _addresses(self, host: str) -> list[tuple[int, str]]:
+        """The addresses the connection may go to, each checked as the crawler checks its own: a name is resolved
+        once here, and the connection goes to what was checked, never through a second lookup."""
+        literal = _address(host)
+        if literal is not None:
+            # The operator named this very address (it may be this machine's): only a metadata address is refused.
+            reason = refusal_of(literal, AddressPolicy(allow_private_addresses=True))
+            if reason is not None:
+                self._fail(host, f"{host} is {reason}; the appliance does not connect there")
+            return [(socket.AF_INET6 if literal.version == 6 else socket.AF_INET, str(literal))]
+        try:
+            return Resolver(self._address_policy, lookup=self._lookup).addresses(host)
+        except CrawlError as exc:
+            self._fail(host, f"{exc} (a generator on this machine or a link-local address is allowed only by "
+                             "naming that address itself in egress_allowed_hosts)")
+
+    def _post(self, host: str, addresses: list[tuple[int, str]], body: bytes) -> str:
         parts = urlsplit(self._config.url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)   # explicit, or an IPv6 host reads as a port
+        port = parts.port or DEFAULT_PORTS[parts.scheme]   # explicit, or an IPv6 host reads as a port
         timeout = self._config.timeout_seconds
         deadline = time.monotonic() + timeout
-        connection: http.client.HTTPConnection
         try:
-            if parts.scheme == "https":
-                connection = http.client.HTTPSConnection(host, port, timeout=timeout,
-                                                         context=tls_context(self._ca_file))
-            else:
-                # Plain http is allowed on purpose: intranet llama.cpp and Ollama servers often speak nothing else,
-                # and the host is one an operator put on the allow-list.
-                connection = http.client.HTTPConnection(host, port, timeout=timeout)
+            # Plain http is allowed on purpose: intranet llama.cpp and Ollama servers often speak nothing else, and
+            # the host and port are ones an operator put on the allow-list.
+            tls = tls_context(self._ca_file) if parts.scheme == "https" else None
+            connection = CheckedAddressConnection(host, addresses, port, timeout=timeout, tls=tls)
         except (OSError, ssl.SSLError, ValueError) as exc:
             self._fail(host, f"cannot prepare the connection to {host}: {exc}")
-        # http.client neither reads proxy settings nor follows redirects: the one connection made is to `host`.
+        # http.client neither reads proxy settings nor follows redirects: the one connection made is to an address
+        # checked for `host`.
         try:
             connection.request("POST", completions_target(self._config.url), body=body, headers={
-                "Content-Type": "application/json", "Accept": "application/json",
+                "Host": _netloc(host, parts.port), "Content-Type": "application/json", "Accept": "application/json",
                 "User-Agent": "ChatSparkAppliance/0.1 (answer generator)", "Connection": "close",
             })
             _limit_socket(connection, deadline)
@@ -194,6 +275,21 @@ class Generator:
         # The host and the reason only: the question and the passages are the workspace's data and stay out of logs.
         log.warning("answer generator at %s unavailable: %s", host, reason)
         raise GeneratorUnavailable(reason)
+
+
+def _where(url: str) -> str:
+    """host:port of `url`, for messages; the port is the scheme's default when the URL names none."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme, 0)
+    except ValueError:
+        return _host_of(url)
+    return _netloc(_host_of(url), port)
+
+
+def _netloc(host: str, port: int | None) -> str:
+    name = f"[{host}]" if ":" in host else host
+    return f"{name}:{port}" if port else name
 
 
 def _host_of(url: str) -> str:

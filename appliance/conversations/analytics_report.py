@@ -1,5 +1,6 @@
 """The analytics a workspace reads: counts per day (empty days included), the questions asked most, and the
-questions its agents could not answer, which are what to train them on next."""
+questions its agents could not answer, which are what to train them on next. The questions are visitors' own words:
+readers who may not read conversations get them redacted."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import unicodedata
 from dataclasses import asdict, dataclass, fields
 
 from appliance.clock import Clock
+from appliance.conversations.redaction import redact
 from appliance.errors import ValidationError
 from appliance.exports.spreadsheets import to_csv
 from appliance.storage.database import Database
@@ -65,11 +67,13 @@ class Report:
     totals: dict[str, int]
     top_questions: list[QuestionCount]
     fell_back_questions: list[FellBackQuestion]
+    question_text: str = "full"       # or "redacted": links, addresses and numbers masked
 
     def public(self) -> dict:
         return {"since": self.since, "until": self.until, "days": [d.public() for d in self.days],
                 "totals": self.totals, "top_questions": [q.public() for q in self.top_questions],
-                "fell_back_questions": [q.public() for q in self.fell_back_questions]}
+                "fell_back_questions": [q.public() for q in self.fell_back_questions],
+                "question_text": self.question_text}
 
 
 @dataclass
@@ -94,9 +98,16 @@ def totals(days: list[DayCounts]) -> dict[str, int]:
 
 
 class AnalyticsReport:
-    def __init__(self, db: Database, *, clock: Clock) -> None:
+    def __init__(self, db: Database, *, clock: Clock, redacted: bool = False) -> None:
+        """`redacted`: question texts come with links, email addresses, phone numbers and long digit runs masked
+        (for readers who may not read the conversations they come from)."""
         self._db = db
         self._clock = clock
+        self._redacted = redacted
+
+    @property
+    def question_text(self) -> str:
+        return "redacted" if self._redacted else "full"
 
     def period(self, since_day: str | None = None, until_day: str | None = None) -> tuple[str, str]:
         """The inclusive range of UTC days asked for; by default the last 30 days up to today."""
@@ -148,7 +159,7 @@ class AnalyticsReport:
         since, until = self.period(since_day, until_day)
         days = self.daily(since, until, agent_id)
         return Report(since, until, days, totals(days), self.top_questions(since, until, agent_id),
-                      self.fell_back_questions(since, until, agent_id))
+                      self.fell_back_questions(since, until, agent_id), self.question_text)
 
     def csv(self, table: str, since_day: str | None = None, until_day: str | None = None,
             agent_id: str | None = None) -> str:
@@ -174,6 +185,9 @@ class AnalyticsReport:
         groups: dict[str, _Group] = {}
         for row in rows:
             text = normalise(row["question"])
+            if self._redacted:
+                # Before grouping, so questions that differ only in the address or number they hold count as one.
+                text = redact(text)
             if not text:
                 continue
             group = groups.setdefault(text, _Group())

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 from appliance.agent.agents import Agent
 from appliance.agent.answer import Answerer, Reply
 from appliance.clock import Clock, isoformat
-from appliance.conversations import analytics
+from appliance.conversations import analytics, daily_usage
 from appliance.errors import NotFound, ValidationError
+from appliance.knowledge.search import citation_url
 from appliance.storage.database import Database
 
 MAX_QUESTION_CHARS = 2000
@@ -20,12 +21,14 @@ RATINGS = ("up", "down")
 
 @dataclass(frozen=True)
 class Visitor:
-    """Where a widget conversation comes from: the visitor token's id, the page, and the client address."""
+    """Where a widget conversation comes from: the visitor token's id, the page, and the client address; and the
+    keys its questions are counted under for the widget's daily shares (keyed hashes of its address and network)."""
 
     visitor_id: str
     origin: str
     page_url: str | None = None
     client_address: str | None = None
+    counted_as: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +82,8 @@ def message_sources(db: Database, message_ids: list[int]) -> dict[int, list[Sour
         return {}
     marks = ", ".join("?" * len(message_ids))
     rows = db.query(
-        f"""SELECT ms.message_id, ms.rank, c.title AS chunk_title, c.url, c.heading_path, s.title AS source_title
+        f"""SELECT ms.message_id, ms.rank, c.title AS chunk_title, c.url, c.heading_path, s.title AS source_title,
+                   s.kind
             FROM message_sources ms
             LEFT JOIN chunks c ON c.id = ms.chunk_id
             LEFT JOIN sources s ON s.id = ms.source_id
@@ -89,7 +93,7 @@ def message_sources(db: Database, message_ids: list[int]) -> dict[int, list[Sour
         title = row["chunk_title"] or row["source_title"]
         if title:
             links.setdefault(row["message_id"], []).append(
-                SourceLink(title, row["url"], row["heading_path"] or ""))
+                SourceLink(title, citation_url(row["kind"], row["url"]), row["heading_path"] or ""))
     return links
 
 
@@ -100,14 +104,17 @@ class ConversationService:
         self._answerer = answerer
 
     def ask(self, agent: Agent, question: str, *, conversation_id: str | None = None,
-            visitor: Visitor | None = None, max_chars: int = MAX_QUESTION_CHARS) -> Exchange:
-        """Answer `question` and keep both. A widget visitor's conversation id comes from its token and starts here."""
+            visitor: Visitor | None = None, caller: str | None = None,
+            max_chars: int = MAX_QUESTION_CHARS) -> Exchange:
+        """Answer `question` and keep both. A widget visitor's conversation id comes from its token and starts here;
+        an API conversation (no `visitor`) is started by `caller` ("user:<id>", "api_key:<id>") and continues only
+        for that same caller."""
         question = (question or "").strip()
         if not question:
             raise ValidationError("ask a question")
         if len(question) > max_chars:
-            raise ValidationError(f"a message is at most {max_chars} characters")
-        existing = self._conversation(agent, conversation_id, visitor) if conversation_id else None
+            raise ValidationError(f"a question is at most {max_chars} characters; shorten it")
+        existing = self._conversation(agent, conversation_id, visitor, caller) if conversation_id else None
         history: list[str] = []
         if existing:
             history = [r["text"] for r in reversed(self._db.query(
@@ -120,8 +127,8 @@ class ConversationService:
             if not existing:
                 conversation_id = conversation_id or uuid.uuid4().hex
                 if visitor is None:
-                    conn.execute("INSERT INTO conversations (id, agent_id, started_at, updated_at) VALUES (?, ?, ?, ?)",
-                                 (conversation_id, agent.id, now, now))
+                    conn.execute("INSERT INTO conversations (id, agent_id, started_at, updated_at, started_by) "
+                                 "VALUES (?, ?, ?, ?, ?)", (conversation_id, agent.id, now, now, caller))
                 else:
                     conn.execute(
                         "INSERT INTO conversations (id, agent_id, started_at, updated_at, channel, visitor_id, origin, "
@@ -149,16 +156,27 @@ class ConversationService:
             analytics.record(conn, agent_id=agent.id, kind="question", at=at, conversation_id=conversation_id,
                              message_id=message_id, question=question,
                              answered=None if reply.method == "handoff" else int(reply.answered))
+            if visitor is not None and visitor.counted_as:
+                # With the question it counts, so the day's shares survive a restart exactly as the day's total does.
+                daily_usage.count(conn, agent_id=agent.id, day=analytics.day_of(at), keys=visitor.counted_as)
         return Exchange(conversation_id, message_id, visitor_message_id, reply, now)
 
-    def _conversation(self, agent: Agent, conversation_id: str, visitor: Visitor | None) -> bool:
-        """Whether the conversation exists (a widget's may not yet); one of another agent or visitor is not found."""
-        row = self._db.query_one("SELECT agent_id, visitor_id FROM conversations WHERE id = ?", (conversation_id,))
+    def _conversation(self, agent: Agent, conversation_id: str, visitor: Visitor | None, caller: str | None) -> bool:
+        """Whether the conversation exists (a widget's may not yet). One of another agent, of another channel, of
+        another widget visitor or started by another API caller is not found, so ids cannot be probed either."""
+        row = self._db.query_one("SELECT agent_id, channel, visitor_id, started_by FROM conversations WHERE id = ?",
+                                 (conversation_id,))
         if row is None:
             if visitor is None:
                 raise NotFound(f"no conversation {conversation_id} with this agent")
             return False
-        if row["agent_id"] != agent.id or (visitor is not None and row["visitor_id"] != visitor.visitor_id):
+        if visitor is not None:
+            theirs = row["channel"] == "widget" and row["visitor_id"] == visitor.visitor_id
+        else:
+            # An API conversation without a caller on record (older ones) matches only the core's own callers,
+            # which pass none; the API always passes its caller.
+            theirs = row["channel"] == "api" and row["started_by"] == caller
+        if row["agent_id"] != agent.id or not theirs:
             raise NotFound(f"no conversation {conversation_id} with this agent")
         return True
 
@@ -200,9 +218,19 @@ class ConversationService:
         row = self._db.query_one("SELECT 1 FROM leads WHERE conversation_id = ? LIMIT 1", (conversation_id,))
         return row is not None
 
-    def questions_today(self, agent_id: str) -> int:
-        """Questions asked of the agent since midnight UTC, for its daily limit."""
+    def questions_today(self, agent_id: str, *, counted_as: str | None = None) -> int:
+        """Questions asked of the agent since midnight UTC, for its daily limit; with `counted_as`, only the widget
+        questions counted under that key (an address's or a network's share of the day)."""
         today = self._clock.now().astimezone(dt.timezone.utc).date().isoformat()
+        if counted_as is not None:
+            return daily_usage.questions(self._db, agent_id=agent_id, day=today, key=counted_as)
         row = self._db.query_one("SELECT count(*) AS n FROM analytics_events WHERE day = ? AND agent_id = ? "
                                  "AND kind = 'question'", (today, agent_id))
         return row["n"]
+
+    def note_cap_alert(self, agent_id: str, percent: int) -> bool:
+        """Record that the admins were told today that the agent reached `percent` of its day; False if they were
+        already, so each alert goes once a day, restarts included."""
+        now = self._clock.now()
+        return daily_usage.mark_alert(self._db, agent_id=agent_id, day=analytics.day_of(now), percent=percent,
+                                      at=isoformat(now))

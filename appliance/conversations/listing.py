@@ -55,7 +55,7 @@ def limit(params: Params) -> int:
     raw = params.get("limit")
     if raw is None:
         return DEFAULT_LIMIT
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 6 or not 1 <= int(raw) <= MAX_LIMIT:
         raise ValidationError(f"'limit' is a whole number from 1 to {MAX_LIMIT}")
     return int(raw)
 

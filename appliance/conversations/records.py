@@ -14,7 +14,7 @@ from appliance.conversations.leads import Lead, lead_from_row
 from appliance.errors import NotFound, ValidationError
 from appliance.exports.spreadsheets import csv_chunks
 from appliance.exports.streamed import StreamedExport, json_array_chunks
-from appliance.knowledge.search import content_hash
+from appliance.knowledge.search import citation_url, content_hash
 from appliance.storage.database import Database
 
 OUTCOMES = ("answered", "fell_back")
@@ -346,7 +346,7 @@ class ConversationRecords:
             f"""SELECT ms.message_id, ms.source_id, ms.content_hash, ms.chunk_id, ms.qa_pair_id,
                        c.source_id AS chunk_source, c.title AS chunk_title, c.url AS chunk_url, c.heading_path,
                        c.content_hash AS chunk_hash, q.source_id AS qa_source, q.answer AS qa_answer,
-                       s.title AS source_title, s.url AS source_url
+                       s.title AS source_title, s.url AS source_url, s.kind AS source_kind
                 FROM message_sources ms
                 LEFT JOIN chunks c ON c.id = ms.chunk_id
                 LEFT JOIN qa_pairs q ON q.id = ms.qa_pair_id
@@ -360,10 +360,10 @@ class ConversationRecords:
                 current = (r["qa_answer"] is not None and r["qa_source"] == r["source_id"]
                            and content_hash(r["qa_answer"]) == r["content_hash"])
             if current and r["chunk_id"] is not None:
-                source = CitedSource(r["source_id"], r["chunk_title"], r["chunk_url"], r["heading_path"] or "",
-                                     r["content_hash"], True)
+                source = CitedSource(r["source_id"], r["chunk_title"], citation_url(r["source_kind"], r["chunk_url"]),
+                                     r["heading_path"] or "", r["content_hash"], True)
             else:
-                source = CitedSource(r["source_id"], r["source_title"], r["source_url"], "", r["content_hash"],
-                                     current)
+                source = CitedSource(r["source_id"], r["source_title"], citation_url(r["source_kind"], r["source_url"]),
+                                     "", r["content_hash"], current)
             cited.setdefault(r["message_id"], []).append(source)
         return cited

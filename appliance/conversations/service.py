@@ -33,5 +33,7 @@ class Conversations:
     def lead_records(self, workspace_id: str) -> LeadRecords:
         return LeadRecords(self._files.open(workspace_id), clock=self._clock)
 
-    def analytics(self, workspace_id: str) -> AnalyticsReport:
-        return AnalyticsReport(self._files.open(workspace_id), clock=self._clock)
+    def analytics(self, workspace_id: str, *, redacted: bool) -> AnalyticsReport:
+        """The analytics report; `redacted` masks personal data in question texts, for readers who may not read
+        conversations."""
+        return AnalyticsReport(self._files.open(workspace_id), clock=self._clock, redacted=redacted)

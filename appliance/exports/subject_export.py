@@ -1,14 +1,15 @@
-"""Everything the appliance holds about one email address (a data-subject access request): leads, the conversations
-linked to them or held by the same widget visitor, and the account with that address if there is one."""
+"""Everything the appliance holds about one email address (a data-subject access request): what erasure would
+delete, found by the same matcher (leads, the conversations linked to them or held by the same widget visitor, the
+conversations where a visitor wrote it), and the account with that address if there is one."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 from appliance.accounts.users import check_email
 from appliance.audit.log import MAX_PAGE, AuditLog
 from appliance.clock import Clock
+from appliance.conversations import subjects
 from appliance.conversations.records import ConversationRecords
 from appliance.errors import NotFound
 from appliance.exports import queries
@@ -23,13 +24,17 @@ ACCOUNT_SCOPES = (APPLIANCE, WORKSPACES)
 
 
 def subject_email(email: object) -> str:
-    """The address to search for, checked and lower-cased (leads store it so, accounts compare without case)."""
-    return check_email(email if isinstance(email, str) else "").lower()
+    """The address to search for, checked, then normalised as erasure matches it (subjects.subject_address)."""
+    return subjects.subject_address(check_email(email if isinstance(email, str) else ""))
 
 
 def subject_hash(email: str) -> str:
-    """How the audit log names a data subject: the SHA-256 of the lower-cased address, never the address."""
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()
+    """How the audit log names a data subject: the SHA-256 of the address as matched, never the address."""
+    return subjects.subject_hash(email)
+
+
+# What brought a conversation in, by the field of its first match.
+_FOUND_BY = {"lead": "lead", "visitor": "same_visitor", "messages": "message"}
 
 
 @dataclass
@@ -71,25 +76,24 @@ class SubjectSearch:
     def _in_workspace(self, email: str, workspace: Workspace) -> dict:
         db = self._files.open(workspace.id)
         with db.snapshot():
-            leads = queries.leads_with_email(db, email)
-            linked = queries.conversations_of(db, ids=[lead.conversation_id for lead in leads if lead.conversation_id])
-            visitors = sorted({c.visitor_id for c in linked if c.visitor_id})
-            held = {c.id: c for c in queries.conversations_of_visitors(db, visitors)} if visitors else {}
-            conversations = {**held, **{c.id: c for c in linked}}
-            linked_ids = {c.id for c in linked}
+            # The very records an erasure for this address would delete, each with why it matched.
+            found = subjects.find_subject(db.connection, email)
+            leads = subjects.leads_of(db, found.leads)
             records = ConversationRecords(db, clock=self._clock)
             transcripts = []
-            for conversation_id, conversation in conversations.items():
+            for conversation in queries.conversations_of(db, ids=found.conversations):
                 try:
-                    transcript = records.get(conversation_id)
+                    transcript = records.get(conversation.id)
                 except NotFound:  # gone between the two reads
                     continue
+                matched_in = found.fields_of("conversation", conversation.id)
                 # Without the conversation's leads: those of other addresses are not this person's data.
                 transcripts.append({**transcript.public(with_leads=False), "visitor_id": conversation.visitor_id,
                                     "client_address": conversation.client_address,
-                                    "found_by": "lead" if conversation_id in linked_ids else "same_visitor"})
+                                    "found_by": _FOUND_BY[matched_in[0].split(".", 1)[0]], "matched_in": matched_in})
         transcripts.sort(key=lambda t: (t["started_at"], t["id"]))
-        return {"id": workspace.id, "name": workspace.name, "leads": [lead.public() for lead in leads],
+        return {"id": workspace.id, "name": workspace.name,
+                "leads": [{**lead.public(), "matched_in": found.fields_of("lead", lead.id)} for lead in leads],
                 "conversations": transcripts}
 
     def _account(self, email: str, workspace_ids: set[str], scope: str) -> dict | None:

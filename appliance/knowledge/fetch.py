@@ -9,7 +9,7 @@ import ssl
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote, urljoin, urlsplit, urlunsplit
 
 from appliance.errors import ValidationError
@@ -111,8 +111,16 @@ def refuse_unless_allowed(url: str, policy: CrawlPolicy) -> None:
                          "crawl_allowed_hosts if it is one of your sites")
 
 
-def refusal_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address, policy: CrawlPolicy) -> str | None:
-    """Why the crawler must not connect to `address`, or None if it may."""
+@dataclass(frozen=True)
+class AddressPolicy:
+    """Which addresses an outbound connection other than the crawler's (the answer generator's) may go to."""
+
+    allow_private_addresses: bool = False
+
+
+def refusal_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+               policy: CrawlPolicy | AddressPolicy) -> str | None:
+    """Why the appliance must not connect to `address`, or None if it may."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     if address in METADATA_ADDRESSES:
@@ -130,11 +138,19 @@ def refusal_of(address: ipaddress.IPv4Address | ipaddress.IPv6Address, policy: C
     return next((reason for refused, reason in checks if refused), None)
 
 
+Lookup = Callable[[str], list[tuple]]   # host -> getaddrinfo()'s tuples (family, type, proto, name, sockaddr)
+
+
+def system_lookup(host: str) -> list[tuple]:
+    return socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+
+
 class Resolver:
     """Resolves each host once and checks every address it gets; what it returns is what gets connected to."""
 
-    def __init__(self, policy: CrawlPolicy) -> None:
+    def __init__(self, policy: CrawlPolicy | AddressPolicy, *, lookup: Lookup | None = None) -> None:
         self._policy = policy
+        self._lookup = lookup or system_lookup
         self._known: dict[str, list[tuple[int, str]] | CrawlError] = {}
 
     def addresses(self, host: str) -> list[tuple[int, str]]:
@@ -150,7 +166,7 @@ class Resolver:
 
     def _resolve(self, host: str) -> list[tuple[int, str]]:
         try:
-            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            infos = self._lookup(host)
         except (socket.gaierror, UnicodeError) as exc:
             raise CrawlError(f"the host name {host} could not be resolved ({exc}); check the address") from None
         found: list[tuple[int, str]] = []
@@ -160,7 +176,7 @@ class Resolver:
             text = str(sockaddr[0])
             reason = refusal_of(ipaddress.ip_address(text.split("%", 1)[0]), self._policy)
             if reason is not None:
-                raise CrawlError(f"{host} resolves to {text}, {reason}; the crawler does not fetch from there")
+                raise CrawlError(f"{host} resolves to {text}, {reason}; the appliance does not connect there")
             if (family, text) not in found:
                 found.append((family, text))
         if not found:
@@ -168,7 +184,7 @@ class Resolver:
         return found
 
 
-class _CheckedAddressConnection(http.client.HTTPConnection):
+class CheckedAddressConnection(http.client.HTTPConnection):
     """Connects to addresses checked beforehand, never resolving again; TLS speaks (SNI, certificate) to the name."""
 
     def __init__(self, host_name: str, addresses: list[tuple[int, str]], port: int, *, timeout: float,
@@ -214,7 +230,7 @@ def get(url: str, policy: CrawlPolicy, resolver: Resolver, *, tls: ssl.SSLContex
     refuse_unless_allowed(url, policy)
     parts = urlsplit(url)
     host = parts.hostname or ""
-    connection = _CheckedAddressConnection(
+    connection = CheckedAddressConnection(
         host, resolver.addresses(host), parts.port or DEFAULT_PORTS[parts.scheme], timeout=policy.timeout_seconds,
         tls=tls if parts.scheme == "https" else None,
     )

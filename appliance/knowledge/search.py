@@ -6,6 +6,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from appliance.storage.database import Database
 
@@ -20,6 +21,8 @@ our ours ourselves out over own same she should so some such than that the their
 these they this those through to too under until up very was we were what when where which while who whom why will
 with would you your yours yourself yourselves please tell know get got also one s t
 """.split())
+# Only a crawled page has an address to link to; an upload, pasted text or a Q&A pair never does, whatever its name.
+WEB_SOURCE_KINDS = ("url", "sitemap")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,18 @@ def stem(word: str) -> str:
     return word
 
 
+def citation_url(kind: str | None, url: str | None) -> str | None:
+    """The http(s) address a passage of a source of `kind` can be read at, or None: a file's name (which its
+    uploader chose, `https://evil.example/...` included) or a title is never a link."""
+    if kind not in WEB_SOURCE_KINDS or not isinstance(url, str):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -78,25 +93,25 @@ def search(db: Database, question: str, *, limit: int = 10, extra_terms: list[st
     if not words:
         return []
     rows = db.query(
-        "SELECT c.id, c.source_id, c.title, c.heading_path, c.url, c.text, c.content_hash, c.origin, "
+        "SELECT c.id, c.source_id, c.title, c.heading_path, c.url, s.kind, c.text, c.content_hash, c.origin, "
         f"bm25(chunks_fts, {TITLE_WEIGHT}, {HEADING_WEIGHT}, {TEXT_WEIGHT}) AS rank "
         "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
         "JOIN sources s ON s.id = c.source_id AND s.status = 'ready' "
         "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
         (match_expression(words), limit),
     )
-    return [Hit(r["id"], r["source_id"], r["title"], r["heading_path"], r["url"], r["text"], r["content_hash"],
-                -r["rank"], r["origin"]) for r in rows]
+    return [Hit(r["id"], r["source_id"], r["title"], r["heading_path"], citation_url(r["kind"], r["url"]), r["text"],
+                r["content_hash"], -r["rank"], r["origin"]) for r in rows]
 
 
 def hits_by_id(db: Database, chunk_ids: list[int]) -> dict[int, Hit]:
     if not chunk_ids:
         return {}
     marks = ",".join("?" * len(chunk_ids))
-    rows = db.query(f"SELECT id, source_id, title, heading_path, url, text, content_hash, origin FROM chunks "
-                    f"WHERE id IN ({marks})", chunk_ids)
-    return {r["id"]: Hit(r["id"], r["source_id"], r["title"], r["heading_path"], r["url"], r["text"],
-                         r["content_hash"], 0.0, r["origin"]) for r in rows}
+    rows = db.query(f"SELECT c.id, c.source_id, c.title, c.heading_path, c.url, s.kind, c.text, c.content_hash, "
+                    f"c.origin FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.id IN ({marks})", chunk_ids)
+    return {r["id"]: Hit(r["id"], r["source_id"], r["title"], r["heading_path"], citation_url(r["kind"], r["url"]),
+                         r["text"], r["content_hash"], 0.0, r["origin"]) for r in rows}
 
 
 def search_qa(db: Database, question: str, *, limit: int = 5) -> list[QaHit]:

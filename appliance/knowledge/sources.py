@@ -14,7 +14,7 @@ from appliance.errors import ApplianceError, Conflict, NotFound, ValidationError
 from appliance.knowledge.chunking import Passage, chunk_document, chunk_section
 from appliance.knowledge.dense import bump_index_version
 from appliance.knowledge.extract import Document, Limits, extract, extract_html, extract_text
-from appliance.knowledge.search import content_hash
+from appliance.knowledge.search import citation_url, content_hash
 from appliance.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,9 @@ class Source:
 
 
 def _source(row) -> Source:
-    return Source(row["id"], row["kind"], row["title"], row["url"], row["filename"], row["media_type"], row["status"],
-                  row["error"], row["size_bytes"], row["chunk_count"], row["created_at"], row["updated_at"],
-                  row["refreshed_at"])
+    return Source(row["id"], row["kind"], row["title"], citation_url(row["kind"], row["url"]), row["filename"],
+                  row["media_type"], row["status"], row["error"], row["size_bytes"], row["chunk_count"],
+                  row["created_at"], row["updated_at"], row["refreshed_at"])
 
 
 _COLUMNS = ("id, kind, title, url, filename, media_type, status, error, size_bytes, chunk_count, created_at, "
@@ -210,7 +210,8 @@ class SourceService:
         if kind == "file":
             document = extract(original, filename=row["filename"], media_type=row["media_type"],
                                limits=self._limits)
-            return _as_extracted(document, document.title or title, row["filename"])
+            # No address: the file's name is the uploader's to choose, so it must never become a link.
+            return _as_extracted(document, document.title or title, None)
         passages: list[tuple[str, str | None, Passage]] = []
         for page_url, media_type, body in self._fetch_pages(row["url"], kind == "sitemap"):
             if media_type in ("text/html", "application/xhtml+xml"):
@@ -218,7 +219,8 @@ class SourceService:
             else:
                 document = extract(body, filename=page_url.rsplit("/", 1)[-1] or "page.txt", media_type=media_type,
                                    limits=self._limits)
-            passages.extend(_as_extracted(document, document.title or page_url, page_url).passages)
+            passages.extend(_as_extracted(document, document.title or page_url,
+                                          citation_url(kind, page_url)).passages)
         return Extracted(passages, [])
 
     def _store(self, source_id: str, title: str, rows: list[tuple[str, str, str | None, str, str]],

@@ -3,50 +3,41 @@ with a receipt per workspace that the audit log keeps (by a hash of the address,
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
+from appliance.conversations.subjects import Match, find_subject, subject_address, subject_hash
 from appliance.errors import PermissionDenied, ValidationError
 from appliance.retention.deletions import forget_questions
 from appliance.retention.service import Actor
 from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 
-MAX_EMAIL = 320
 KINDS = ("leads", "conversations", "messages", "analytics_questions")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _IDS = "SELECT value FROM json_each(?)"
-
-
-def normalise_email(email: Any) -> str:
-    if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()) or len(email.strip()) > MAX_EMAIL:
-        raise ValidationError("'email' is the visitor's email address, like jane@example.com")
-    return email.strip().lower()
-
-
-def subject_hash(email: str) -> str:
-    """How receipts and the audit log name the data subject: SHA-256 of the lower-cased address."""
-    return hashlib.sha256(normalise_email(email).encode("utf-8")).hexdigest()
+# How much of an audit row's details the matches may fill; more matches go into further rows of the same receipt.
+AUDIT_MATCHES_CHARS = 3000
 
 
 @dataclass(frozen=True)
 class WorkspaceErasure:
-    """One workspace's part of the receipt: what went (dry: what would go), or that a legal hold kept it."""
+    """One workspace's part of the receipt: what went (dry: what would go) and why each record matched, or that a
+    legal hold kept it."""
 
     workspace_id: str
     workspace_name: str
     held: bool
     deleted: dict[str, int]
+    matches: list[Match] = field(default_factory=list)
 
-    def public(self) -> dict:
+    def public(self, *, clear: bool = False) -> dict:
+        """`clear`: the matched text as found (for the preview); otherwise its SHA-256, as the receipt keeps it."""
         return {"workspace_id": self.workspace_id, "workspace_name": self.workspace_name, "legal_hold": self.held,
-                "deleted": self.deleted}
+                "deleted": self.deleted, "matches": [m.public(clear=clear) for m in self.matches]}
 
 
 @dataclass(frozen=True)
@@ -62,9 +53,11 @@ class ErasureReceipt:
         return {kind: sum(w.deleted[kind] for w in self.workspaces) for kind in KINDS}
 
     def public(self) -> dict:
+        """A preview shows what matched in clear, to be checked before erasing; the receipt of an erasure names the
+        matched text by hash only, like the subject, so keeping the receipt keeps no address."""
         return {"erasure_id": self.erasure_id, "subject_sha256": self.subject_sha256, "at": self.at, "by": self.by,
                 "dry_run": self.dry_run, "deleted": self.totals(),
-                "workspaces": [w.public() for w in self.workspaces]}
+                "workspaces": [w.public(clear=self.dry_run) for w in self.workspaces]}
 
 
 @dataclass(frozen=True)
@@ -73,6 +66,7 @@ class _Found:
     conversations: list[str]
     messages: int
     questions: int
+    matches: list[Match]
 
     def counts(self) -> dict[str, int]:
         return {"leads": len(self.leads), "conversations": len(self.conversations), "messages": self.messages,
@@ -87,11 +81,12 @@ class ErasureService:
         self._clock = clock
 
     def erase(self, email: Any, *, actor: Actor, dry_run: bool = False) -> ErasureReceipt:
-        """Delete (dry: find) in each workspace `actor` owns or administers: the leads with this address (in any
-        case, or mentioning it in another field), the conversations of those leads and every other conversation of
-        the same widget visitor, the conversations where a visitor wrote the address, and the question text their
-        analytics hold. A workspace on legal hold is left as it is and says so. The files are checkpointed after."""
-        address = normalise_email(email)
+        """Delete (dry: find) in each workspace `actor` owns or administers what appliance.conversations.subjects
+        finds for the address: the leads left with it (in any case) or naming it as a whole address in another field,
+        the conversations of those leads and every other conversation of the same widget visitor, the conversations
+        where a visitor wrote it, and the question text their analytics hold; each with why it matched. A workspace
+        on legal hold is left as it is and says so. The files are checkpointed after."""
+        address = subject_address(email)
         if not isinstance(dry_run, bool):
             raise ValidationError("'dry_run' is true or false")
         workspaces = self._db.query(
@@ -105,20 +100,29 @@ class ErasureService:
                                  dry_run)
         for row in workspaces:
             held = row["legal_hold_since"] is not None
-            counts = dict.fromkeys(KINDS, 0) if held else self._erase_in(row["id"], address, dry_run=dry_run)
-            part = WorkspaceErasure(row["id"], row["name"], held, counts)
+            found = None if held else self._erase_in(row["id"], address, dry_run=dry_run)
+            part = WorkspaceErasure(row["id"], row["name"], held,
+                                    found.counts() if found else dict.fromkeys(KINDS, 0),
+                                    found.matches if found else [])
             receipt.workspaces.append(part)
-            # Each workspace's receipt is recorded as soon as its erasure commits.
-            self._audit.record("erasure.preview" if dry_run else "erasure.subject", actor_type=actor.type,
-                               actor_id=actor.id, target_type="data_subject", target_id=receipt.subject_sha256,
-                               workspace_id=row["id"], client_address=actor.client_address,
-                               details={"erasure_id": receipt.erasure_id, "deleted": counts, "legal_hold": held})
+            # Each workspace's receipt is recorded as soon as its erasure commits, the matches by hash.
+            matches = [m.public(clear=False) for m in part.matches]
+            parts = _batches(matches)
+            for number, batch in enumerate(parts, start=1):
+                details = {"erasure_id": receipt.erasure_id, "deleted": part.deleted, "legal_hold": held,
+                           "matches": batch}
+                if len(parts) > 1:
+                    details.update(part=number, parts=len(parts))
+                self._audit.record("erasure.preview" if dry_run else "erasure.subject", actor_type=actor.type,
+                                   actor_id=actor.id, target_type="data_subject", target_id=receipt.subject_sha256,
+                                   workspace_id=row["id"], client_address=actor.client_address, details=details)
         return receipt
 
-    def _erase_in(self, workspace_id: str, address: str, *, dry_run: bool) -> dict[str, int]:
+    def _erase_in(self, workspace_id: str, address: str, *, dry_run: bool) -> _Found:
         db = self._files.open(workspace_id)
         if dry_run:
-            return _find(db.connection, address).counts()
+            with db.snapshot():
+                return _find(db.connection, address)
         with db.transaction() as conn:
             found = _find(conn, address)
             conversations = json.dumps(found.conversations)
@@ -128,38 +132,27 @@ class ErasureService:
             conn.execute(f"DELETE FROM leads WHERE id IN ({_IDS})", (json.dumps(found.leads),))
         if found.leads or found.conversations:
             db.checkpoint()
-        return found.counts()
+        return found
 
 
 def _find(conn, address: str) -> _Found:
-    leads = [r[0] for r in conn.execute(
-        "SELECT id FROM leads WHERE lower(email) = ? OR instr(lower(concat_ws(' ', name, phone, company, "
-        "custom_fields)), ?) > 0 ORDER BY id", (address, address))]
-    lead_ids = json.dumps(leads)
-    of_leads = [r[0] for r in conn.execute(
-        f"SELECT DISTINCT conversation_id FROM leads WHERE id IN ({_IDS}) AND conversation_id IS NOT NULL",
-        (lead_ids,))]
-    # The same widget visitor's other conversations are theirs too.
-    of_visitor = [r[0] for r in conn.execute(
-        f"SELECT id FROM conversations WHERE visitor_id IN (SELECT visitor_id FROM conversations "
-        f"WHERE id IN ({_IDS}) AND visitor_id IS NOT NULL)", (json.dumps(of_leads),))]
-    conversations = sorted(set(of_leads) | set(of_visitor) | set(_mentioning(conn, address)))
-    ids = json.dumps(conversations)
+    subject = find_subject(conn, address)
+    ids = json.dumps(subject.conversations)
     messages = conn.execute(f"SELECT count(*) FROM messages WHERE conversation_id IN ({_IDS})", (ids,)).fetchone()[0]
     questions = conn.execute(f"SELECT count(*) FROM analytics_events WHERE conversation_id IN ({_IDS}) "
                              "AND question IS NOT NULL", (ids,)).fetchone()[0]
-    # Ids found through the index or a lead's link are counted only for conversations that still exist.
-    existing = [r[0] for r in conn.execute(f"SELECT id FROM conversations WHERE id IN ({_IDS}) ORDER BY id", (ids,))]
-    return _Found(leads, existing, messages, questions)
+    return _Found(subject.leads, subject.conversations, messages, questions, subject.matches)
 
 
-def _mentioning(conn, address: str) -> list[str]:
-    """Conversations in which a visitor wrote the address: found through the index, confirmed on the text."""
-    words = re.findall(r"[^\W_]+", address)
-    if not words:
-        return []
-    phrase = '"' + " ".join(words) + '"'
-    return [r[0] for r in conn.execute(
-        "SELECT DISTINCT m.conversation_id FROM messages m WHERE m.id IN "
-        "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) AND m.role = 'visitor' "
-        "AND instr(lower(m.text), ?) > 0", (phrase, address))]
+def _batches(matches: list[dict]) -> list[list[dict]]:
+    """The matches split so each audit row's details stay within the log's size limit (one row if there are none)."""
+    batches: list[list[dict]] = [[]]
+    size = 0
+    for match in matches:
+        length = len(json.dumps(match)) + 2
+        if batches[-1] and size + length > AUDIT_MATCHES_CHARS:
+            batches.append([])
+            size = 0
+        batches[-1].append(match)
+        size += length
+    return batches

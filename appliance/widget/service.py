@@ -3,7 +3,9 @@ agent's allowed origins, the visitor's token and the rate limits."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -15,8 +17,10 @@ from appliance.conversations.analytics import day_of
 from appliance.conversations.chat import Message, Visitor
 from appliance.conversations.leads import Lead
 from appliance.conversations.service import Conversations
-from appliance.errors import NotAvailableHere, NotFound, VisitorTokenInvalid
-from appliance.rate_limits import DailyCounts, MinuteWindows
+from appliance.errors import ApplianceError, DailyShareUsedUp, NotAvailableHere, NotFound, VisitorTokenInvalid
+from appliance.rate_limits import MinuteWindows
+from appliance.widget.daily_shares import WHOLE_DAY, DailyShares, Share
+from appliance.widget.networks import address_of, network_of, sender_of
 from appliance.widget.visitor_tokens import VisitorToken, VisitorTokens
 from appliance.workspaces.service import WorkspaceService
 
@@ -28,9 +32,28 @@ MAX_PAGE_URL_CHARS = 2000
 @dataclass(frozen=True)
 class WidgetLimits:
     requests_per_minute_per_address: int = 120
-    messages_per_minute_per_visitor: int = 12
+    messages_per_minute_per_visitor: int = 12       # keyed on the visitor's address (IPv6: its /64), not its token
     messages_per_agent_per_day: int = 10_000
     max_message_chars: int = 1000
+    # The most of an agent's day one client address, and one network (IPv4 /24, IPv6 /64), may use, in percent.
+    address_share_percent: float = 2.0
+    network_share_percent: float = 5.0
+    # The shares of the agent's day at which its workspace's owners and admins are mailed, once a day each.
+    alert_percents: tuple[int, ...] = (80, 100)
+
+    def share_of_day(self, percent: float) -> int:
+        return max(1, math.floor(self.messages_per_agent_per_day * percent / 100))
+
+
+@dataclass(frozen=True)
+class CapAlert:
+    """What the admins are told when an agent has used `percent` of its day: `answered` of `per_day` questions."""
+
+    percent: int
+    answered: int
+    per_day: int
+    address_share: int
+    network_share: int
 
 
 @dataclass(frozen=True)
@@ -61,7 +84,8 @@ def page_url_of(url: Any, origin: str) -> str | None:
 class WidgetService:
     def __init__(self, *, routes: AgentRoutes, agents: Agents, conversations: Conversations,
                  workspaces: WorkspaceService, tokens: VisitorTokens, clock: Clock, limits: WidgetLimits,
-                 on_lead: Callable[[str, Agent, Lead], None] | None = None) -> None:
+                 on_lead: Callable[[str, Agent, Lead], None] | None = None,
+                 on_cap_alert: Callable[[str, Agent, CapAlert], None] | None = None) -> None:
         self._routes = routes
         self._agents = agents
         self._conversations = conversations
@@ -70,9 +94,11 @@ class WidgetService:
         self._clock = clock
         self.limits = limits
         self._on_lead = on_lead
+        self._on_cap_alert = on_cap_alert
         self._per_address = MinuteWindows()
         self._per_visitor = MinuteWindows()
-        self._per_agent_day = DailyCounts()
+        self._day_shares = DailyShares()
+        self._alerted: set[tuple[str, str, int]] = set()
 
     @property
     def token_lifetime(self):
@@ -112,16 +138,26 @@ class WidgetService:
         """The visitor's message and the agent's reply, as the widget shows them."""
         self._limit_address(caller)
         claims, workspace_id, agent = self._visitor(token, caller, agent)
-        self._per_visitor.hit(claims.visitor_id, limit=self.limits.messages_per_minute_per_visitor,
-                              message="You're sending messages quickly. Please wait a moment and try again.")
+        self._limit_sender(caller, "You're sending messages quickly. Please wait a moment and try again.")
         conversations = self._conversations.chat(workspace_id)
-        self._per_agent_day.hit(
-            agent.id, day=day_of(self._clock.now()), limit=self.limits.messages_per_agent_per_day,
-            already=lambda: conversations.questions_today(agent.id),
-            message="This chat has answered as many questions as it may today. Please try again tomorrow.")
-        exchange = conversations.ask(agent, text if isinstance(text, str) else "",
-                                     conversation_id=claims.conversation_id, max_chars=self.limits.max_message_chars,
-                                     visitor=self._visitor_of(claims, caller))
+        visitor = self._visitor_of(claims, caller)
+        day, shares = day_of(self._clock.now()), self._shares(visitor)
+        try:
+            answered = self._day_shares.take(
+                agent.id, day=day, shares=shares, retry_after_seconds=self._seconds_to_midnight(),
+                already=lambda key: conversations.questions_today(agent.id, counted_as=key or None))
+        except DailyShareUsedUp as exc:
+            if exc.scope == "agent":
+                self._alert(workspace_id, agent, day, answered=self.limits.messages_per_agent_per_day)
+            raise
+        try:
+            exchange = conversations.ask(agent, text if isinstance(text, str) else "",
+                                         conversation_id=claims.conversation_id,
+                                         max_chars=self.limits.max_message_chars, visitor=visitor)
+        except Exception:
+            self._day_shares.give_back(agent.id, day=day, shares=shares)
+            raise
+        self._alert(workspace_id, agent, day, answered=answered)
         messages = {m.id: m for m in conversations.messages(exchange.conversation_id,
                                                             since_id=exchange.visitor_message_id - 1)}
         return messages[exchange.visitor_message_id], messages[exchange.message_id]
@@ -137,8 +173,7 @@ class WidgetService:
                    agent: str) -> Lead:
         self._limit_address(caller)
         claims, workspace_id, agent = self._visitor(token, caller, agent)
-        self._per_visitor.hit(claims.visitor_id, limit=self.limits.messages_per_minute_per_visitor,
-                              message="You're sending forms quickly. Please wait a moment and try again.")
+        self._limit_sender(caller, "You're sending forms quickly. Please wait a moment and try again.")
         if agent.lead_capture == "off":
             raise NotAvailableHere("this chat does not take contact details")
         on_lead = self._on_lead
@@ -148,9 +183,53 @@ class WidgetService:
                             fields=fields, consent=consent, consent_version=consent_version)
 
     def _limit_address(self, caller: Caller) -> None:
-        self._per_address.hit(caller.client_address or "unknown",
-                              limit=self.limits.requests_per_minute_per_address,
+        self._per_address.hit(sender_of(caller.client_address), limit=self.limits.requests_per_minute_per_address,
                               message="Too many requests from your network. Please wait a minute and try again.")
+
+    def _limit_sender(self, caller: Caller, message: str) -> None:
+        """The per-visitor limit, on the visitor's address rather than its token: a new session, which any script
+        can open, must not start it afresh."""
+        self._per_visitor.hit(sender_of(caller.client_address), limit=self.limits.messages_per_minute_per_visitor,
+                              message=message)
+
+    def _shares(self, visitor: Visitor) -> list[Share]:
+        """The network's share first, then the address's, then the agent's whole day."""
+        limits = self.limits
+        network, address = visitor.counted_as
+        return [
+            Share(network, limits.share_of_day(limits.network_share_percent), "network",
+                  "Your network has asked as many questions as it may today. Please try again tomorrow."),
+            Share(address, limits.share_of_day(limits.address_share_percent), "address",
+                  "You have asked as many questions as one visitor may today. Please try again tomorrow."),
+            Share(WHOLE_DAY, limits.messages_per_agent_per_day, "agent",
+                  "This chat has answered as many questions as it may today. Please try again tomorrow."),
+        ]
+
+    def _alert(self, workspace_id: str, agent: Agent, day: str, *, answered: int) -> None:
+        """Mail the admins as the agent's day nears its end: once per threshold and day, even across restarts."""
+        limits = self.limits
+        for percent in limits.alert_percents:
+            if answered < max(1, math.ceil(limits.messages_per_agent_per_day * percent / 100)):
+                continue
+            if (agent.id, day, percent) in self._alerted:
+                continue
+            self._alerted = {sent for sent in self._alerted if sent[1] == day} | {(agent.id, day, percent)}
+            if not self._conversations.chat(workspace_id).note_cap_alert(agent.id, percent) or not self._on_cap_alert:
+                continue
+            alert = CapAlert(percent, answered, limits.messages_per_agent_per_day,
+                             limits.share_of_day(limits.address_share_percent),
+                             limits.share_of_day(limits.network_share_percent))
+            try:
+                self._on_cap_alert(workspace_id, agent, alert)
+            except ApplianceError:
+                # The visitor's answer is recorded and stands; the admins' mail is what failed, and the log says so.
+                log.exception("the alert that agent %s answered %s%% of its day could not be queued", agent.id,
+                              percent)
+
+    def _seconds_to_midnight(self) -> int:
+        now = self._clock.now().astimezone(dt.timezone.utc)
+        midnight = dt.datetime.combine(now.date() + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
+        return max(1, math.ceil((midnight - now).total_seconds()))
 
     def _visitor(self, token: str, caller: Caller, public_id: str) -> tuple[VisitorToken, str, Agent]:
         """The token's claims, the agent's workspace and the agent: the origin is checked before the token."""
@@ -183,10 +262,34 @@ class WidgetService:
             raise NotAvailableHere(NOT_HERE)
         return workspace_id, allowed
 
-    @staticmethod
-    def _visitor_of(claims: VisitorToken, caller: Caller) -> Visitor:
+    def _visitor_of(self, claims: VisitorToken, caller: Caller) -> Visitor:
+        # Counted under keyed hashes of the network and the address, so the database never holds an address for it.
+        counted_as = (f"network:{self._tokens.pseudonym(network_of(caller.client_address))}",
+                      f"address:{self._tokens.pseudonym(address_of(caller.client_address))}")
         return Visitor(claims.visitor_id, claims.origin, page_url_of(caller.page_url, claims.origin),
-                       caller.client_address)
+                       caller.client_address, counted_as)
+
+
+def cap_alert_notifier(*, workspaces, outbox) -> Callable[[str, Agent, CapAlert], None]:
+    """Mail the workspace's owners and admins that an agent has used (most of) the questions it may answer through
+    the widget today; the mail names no visitor and no address."""
+    def notify(workspace_id: str, agent: Agent, alert: CapAlert) -> None:
+        workspace = workspaces.get(workspace_id)
+        used_up = alert.answered >= alert.per_day
+        subject = (f"{agent.name} has answered all its widget questions for today" if used_up else
+                   f"{agent.name} has answered {alert.percent}% of its widget questions for today")
+        body = (f"The agent \"{agent.name}\" in the workspace \"{workspace.name}\" has answered {alert.answered} of "
+                f"the {alert.per_day} questions it may answer through the widget today (UTC).\n\n"
+                + ("Until midnight UTC the widget asks every visitor to come back tomorrow.\n\n" if used_up else
+                   f"At {alert.per_day} the widget asks every visitor to come back tomorrow.\n\n")
+                + f"No single address may ask more than {alert.address_share} of them, and no network (IPv4 /24, "
+                  f"IPv6 /64) more than {alert.network_share}, so one source cannot use up the day alone. If real "
+                  "visitors are being turned away, an operator can raise widget_messages_per_agent_per_day.\n\n"
+                  "You receive this because you are an owner or admin of the workspace.\n")
+        for member in workspaces.members(workspace_id):
+            if member.role in ("owner", "admin"):
+                outbox.enqueue(to=member.email, subject=subject, body=body)
+    return notify
 
 
 def lead_notifier(*, workspaces, outbox, public_url: str) -> Callable[[str, Agent, Lead], None]:

@@ -88,5 +88,10 @@ class VisitorTokens:
         except (ValueError, KeyError, TypeError):
             raise VisitorTokenInvalid("no valid visitor token; start a new chat") from None
 
+    def pseudonym(self, text: str) -> str:
+        """A keyed hash of a client address or network: what the widget's daily counts are kept under, so the
+        database never holds the address for them and the hash cannot be reversed without this key."""
+        return _b64(hmac.new(self._key, b"widget-client:" + text.encode(), hashlib.sha256).digest()[:16])
+
     def _sign(self, payload: str) -> str:
         return _b64(hmac.new(self._key, b"widget-visitor-token:" + payload.encode(), hashlib.sha256).digest())

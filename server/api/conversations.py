@@ -12,6 +12,7 @@ from appliance.conversations.records import ConversationFilters
 from appliance.exports.streamed import StreamedExport
 from server.api.payload import body
 from server.auth import actor, allows, client_address, services, workspace_role
+from server.downloads import attachment
 
 blueprint = Blueprint("conversations", __name__)
 W = "/workspaces/<workspace_id>"
@@ -101,8 +102,7 @@ def export_leads(workspace_id: str):
 def get_analytics(workspace_id: str):
     workspace_role(workspace_id, "analytics.read")
     args = request.args
-    report = services().conversations.analytics(workspace_id).report(args.get("since"), args.get("until"),
-                                                         args.get("agent_id") or None)
+    report = _analytics(workspace_id).report(args.get("since"), args.get("until"), args.get("agent_id") or None)
     return jsonify(report.public())
 
 
@@ -110,16 +110,24 @@ def get_analytics(workspace_id: str):
 def export_analytics(workspace_id: str):
     workspace_role(workspace_id, "analytics.read", export=True)
     args = request.args
-    analytics = services().conversations.analytics(workspace_id)
+    analytics = _analytics(workspace_id)
     since, until = analytics.period(args.get("since"), args.get("until"))
     table, agent_id = args.get("table") or "daily", args.get("agent_id") or None
     content = analytics.csv(table, since, until, agent_id)
-    _audit(workspace_id, "analytics.export", {"table": table, "since": since, "until": until, "agent_id": agent_id})
+    _audit(workspace_id, "analytics.export", {"table": table, "since": since, "until": until, "agent_id": agent_id,
+                                              "question_text": analytics.question_text})
     return _attachment(content, "text/csv", f"analytics-{table}-{since}-to-{until}.csv")
 
 
+def _analytics(workspace_id: str):
+    """The analytics report as the caller may read it: the questions are visitors' own words (emails, numbers), so
+    only those who may read conversations get them in full; the others get them redacted."""
+    return services().conversations.analytics(workspace_id,
+                                              redacted=not allows(workspace_id, "conversations.read"))
+
+
 def _attachment(content: str | Iterator[bytes], media_type: str, filename: str) -> Response:
-    return Response(content, mimetype=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(content, mimetype=media_type, headers={"Content-Disposition": attachment(filename)})
 
 
 def _streamed(export: StreamedExport) -> Response:

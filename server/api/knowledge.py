@@ -7,7 +7,8 @@ from flask import Blueprint, Response, jsonify, request
 from appliance.errors import ValidationError
 from server.api.pagination import page
 from server.api.payload import body, text
-from server.auth import services, workspace_role
+from server.auth import actor, services, workspace_role
+from server.downloads import attachment
 from server.widget import embed_snippet
 
 blueprint = Blueprint("knowledge", __name__)
@@ -51,8 +52,10 @@ def ask(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.ask")
     data = body()
     agent = services().agents.of(workspace_id).get(agent_id)
+    # A caller continues only the API conversations it started itself, never a widget visitor's or another's.
     exchange = services().conversations.chat(workspace_id).ask(
-        agent, text(data, "question"), conversation_id=text(data, "conversation_id", required=False))
+        agent, text(data, "question"), conversation_id=text(data, "conversation_id", required=False),
+        caller=":".join(actor()))
     reply = exchange.reply
     return jsonify(conversation_id=exchange.conversation_id, message_id=exchange.message_id, reply=reply.text,
                    answered=reply.answered, confidence=reply.confidence, method=reply.method,
@@ -112,9 +115,8 @@ def source_original(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.read")
     sources = services().knowledge.sources(workspace_id)
     source = sources.get(source_id)
-    name = (source.filename or f"{source.title}.txt").replace('"', "")
     return Response(sources.original(source_id), mimetype="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+                    headers={"Content-Disposition": attachment(source.filename or f"{source.title}.txt")})
 
 
 @blueprint.patch(f"{W}/sources/<source_id>")
@@ -155,6 +157,6 @@ def _pairs(data: dict) -> list[tuple[str, str]]:
     out = []
     for pair in pairs:
         if not isinstance(pair, dict):
-            raise ValidationError("each pair is an object with 'question' and 'answer'")
+            raise ValidationError("'pairs': each pair is an object with 'question' and 'answer'")
         out.append((pair.get("question"), pair.get("answer")))
     return out

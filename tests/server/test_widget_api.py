@@ -99,7 +99,7 @@ def test_visitor_asks_and_gets_the_answer_with_its_source(demo, services):
     assert body["visitor_message"]["text"] == "How many days of paid leave do I get?"
     reply = body["reply"]
     assert "28 days" in reply["text"] and reply["answered"] is True and reply["offer_lead_form"] is False
-    assert reply["sources"] == [{"title": "Leave", "url": "handbook.md", "heading_path": "Leave"}]
+    assert reply["sources"] == [{"title": "Leave", "url": None, "heading_path": "Leave"}]
 
     row = services.conversations.chat(demo.workspace_id)._db.query_one(
         "SELECT channel, origin, page_url, client_address, visitor_id FROM conversations")

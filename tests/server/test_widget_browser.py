@@ -290,3 +290,36 @@ def test_widget_script_is_small_and_never_builds_html_from_strings():
     script = (Path(__file__).resolve().parents[2] / "server" / "static" / "widget" / "widget.js").read_text()
     assert len(script.encode()) < 40 * 1024
     assert not re.search(r"\.(innerHTML|outerHTML)\s*=|insertAdjacentHTML|document\.write", script)
+
+
+def test_only_http_and_https_addresses_become_links_in_a_reply_and_its_sources(demo, page):
+    """Whatever a reply's JSON says (the server sends no such thing now), the widget links only http(s) URLs."""
+    hostile = ["javascript:alert(1)", "JAVASCRIPT:alert(2)", " javascript:alert(3)", "data:text/html,<b>x</b>",
+               "vbscript:msgbox(1)", "handbook.md", "//evil.example/x", "file:///etc/passwd", ""]
+
+    def tamper(route):
+        sent = route.request.post_data_json
+        message = {"role": "agent", "answered": True, "offer_lead_form": False, "feedback": None,
+                   "created_at": "2026-11-29T12:00:00Z"}
+        body = {"visitor_message": {**message, "id": 900, "role": "visitor", "text": sent["text"], "sources": [],
+                                    "answered": None},
+                "reply": {**message, "id": 901,
+                          "text": ("See [the guide](javascript:alert(4)), [the page](https://docs.example/guide) "
+                                   "and data:text/html,hi or http://docs.example/plain."),
+                          "sources": [{"title": "Crawled page", "url": "https://docs.example/ok", "heading_path": ""}]
+                          + [{"title": f"Source {n}", "url": url, "heading_path": ""}
+                             for n, url in enumerate(hostile)]}}
+        route.fulfill(status=200, json=body, headers={"Access-Control-Allow-Origin": demo.site_origin})
+
+    page.route("**/widget/v1/agents/*/messages", tamper)
+    open_chat(page, f"{demo.site_origin}/")
+    send(page, "Where do visitors park?")
+
+    reply = last_reply(page)
+    sources = reply.locator(".cs-sources li")
+    assert sources.count() == 1 + len(hostile)
+    assert [a.get_attribute("href") for a in reply.locator(".cs-sources a").all()] == ["https://docs.example/ok"]
+    assert [a.get_attribute("href") for a in reply.locator(".cs-text a").all()] == [
+        "https://docs.example/guide", "http://docs.example/plain"]
+    assert page.evaluate(f"() => [...{ROOT}.querySelectorAll('a')].every(a => /^https?:$/.test(a.protocol))")
+    assert all(a.get_attribute("rel") == "noopener noreferrer" for a in reply.locator("a").all())

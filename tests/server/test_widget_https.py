@@ -15,7 +15,7 @@ from appliance.clock import FixedClock, SystemClock
 from appliance.storage.layout import Layout
 from appliance.widget.visitor_tokens import VisitorTokens
 from tests.running import tls13_context
-from tests.server.demo_appliance import start_demo
+from tests.server.demo_appliance import OPERATOR, start_demo
 
 REQUESTS_PER_MINUTE = 20
 
@@ -28,7 +28,8 @@ def demo(tmp_path_factory):
 
 
 def call(demo, method: str, path: str, body=None, *, origin: str | None = "site", token: str | None = None,
-         headers: dict | None = None, raw: bytes | None = None, port: int | None = None):
+         headers: dict | None = None, raw: bytes | None = None, port: int | None = None, source: str | None = None):
+    """One request over TLS 1.3, from `source` (a loopback address of 127.0.0.0/8) if given."""
     all_headers = dict(headers or {})
     if origin:
         all_headers["Origin"] = demo.site_origin if origin == "site" else origin
@@ -38,7 +39,8 @@ def call(demo, method: str, path: str, body=None, *, origin: str | None = "site"
     if payload is not None:
         all_headers.setdefault("Content-Type", "application/json")
     conn = http.client.HTTPSConnection("localhost", port or demo.running.port,
-                                       context=tls13_context(demo.running.ca_file), timeout=15)
+                                       context=tls13_context(demo.running.ca_file), timeout=15,
+                                       source_address=(source, 0) if source else None)
     try:
         conn.request(method, path, body=payload, headers=all_headers)
         response = conn.getresponse()
@@ -50,10 +52,16 @@ def call(demo, method: str, path: str, body=None, *, origin: str | None = "site"
         conn.close()
 
 
-def session(demo, **body):
-    status, headers, data = call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/session", body)
+def session(demo, *, source: str | None = None, **body):
+    status, headers, data = call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/session", body, source=source)
     assert status == 200, data
     return data
+
+
+def ask_anew(demo, source: str, text: str = "Where do visitors park?"):
+    """A question in a session of its own, as a script that starts over each time would ask it."""
+    return call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages", {"text": text},
+                token=session(demo, source=source)["token"], source=source)
 
 
 def test_the_demo_page_is_served_on_its_own_origin_and_embeds_the_widget(demo):
@@ -73,7 +81,7 @@ def test_chatting_from_the_demo_origin_through_https(demo):
     status, headers, body = call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages",
                                  {"text": "Where do visitors park?"}, token=token)
     assert status == 200 and headers["access-control-allow-origin"] == demo.site_origin
-    assert "B1" in body["reply"]["text"] and body["reply"]["sources"][0]["url"] == "northwind-handbook.md"
+    assert "B1" in body["reply"]["text"] and body["reply"]["sources"][0]["url"] is None  # an upload has no address
 
 
 def test_another_origin_gets_no_chat_no_cors_and_is_logged(demo):
@@ -109,31 +117,65 @@ def test_the_address_limit_holds_whatever_x_forwarded_for_the_client_sends(tmp_p
         demo.running.stop()
 
 
-def test_per_visitor_message_limit(tmp_path):
+def test_the_per_visitor_limit_holds_across_new_sessions_from_the_same_address(tmp_path):
     demo = start_demo(tmp_path, env={"CHATSPARK_WIDGET_MESSAGES_PER_MINUTE": "3"})
     try:
         token = session(demo)["token"]
         statuses = [call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages", {"text": f"parking {i}?"},
                          token=token)[0] for i in range(4)]
         assert statuses == [200, 200, 200, 429]
-        # Another visitor from the same address still gets answers.
+        # A new session from the same address is the same visitor: a script cannot start its limit afresh.
         other = session(demo)["token"]
-        assert call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages", {"text": "parking?"},
-                    token=other)[0] == 200
+        status, _, body = call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages", {"text": "parking?"},
+                               token=other)
+        assert status == 429 and body["error"] == "rate_limited"
+        assert ask_anew(demo, "127.0.0.2")[0] == 200               # another address is another visitor
     finally:
         demo.running.stop()
 
 
-def test_per_agent_daily_limit(tmp_path):
-    demo = start_demo(tmp_path, env={"CHATSPARK_WIDGET_MESSAGES_PER_AGENT_PER_DAY": "2"})
+def test_no_address_or_network_uses_up_the_agents_day_and_a_restart_resets_no_share(tmp_path):
+    """A day of 20 questions: one address may ask 2 (10%), one /24 4 (20%); the admins hear at 25% (5)."""
+    demo = start_demo(tmp_path, env={"CHATSPARK_WIDGET_MESSAGES_PER_AGENT_PER_DAY": "20",
+                                     "CHATSPARK_WIDGET_ADDRESS_SHARE_PERCENT": "10",
+                                     "CHATSPARK_WIDGET_NETWORK_SHARE_PERCENT": "20",
+                                     "CHATSPARK_WIDGET_CAP_ALERT_PERCENTS": "25"})
     try:
-        statuses = []
-        for _ in range(3):
-            token = session(demo)["token"]
-            statuses.append(call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages",
-                                 {"text": "Where do visitors park?"}, token=token))
+        first = [ask_anew(demo, "127.0.0.1")[0] for _ in range(3)]
+        status, headers, body = ask_anew(demo, "127.0.0.1")
+        neighbours = [ask_anew(demo, source)[0] for source in ("127.0.0.2", "127.0.0.2", "127.0.0.3")]
+        elsewhere = ask_anew(demo, "127.0.1.1")[0]
+        demo.running.stop()
+        demo.running.start()
+        after_restart = [ask_anew(demo, source)[0] for source in ("127.0.0.1", "127.0.0.4", "127.0.1.1", "127.0.2.1")]
+    finally:
+        demo.running.stop()
+
+    assert first == [200, 200, 429] and status == 429
+    assert body["error"] == "rate_limited" and "one visitor may today" in body["message"]
+    assert int(headers["retry-after"]) >= 1 and headers["access-control-allow-origin"] == demo.site_origin
+    assert neighbours == [200, 200, 429]                               # the /24's 4 are used up
+    assert elsewhere == 200
+    assert after_restart == [429, 429, 200, 200]
+    appliance = open_appliance(Layout.of(demo.running.data_dir, demo.running.key_dir), clock=SystemClock())
+    try:
+        mail = [(m["recipient"], m["subject"]) for m in appliance.control_db.query(
+            "SELECT recipient, subject FROM outbox WHERE subject LIKE '%widget questions%'")]
+    finally:
+        appliance.close()
+    assert mail == [(OPERATOR, "Northwind helper has answered 25% of its widget questions for today")]
+
+
+def test_per_agent_daily_limit(tmp_path):
+    """Two questions a day, from networks each free to use all of it: the third, from yet another, is refused."""
+    demo = start_demo(tmp_path, env={"CHATSPARK_WIDGET_MESSAGES_PER_AGENT_PER_DAY": "2",
+                                     "CHATSPARK_WIDGET_ADDRESS_SHARE_PERCENT": "100",
+                                     "CHATSPARK_WIDGET_NETWORK_SHARE_PERCENT": "100"})
+    try:
+        statuses = [ask_anew(demo, source) for source in ("127.0.0.1", "127.0.1.1", "127.0.2.1")]
         assert [s[0] for s in statuses] == [200, 200, 429]
-        assert "tomorrow" in statuses[-1][2]["message"]
+        assert statuses[-1][2]["message"] == ("This chat has answered as many questions as it may today. Please try "
+                                              "again tomorrow.")
     finally:
         demo.running.stop()
 

@@ -12,8 +12,8 @@ from appliance.errors import ValidationError
 from tests.appliance.conversations.chats import ANSWERED, FALLS_BACK, HANDOFF, PARKING
 
 
-def report(chats) -> AnalyticsReport:
-    return chats.services.conversations.analytics(chats.workspace_id)
+def report(chats, *, redacted: bool = False) -> AnalyticsReport:
+    return chats.services.conversations.analytics(chats.workspace_id, redacted=redacted)
 
 
 def test_every_day_of_the_range_has_a_row_with_zeros_on_quiet_days(chats):
@@ -157,3 +157,22 @@ def test_fell_back_csv_neutralises_questions_a_spreadsheet_would_run(chats):
 def test_csv_of_an_unknown_table_is_refused(chats):
     with pytest.raises(ValidationError, match="'table' is one of: daily, fell_back_questions"):
         report(chats).csv("leads")
+
+
+def test_a_redacted_report_masks_links_addresses_and_numbers_before_it_groups_questions(chats):
+    chats.ask("Is jane.doe@example.com on the list? Call 0171 555 0199")
+    chats.ask("Is BOB@example.org on the list? call +1 (555) 010-9999")
+    chats.ask("Why does https://intranet.example/reset?user=jane&token=abc fail for ticket 4711235?")
+    chats.ask("Are we open on 24 December 2026?")
+
+    redacted = report(chats, redacted=True).report()
+    full = report(chats).report()
+
+    assert redacted.question_text == "redacted" and full.question_text == "full"
+    assert sorted((q.question, q.count) for q in redacted.top_questions) == [
+        ("are we open on 24 december 2026", 1), ("is [email] on the list? call [number]", 2),
+        ("why does [link] fail for ticket [number]", 1)]
+    assert redacted.public()["question_text"] == "redacted"
+    assert redacted.totals == full.totals
+    assert "jane" not in report(chats, redacted=True).csv("fell_back_questions")
+    assert "jane.doe@example.com" in report(chats).csv("fell_back_questions")

@@ -228,7 +228,7 @@ def test_transcript_holds_each_message_with_the_sources_its_reply_cited(chats):
     assert parking.method == "extractive" and parking.answered is True
     [cited] = parking.sources
     assert (cited.source_id, cited.title, cited.url, cited.heading_path) == (
-        chats.handbook_id, "Parking", "handbook.md", "Parking")
+        chats.handbook_id, "Parking", None, "Parking")
     assert cited.current and len(cited.content_hash) == 64
     assert [(s.title, s.current) for s in leave.sources] == [("HR FAQ", True)]
     assert [x.id for x in transcript.leads] == [lead.id]
@@ -335,7 +335,7 @@ def test_csv_export_has_a_row_per_message_with_its_sources(chats):
     assert list(rows[0]) == ["conversation_id", "agent_id", "started_at", "role", "text", "answered", "method",
                              "feedback", "created_at", "sources"]
     assert [r["role"] for r in rows] == ["visitor", "agent"] * 3
-    assert rows[1]["sources"] == "Parking (handbook.md)" and rows[1]["answered"] == "True"
+    assert rows[1]["sources"] == "Parking" and rows[1]["answered"] == "True"
     assert (rows[3]["method"], rows[3]["answered"], rows[3]["sources"]) == ("fallback", "False", "")
     assert (rows[5]["sources"], rows[5]["feedback"]) == ("HR FAQ", "down")
     assert rows[0]["answered"] == rows[0]["method"] == ""

@@ -14,6 +14,7 @@ from appliance.errors import ValidationError
 from appliance.exports.archive import write_new_file
 from appliance.exports.subject_export import APPLIANCE, WORKSPACES
 from appliance.exports.unpacking import decrypt_export
+from appliance.retention.service import Actor
 from tests.appliance.accounts.account_steps import log_in, make_user
 from tests.appliance.conversations.chats import FALLS_BACK, PAGE, PARKING, start_chats
 from tests.appliance.exports.workspaces import PASSPHRASE, TESTER, read_json
@@ -175,3 +176,33 @@ def test_an_invalid_address_is_refused(exports, world, place, email):
         export_subject(exports, place, email, [world.one], APPLIANCE)
 
     assert list(place.iterdir()) == []
+
+
+def test_the_export_finds_exactly_what_an_erasure_of_the_address_would_delete(exports, world, place, services):
+    """One matcher for both: whole addresses in any case, in a lead's other fields and in what visitors wrote, and
+    never an address that merely contains this one."""
+    agent = services.agents.of(world.one).list()[0]
+    wrote_it, _ = widget_chat(services, world.one, agent, "visitor-kiosk", "Please call JANE@example.com back")
+    mentioned, mentioning = widget_chat(services, world.one, agent, "visitor-ann", PARKING, email="ann@example.com")
+    with services.appliance.workspaces.open(world.one).transaction() as conn:
+        conn.execute("UPDATE leads SET company = 'Acme, ask jane@example.com.' WHERE id = ?", (mentioning,))
+    trap, _ = widget_chat(services, world.one, agent, "visitor-maryjane", "I am maryjane@example.com, hi",
+                          email="maryjane@example.com")
+    owner = services.workspaces.get(world.one).owner_id
+
+    _, subject = export_subject(exports, place, JANE, [world.one], APPLIANCE)
+    preview = services.erasure.erase(JANE, actor=Actor("user", owner), dry_run=True)
+
+    [exported] = subject["workspaces"]
+    [erasable] = [w for w in preview.workspaces if w.workspace_id == world.one]
+    matched = {(m.record, m.id) for m in erasable.matches}
+    assert {("lead", lead["id"]) for lead in exported["leads"]} == {x for x in matched if x[0] == "lead"}
+    assert {("conversation", c["id"]) for c in exported["conversations"]} == {x for x in matched
+                                                                             if x[0] == "conversation"}
+    conversations = {c["id"]: c for c in exported["conversations"]}
+    assert set(conversations) == {world.linked, world.same_visitor, wrote_it, mentioned}
+    assert trap not in conversations and "maryjane" not in json.dumps(subject)
+    assert conversations[wrote_it]["found_by"] == "message"
+    assert conversations[wrote_it]["matched_in"][0].startswith("messages.")
+    assert {lead["id"]: lead["matched_in"] for lead in exported["leads"]} == {world.jane_lead: ["email"],
+                                                                               mentioning: ["company"]}

@@ -30,6 +30,7 @@ class Received:
     method: str
     path: str
     body: bytes
+    host: str = ""            # the Host header: the name the client meant, whatever address it connected to
 
     def json(self) -> dict:
         return json.loads(self.body)
@@ -65,7 +66,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     def _answer(self) -> None:
         fake = self.server.fake
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        fake.requests.append(Received(self.command, self.path, body))
+        fake.requests.append(Received(self.command, self.path, body, self.headers.get("Host", "")))
         reply = fake.reply
         if reply.delay_seconds:
             fake.released.wait(reply.delay_seconds)   # set when the test ends, so a slow reply never slows teardown

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -178,7 +179,7 @@ def test_agent_with_an_allowed_generator_words_the_reply_from_its_passages(works
                                                                    "timeout_seconds": 2}})
         profile = workspace.agents.get(workspace.agent.id).profile
         allowed = Answerer(workspace.db, retriever=Retriever(workspace.db),
-                           egress_allowed_hosts=frozenset({"127.0.0.1"}))
+                           egress_allowed_hosts=frozenset({f"127.0.0.1:{urlsplit(llm.url).port}"}))
         reply = allowed.answer(profile, "How long does reimbursement of travel expenses take?")
         assert reply.method == "generated" and reply.text.startswith("Reimbursement arrives")
         [request] = llm.requests

@@ -21,9 +21,9 @@ from appliance.agent.generator import (
     egress_allowed,
 )
 from appliance.keys import certificates
+from appliance.knowledge.fetch import AddressPolicy
 from tests.appliance.knowledge.fake_llm import FakeLLM, Scripted, completion, running_llm
 
-LOOPBACK = frozenset({"127.0.0.1"})
 NOW = dt.datetime.now(dt.timezone.utc)
 PASSAGES = [
     ("Shipping > Delivery times", "Orders within the EU arrive in 3 working days. Express takes one day."),
@@ -38,9 +38,28 @@ def llm():
         yield running
 
 
-def _generator(llm: FakeLLM, *, allowed: frozenset[str] = LOOPBACK, timeout: float = 5, url: str = "") -> Generator:
+def _loopback(llm: FakeLLM) -> frozenset[str]:
+    """The allow-list entry an operator writes for an endpoint on this machine: its address and port."""
+    return frozenset({f"127.0.0.1:{urlsplit(llm.url).port}"})
+
+
+def _generator(llm: FakeLLM, *, allowed: frozenset[str] | None = None, timeout: float = 5, url: str = "",
+               **options) -> Generator:
     return Generator(GeneratorConfig(url or llm.url, model="qwen2.5-3b-instruct", timeout_seconds=timeout),
-                     allowed_hosts=allowed)
+                     allowed_hosts=_loopback(llm) if allowed is None else allowed, **options)
+
+
+class SteeredResolver:
+    """A resolver a test steers: each name resolves to the addresses given for it; every lookup is recorded."""
+
+    def __init__(self, **addresses: list[str]) -> None:
+        self.addresses = {name.replace("_", "."): found for name, found in addresses.items()}
+        self.asked: list[str] = []
+
+    def __call__(self, host: str) -> list[tuple]:
+        self.asked.append(host)
+        return [(socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "",
+                 (a, 0)) for a in self.addresses[host]]
 
 
 def _passages_block(system: str) -> str:
@@ -114,7 +133,7 @@ def test_empty_allow_list_allows_nothing(llm):
 def test_allow_list_matches_exact_hosts_case_insensitively_and_wildcard_subdomains():
     allowed = frozenset({"LLM.Intranet", "*.models.example.com"})
 
-    assert egress_allowed("http://llm.intranet:8080/v1", allowed)
+    assert egress_allowed("http://llm.intranet/v1", allowed)
     assert egress_allowed("https://LLM.INTRANET./v1", allowed)
     assert egress_allowed("https://gpu1.models.example.com/v1", allowed)
     assert egress_allowed("https://a.b.models.example.com/v1", allowed)
@@ -125,17 +144,108 @@ def test_allow_list_matches_exact_hosts_case_insensitively_and_wildcard_subdomai
     assert not egress_allowed("http://llm.intranet:port/v1", allowed)
 
 
-def test_wildcard_entry_lets_a_subdomain_through_but_never_an_address(llm, monkeypatch):
-    real = socket.getaddrinfo
-    monkeypatch.setattr(socket, "getaddrinfo", lambda host, *args, **kwargs: real(
-        "127.0.0.1" if str(host).endswith(".llm.test") else host, *args, **kwargs))
+def test_an_entry_without_a_port_allows_only_443_for_https_and_80_for_http():
+    allowed = frozenset({"llm.intranet", "*.models.example.com"})
+
+    assert egress_allowed("https://llm.intranet/v1", allowed)
+    assert egress_allowed("https://llm.intranet:443/v1", allowed)
+    assert egress_allowed("http://llm.intranet:80/v1", allowed)
+    for url in ("https://llm.intranet:8443/v1", "http://llm.intranet:8080/v1", "https://llm.intranet:80/v1",
+                "http://llm.intranet:443/v1", "http://llm.intranet:22/v1", "https://gpu1.models.example.com:6379/v1"):
+        assert not egress_allowed(url, allowed), url
+
+
+def test_an_entry_with_a_port_allows_that_port_and_no_other():
+    allowed = frozenset({"llm.intranet:8080", "*.models.example.com:11434", "10.0.0.5:8000", "[fd00::5]:9000"})
+
+    assert egress_allowed("http://llm.intranet:8080/v1", allowed)
+    assert egress_allowed("https://LLM.intranet:8080/v1", allowed)
+    assert egress_allowed("http://gpu1.models.example.com:11434/v1", allowed)
+    assert egress_allowed("http://10.0.0.5:8000/v1", allowed)
+    assert egress_allowed("http://[fd00::5]:9000/v1", allowed)
+    for url in ("http://llm.intranet/v1", "https://llm.intranet/v1", "http://llm.intranet:8081/v1",
+                "http://gpu1.models.example.com/v1", "http://10.0.0.5/v1", "http://10.0.0.5:8001/v1",
+                "http://[fd00::5]/v1", "http://[fd00::6]:9000/v1"):
+        assert not egress_allowed(url, allowed), url
+
+
+@pytest.mark.parametrize("entry", ["llm.intranet:", "llm.intranet:http", "llm.intranet:0", "llm.intranet:65536",
+                                   "[fd00::5", "[fd00::5]x", "a:b:c", ":8080"])
+def test_a_malformed_entry_allows_nothing(entry):
+    assert not any(egress_allowed(url, frozenset({entry})) for url in (
+        "http://llm.intranet/v1", "https://llm.intranet/v1", "http://llm.intranet:8080/v1", "http://[fd00::5]/v1"))
+
+
+def test_a_port_an_editor_types_that_is_not_on_the_list_is_never_connected_to(llm):
     port = urlsplit(llm.url).port
 
-    _generator(llm, allowed=frozenset({"*.llm.test"}), url=f"http://gpu1.llm.test:{port}/v1").generate(
+    with pytest.raises(GeneratorUnavailable, match=f"127.0.0.1:{port} is not on the egress allow-list"):
+        _generator(llm, allowed=frozenset({"127.0.0.1"})).generate(question="Delivery?", passages=PASSAGES)
+    with pytest.raises(GeneratorUnavailable, match="not on the egress allow-list"):
+        _generator(llm, allowed=frozenset({f"127.0.0.1:{port + 1}"})).generate(question="Delivery?",
+                                                                                 passages=PASSAGES)
+
+    assert llm.requests == []
+
+
+def test_wildcard_entry_lets_a_subdomain_through_but_never_an_address(llm):
+    port = urlsplit(llm.url).port
+    resolver = SteeredResolver(gpu1_llm_test=["127.0.0.1"])
+
+    _generator(llm, allowed=frozenset({f"*.llm.test:{port}"}), url=f"http://gpu1.llm.test:{port}/v1",
+               lookup=resolver, address_policy=AddressPolicy(allow_private_addresses=True)).generate(
         question="Delivery?", passages=PASSAGES)
 
     assert len(llm.requests) == 1
-    assert not egress_allowed(llm.url, frozenset({"*.0.0.1"}))
+    assert not egress_allowed(llm.url, frozenset({f"*.0.0.1:{port}"}))
+
+
+@pytest.mark.parametrize("resolved", [["127.0.0.1"], ["::1"], ["169.254.169.254"], ["169.254.10.1"],
+                                      ["10.1.2.3", "127.0.0.1"], ["fd00:ec2::254"], ["::ffff:127.0.0.1"],
+                                      ["0.0.0.0"], ["224.0.0.1"]],
+                         ids=["loopback", "loopback-v6", "metadata", "link-local", "one-of-several",
+                              "metadata-v6", "mapped-loopback", "unspecified", "multicast"])
+def test_an_allowed_name_resolving_to_this_machine_or_a_metadata_address_is_never_connected_to(llm, resolved,
+                                                                                                caplog):
+    port = urlsplit(llm.url).port
+    resolver = SteeredResolver(llm_intranet=resolved)
+
+    with pytest.raises(GeneratorUnavailable, match="resolves to"):
+        _generator(llm, allowed=frozenset({f"llm.intranet:{port}"}), url=f"http://llm.intranet:{port}/v1",
+                   lookup=resolver).generate(question="Delivery?", passages=PASSAGES)
+
+    assert llm.requests == [] and resolver.asked == ["llm.intranet"]
+    assert "egress_allowed_hosts" in caplog.records[-1].getMessage()
+
+
+def test_a_metadata_address_is_refused_even_when_the_operator_lists_it(llm):
+    with pytest.raises(GeneratorUnavailable, match="cloud metadata address"):
+        _generator(llm, allowed=frozenset({"169.254.169.254"}), url="http://169.254.169.254/v1").generate(
+            question="Delivery?", passages=PASSAGES)
+    with pytest.raises(GeneratorUnavailable, match="resolves to 169.254.169.254"):
+        _generator(llm, allowed=frozenset({"llm.intranet"}), url="http://llm.intranet/v1",
+                   lookup=SteeredResolver(llm_intranet=["169.254.169.254"]),
+                   address_policy=AddressPolicy(allow_private_addresses=True)).generate(
+            question="Delivery?", passages=PASSAGES)
+
+
+def test_the_connection_goes_to_the_address_checked_with_no_second_lookup(llm):
+    """A name that answers a harmless address to the check and this machine to a second lookup (DNS rebinding) is
+    looked up once: the connection goes where the check looked, and the request still names the host."""
+    port = urlsplit(llm.url).port
+    answers = [["127.0.0.1"], ["169.254.169.254"]]
+    asked = []
+
+    def rebinding(host: str) -> list[tuple]:
+        asked.append(host)
+        return SteeredResolver(llm_intranet=answers.pop(0))(host)
+
+    _generator(llm, allowed=frozenset({f"llm.intranet:{port}"}), url=f"http://llm.intranet:{port}/v1",
+               lookup=rebinding, address_policy=AddressPolicy(allow_private_addresses=True)).generate(
+        question="Delivery?", passages=PASSAGES)
+
+    assert asked == ["llm.intranet"] and len(llm.requests) == 1
+    assert llm.requests[0].host == f"llm.intranet:{port}"
 
 
 def test_slow_endpoint_times_out_well_before_it_answers(llm):
@@ -228,7 +338,7 @@ def _tls_llm(tmp_path, ca: certificates.IssuedCertificate):
 
 def test_https_endpoint_is_verified_against_the_given_ca(tmp_path, ca):
     with _tls_llm(tmp_path, ca) as llm:
-        generator = Generator(GeneratorConfig(llm.url, timeout_seconds=5), allowed_hosts=LOOPBACK,
+        generator = Generator(GeneratorConfig(llm.url, timeout_seconds=5), allowed_hosts=_loopback(llm),
                               ca_file=tmp_path / "ca.crt")
         assert generator.generate(question="Delivery?", passages=PASSAGES) == "It takes 3 days [1]."
 
@@ -236,6 +346,6 @@ def test_https_endpoint_is_verified_against_the_given_ca(tmp_path, ca):
 def test_https_endpoint_without_a_trusted_certificate_is_refused(tmp_path, ca):
     with _tls_llm(tmp_path, ca) as llm:
         with pytest.raises(GeneratorUnavailable, match="certificate"):
-            Generator(GeneratorConfig(llm.url, timeout_seconds=5), allowed_hosts=LOOPBACK).generate(
+            Generator(GeneratorConfig(llm.url, timeout_seconds=5), allowed_hosts=_loopback(llm)).generate(
                 question="Delivery?", passages=PASSAGES)
         assert llm.requests == []

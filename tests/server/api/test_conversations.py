@@ -13,6 +13,7 @@ from appliance.conversations.records import MAX_DELETE
 from server.app import create_app
 from tests.appliance.accounts.account_steps import PASSWORD, make_user
 from tests.appliance.conversations.chats import ANSWERED, FALLS_BACK, OWNER_PASSWORD, PARKING, start_chats
+from tests.server.demo_appliance import start_demo
 
 SECRET = "Is the zeppelinmobile allowed in the visitor car park?"
 
@@ -107,7 +108,7 @@ def test_a_transcript_shows_cited_sources_and_leads_to_admins_only(api):
 
     assert [m["role"] for m in as_admin["messages"]] == ["visitor", "agent"]
     assert as_admin["messages"][1]["sources"] == [{
-        "source_id": api.chats.handbook_id, "title": "Parking", "url": "handbook.md", "heading_path": "Parking",
+        "source_id": api.chats.handbook_id, "title": "Parking", "url": None, "heading_path": "Parking",
         "content_hash": as_admin["messages"][1]["sources"][0]["content_hash"], "current": True}]
     assert [x["id"] for x in as_admin["leads"]] == [lead.id] and as_admin["leads"][0]["name"] == "Ann"
     assert "leads" not in as_editor and as_editor["has_lead"] is True
@@ -310,7 +311,41 @@ def test_analytics_report_and_csv_for_a_range(api):
         ["question", "count", "last_asked"], ["what is the capital of mongolia", "2", "2026-11-30T12:00:00Z"]]
     [event] = api.audit("analytics.export")
     assert event.details == {"table": "fell_back_questions", "since": "2026-11-28", "until": "2026-11-30",
-                             "agent_id": None}
+                             "agent_id": None, "question_text": "full"}
+
+
+PERSONAL = ["My email is Jane.Doe@Example.com, my phone +44 20 7946 0958, what about order 12345678",
+            "My email is bob@example.org, my phone 030 123 45 67, what about order 87654321"]
+MASKED = "my email is [email], my phone [number], what about order [number]"
+
+
+def test_question_text_in_analytics_is_redacted_for_those_who_may_not_read_conversations(api):
+    for text in PERSONAL:
+        api.chats.conversation(text, widget=True)
+    redacted_readers = ["viewer", api.key("analytics:read", "export")]
+    full_readers = ["editor", "admin", "owner", api.key("analytics:read", "conversations:read", "export")]
+
+    reports = {who: api.get(who, "/analytics").get_json() for who in redacted_readers + full_readers}
+    exports = {who: api.get(who, "/analytics/export?table=fell_back_questions").get_data(as_text=True)
+               for who in redacted_readers + full_readers}
+
+    for who in redacted_readers:
+        report = reports[who]
+        assert report["question_text"] == "redacted"
+        assert [(q["question"], q["count"]) for q in report["fell_back_questions"]] == [(MASKED, 2)]
+        assert [q["question"] for q in report["top_questions"]] == [MASKED]
+        assert list(csv.reader(io.StringIO(exports[who])))[1][:2] == [MASKED, "2"]
+        shown = json.dumps(report) + exports[who]
+        for secret in ("jane", "bob@", "7946", "123 45 67", "12345678", "87654321"):
+            assert secret not in shown.lower()
+    for who in full_readers:
+        report = reports[who]
+        assert report["question_text"] == "full"
+        assert sorted(q["question"] for q in report["fell_back_questions"]) == sorted(
+            " ".join(t.lower().split()) for t in PERSONAL)
+        assert "jane.doe@example.com" in exports[who]
+    assert reports["viewer"]["totals"] == reports["editor"]["totals"]
+    assert [e.details["question_text"] for e in api.audit("analytics.export")] == ["redacted"] * 2 + ["full"] * 4
 
 
 @pytest.mark.parametrize(("query", "message"), [
@@ -323,3 +358,33 @@ def test_analytics_ranges_that_make_no_sense_get_a_400(api, query, message):
 
     assert response.status_code == 400 and message in response.get_json()["message"]
     assert api.get("viewer", "/analytics/export?table=leads").status_code == 400
+
+
+def test_over_https_an_analytics_only_key_sees_visitors_questions_redacted(tmp_path):
+    demo = start_demo(tmp_path)
+    try:
+        token, base = demo.login(), f"/api/v1/workspaces/{demo.workspace_id}"
+        headers = {"Origin": demo.site_origin}
+        path = f"/widget/v1/agents/{demo.public_id}"
+        _, opened = demo.running.api("POST", f"{path}/session", {}, headers=headers)
+        status, _ = demo.running.api("POST", f"{path}/messages", {"text": PERSONAL[0]},
+                                     headers={**headers, "Authorization": f"Bearer {opened['token']}"})
+        assert status == 200
+        keys = {}
+        for name, scopes in (("analytics", ["analytics:read"]), ("both", ["analytics:read", "conversations:read"])):
+            status, created = demo.running.api("POST", f"{base}/api-keys", {"name": name, "scopes": scopes},
+                                               token=token)
+            assert status == 201, created
+            keys[name] = created["key"]
+
+        reports = {name: demo.running.api("GET", f"{base}/analytics", token=key)[1] for name, key in
+                   (("analytics", keys["analytics"]), ("both", keys["both"]), ("owner", token))}
+    finally:
+        demo.running.stop()
+
+    assert reports["analytics"]["question_text"] == "redacted"
+    assert [q["question"] for q in reports["analytics"]["top_questions"]] == [MASKED]
+    assert "jane" not in json.dumps(reports["analytics"]).lower()
+    for name in ("both", "owner"):
+        assert reports[name]["question_text"] == "full"
+        assert "jane.doe@example.com" in json.dumps(reports[name])

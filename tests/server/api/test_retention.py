@@ -4,6 +4,7 @@ workspace read-only at every endpoint until undone, operators' purge dates, and 
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 
 import pytest
@@ -14,6 +15,7 @@ from appliance.retention.service import Actor
 from tests.server.api import test_permissions
 from tests.server.api.permission_routes import WORKSPACE_ROUTES
 from tests.server.api.test_permissions import prepare
+from tests.server.demo_appliance import start_demo
 
 # The permission tests' appliance, callers and fresh workspaces, so every route of their table is tried here too.
 world = test_permissions.world
@@ -66,10 +68,10 @@ def test_an_admin_previews_then_applies_a_policy(world, workspace_id):
 
 
 @pytest.mark.parametrize(("policy", "message"), [
-    ({"conversations_days": 0}, "policy/conversations_days: 0 is less than the minimum of 1"),
-    ({"leads_days": 5000}, "policy/leads_days: 5000 is greater than the maximum of 3650"),
-    ({"visitor_addresses_action": "hash"}, "policy/visitor_addresses_action: 'hash' is not one of"),
-    ({"forever": True}, "policy: Additional properties are not allowed ('forever' was unexpected)"),
+    ({"conversations_days": 0}, "policy/conversations_days: must be at least 1"),
+    ({"leads_days": 5000}, "policy/leads_days: must be at most 3650"),
+    ({"visitor_addresses_action": "hash"}, "policy/visitor_addresses_action: must be one of"),
+    ({"forever": True}, "policy: 'forever' is not a field here"),
 ])
 def test_a_policy_out_of_bounds_is_refused_and_nothing_changes(world, workspace_id, policy, message):
     response = world.call("admin", "PUT", f"/api/v1/workspaces/{workspace_id}/retention", {"policy": policy})
@@ -190,14 +192,39 @@ def test_erasure_answers_with_a_receipt_and_the_audit_log_keeps_only_a_hash(worl
     dry = world.call("admin", "POST", "/api/v1/erasure", {"email": email, "dry_run": True}).get_json()
     done = world.call("admin", "POST", "/api/v1/erasure", {"email": email}).get_json()
 
-    mine = [w for w in done["workspaces"] if w["workspace_id"] == workspace_id]
-    assert mine == [{"workspace_id": workspace_id, "workspace_name": "W", "legal_hold": False,
-                     "deleted": {"leads": 1, "conversations": 1, "messages": 2, "analytics_questions": 1}}]
+    [mine] = [w for w in done["workspaces"] if w["workspace_id"] == workspace_id]
+    assert {k: v for k, v in mine.items() if k != "matches"} == {
+        "workspace_id": workspace_id, "workspace_name": "W", "legal_hold": False,
+        "deleted": {"leads": 1, "conversations": 1, "messages": 2, "analytics_questions": 1}}
     assert dry["deleted"] == done["deleted"] and dry["dry_run"] and not done["dry_run"]
     assert (done["subject_sha256"], done["by"]) == (digest, world.users["admin"].id)
     events = world.call("owner", "GET", f"/api/v1/workspaces/{workspace_id}/audit?action=erasure").get_json()
     assert [e["target_id"] for e in events["events"]] == [digest, digest]
     assert email.lower() not in str(events).lower()
+
+
+def test_the_erasure_preview_shows_each_match_and_the_receipt_keeps_it_by_hash_only(world, workspace_id):
+    email = f"jo-{uuid.uuid4().hex[:8]}@example.test"
+    lead_id = _lead(world, workspace_id, email, question=f"Is {email.upper()} right?")
+    longer = _lead(world, workspace_id, f"x{email}", question=f"Write to mary{email}")
+    conversation_id = world.services.conversations.lead_records(workspace_id).get(lead_id).lead.conversation_id
+
+    dry = world.call("admin", "POST", "/api/v1/erasure", {"email": f" {email} ", "dry_run": True}).get_json()
+    done = world.call("admin", "POST", "/api/v1/erasure", {"email": email}).get_json()
+
+    [previewed] = [w["matches"] for w in dry["workspaces"] if w["workspace_id"] == workspace_id]
+    [kept] = [w["matches"] for w in done["workspaces"] if w["workspace_id"] == workspace_id]
+    message = next(m["field"] for m in previewed if m["field"].startswith("messages."))
+    assert previewed == [{"record": "lead", "id": lead_id, "field": "email", "matched": email},
+                         {"record": "conversation", "id": conversation_id, "field": "lead", "via": lead_id},
+                         {"record": "conversation", "id": conversation_id, "field": message,
+                          "matched": email.upper()}]
+    assert [{k: v for k, v in m.items() if k != "matched_sha256"} for m in kept] == [
+        {k: v for k, v in m.items() if k != "matched"} for m in previewed]
+    assert [m.get("matched_sha256") for m in kept] == [
+        hashlib.sha256(m["matched"].encode()).hexdigest() if "matched" in m else None for m in previewed]
+    assert email not in str(done).lower()
+    assert world.services.conversations.lead_records(workspace_id).get(longer).lead.email == f"x{email}"
 
 
 def test_erasure_is_refused_to_someone_who_administers_no_workspace(world, workspace_id):
@@ -221,3 +248,40 @@ def test_a_legal_hold_refuses_deleting_conversations_and_leads_on_demand(world, 
     assert (conversation.status_code, conversation.get_json()["error"]) == (409, "legal_hold")
     assert (lead.status_code, lead.get_json()["error"]) == (409, "legal_hold")
     assert after.status_code == 200
+
+
+def test_over_https_an_erasure_matches_whole_addresses_only_and_its_preview_says_where(tmp_path):
+    """The review's case: erasing e@example.test must not take the lead of joe.real@example.test, whose visitor
+    wrote joe@example.test; erasing joe@example.test takes that conversation alone, and the lead stays."""
+    demo = start_demo(tmp_path)
+    try:
+        token, base = demo.login(), f"/api/v1/workspaces/{demo.workspace_id}"
+        headers = {"Origin": demo.site_origin}
+        path = f"/widget/v1/agents/{demo.public_id}"
+        _, opened = demo.running.api("POST", f"{path}/session", {}, headers=headers)
+        visitor = {**headers, "Authorization": f"Bearer {opened['token']}"}
+        demo.running.api("POST", f"{path}/messages", {"text": "My old address was joe@example.test"},
+                         headers=visitor)
+        status, left = demo.running.api("POST", f"{path}/leads", {
+            "fields": {"name": "Joe Real", "email": "joe.real@example.test"}, "consent": True, "consent_version": 1},
+            headers=visitor)
+        assert status == 201, left
+
+        status, nobody = demo.running.api("POST", "/api/v1/erasure", {"email": "e@example.test", "dry_run": True},
+                                          token=token)
+        _, preview = demo.running.api("POST", "/api/v1/erasure", {"email": "JOE@example.test", "dry_run": True},
+                                      token=token)
+        _, done = demo.running.api("POST", "/api/v1/erasure", {"email": "joe@example.test"}, token=token)
+        lead_status, lead = demo.running.api("GET", f"{base}/leads/{left['lead_id']}", token=token)
+    finally:
+        demo.running.stop()
+
+    assert status == 200 and nobody["deleted"] == {"leads": 0, "conversations": 0, "messages": 0,
+                                                   "analytics_questions": 0}
+    [matches] = [w["matches"] for w in preview["workspaces"] if w["workspace_id"] == demo.workspace_id]
+    assert [(m["record"], m["id"], m["field"].split(".")[0], m.get("matched")) for m in matches] == [
+        ("conversation", opened["conversation"]["id"], "messages", "joe@example.test")]
+    assert done["deleted"]["leads"] == 0 and done["deleted"]["conversations"] == 1
+    assert "joe@example.test" not in json.dumps(done)
+    assert lead_status == 200 and lead["lead"]["email"] == "joe.real@example.test"
+    assert lead["conversation"] is None                                # its conversation held the address
