@@ -59,6 +59,16 @@ class DatabaseMissing(StorageError):
     code = "database_missing"
 
 
+class StorageUnwritable(StorageError):
+    """A write could not reach the disk: nothing of it was kept (the transaction rolled back)."""
+
+    code = "storage_unwritable"
+
+
+class DiskFull(StorageUnwritable):
+    code = "disk_full"
+
+
 class DatabaseUnreadable(StorageError):
     """The key does not open the file, or the file is damaged: SQLCipher cannot tell these apart."""
 
@@ -83,6 +93,13 @@ class InvalidIdentifier(ApplianceError):
 
 class CertificateError(ApplianceError):
     code = "certificate_error"
+
+
+class CertificateAuthorityChangeNeeded(CertificateError):
+    """A name the appliance must serve lies outside what its CA may vouch for: only a new CA, with a new fingerprint
+    every client must trust again, can cover it, and that needs the operator's go-ahead."""
+
+    code = "ca_change_needed"
 
 
 class ServiceError(ApplianceError):
@@ -111,6 +128,12 @@ class WeakPassword(ValidationError):
     code = "weak_password"
 
 
+class WeakPassphrase(WeakPassword):
+    """A new passphrase (an export's, a recovery kit's, the master key's) that is too easy to guess."""
+
+    code = "weak_passphrase"
+
+
 class AuthenticationFailed(ApplianceError):
     """Wrong credentials, or a session or token that is unknown, expired or revoked (never says which)."""
 
@@ -131,6 +154,15 @@ class TooManyAttempts(ApplianceError):
     def __init__(self, message: str, *, retry_after_seconds: int) -> None:
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class DailyShareUsedUp(TooManyAttempts):
+    """A widget question past what one client address or network (`scope` address or network), or the agent as a
+    whole (`scope` agent), may ask today."""
+
+    def __init__(self, message: str, *, retry_after_seconds: int, scope: str) -> None:
+        super().__init__(message, retry_after_seconds=retry_after_seconds)
+        self.scope = scope
 
 
 class PermissionDenied(ApplianceError):

@@ -36,6 +36,28 @@ class MinuteWindows:
                     del self._windows[quiet]
             return limit - len(window)
 
+    def wait(self, key: str, *, limit: int) -> int:
+        """Seconds until `key` may be counted again, or 0 while it is under `limit`; counts nothing."""
+        now = self._now()
+        with self._lock:
+            window = self._windows.get(key)
+            while window and window[0] <= now - WINDOW_SECONDS:
+                window.popleft()
+            if not window or len(window) < limit:
+                return 0
+            return max(1, int(window[len(window) - limit] + WINDOW_SECONDS - now) + 1)
+
+    def add(self, key: str) -> None:
+        """Count one event for `key` without any limit (what `wait` then measures)."""
+        now = self._now()
+        with self._lock:
+            window = self._windows.setdefault(key, deque())
+            while window and window[0] <= now - WINDOW_SECONDS:
+                window.popleft()
+            window.append(now)
+            if len(window) > 10_000:  # an address past any sane limit: its oldest entries no longer matter
+                window.popleft()
+
 
 class DailyCounts:
     """Counts per key per UTC day, started from what the database already holds so a restart does not reset them."""

@@ -23,6 +23,7 @@ from appliance.agent.routes import AgentRoutes
 from appliance.agent.service import Agents
 from appliance.audit.keys import audit_log
 from appliance.audit.log import AuditLog
+from appliance.audit.repeats import RepeatedRefusals
 from appliance.backups.service import BackupService, backup_directory
 from appliance.bootstrap import WIDGET_TOKEN_KEY, Appliance
 from appliance.conversations.service import Conversations
@@ -42,7 +43,7 @@ from appliance.retention.purge import WorkspacePurger
 from appliance.retention.service import RetentionService
 from appliance.retention.sweep import Pacing, RetentionSweeper
 from appliance.settings import Settings
-from appliance.widget.service import WidgetLimits, WidgetService, lead_notifier
+from appliance.widget.service import WidgetLimits, WidgetService, cap_alert_notifier, lead_notifier
 from appliance.widget.visitor_tokens import VisitorTokens
 from appliance.workspaces.cancellation import CancellationService
 from appliance.workspaces.invitations import InvitationService
@@ -101,7 +102,9 @@ def _resume(agents: Agents, knowledge: Knowledge, workspace_ids: list[str]) -> i
 def build_services(appliance: Appliance, settings: Settings) -> Services:
     db, clock = appliance.control_db, appliance.clock
     links = Links(public_url(settings))
-    audit = audit_log(db, keystore=appliance.keystore, clock=clock)
+    audit = audit_log(db, keystore=appliance.keystore, clock=clock,
+                      repeats=RepeatedRefusals(window=dt.timedelta(minutes=settings.audit_repeats_window_minutes),
+                                               keep=settings.audit_repeats_kept))
     outbox = Outbox(db, clock=clock, relay=SmtpRelay.from_settings(settings), sender=settings.mail_from)
     sessions = SessionService(db, clock=clock, idle=dt.timedelta(minutes=settings.session_idle_minutes),
                               absolute=dt.timedelta(hours=settings.session_absolute_hours))
@@ -140,8 +143,13 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
         limits=WidgetLimits(requests_per_minute_per_address=settings.widget_requests_per_minute,
                             messages_per_minute_per_visitor=settings.widget_messages_per_minute,
                             messages_per_agent_per_day=settings.widget_messages_per_agent_per_day,
-                            max_message_chars=settings.widget_max_message_chars),
-        on_lead=lead_notifier(workspaces=workspaces, outbox=outbox, public_url=links.public_url))
+                            max_message_chars=settings.widget_max_message_chars,
+                            address_share_percent=settings.widget_address_share_percent,
+                            network_share_percent=settings.widget_network_share_percent,
+                            alert_percents=tuple(sorted({int(p) for p in settings.widget_cap_alert_percents.split(",")
+                                                         if p.strip()}))),
+        on_lead=lead_notifier(workspaces=workspaces, outbox=outbox, public_url=links.public_url),
+        on_cap_alert=cap_alert_notifier(workspaces=workspaces, outbox=outbox))
     exports = ExportService(db, workspaces=workspaces, files=appliance.workspaces, audit=audit, clock=clock,
                             appliance_id=appliance.appliance_id)
     policies = RetentionPolicies(db)
@@ -161,7 +169,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     purges.on_purged.append(backups.forget_workspace)
     jobs = declared_jobs(settings, db=db, outbox=outbox, sessions=sessions, tokens=tokens, throttle=throttle,
                          runs=JobRuns(db, clock=clock), audit=audit, retention=retention, purges=purges,
-                         backups=backups)
+                         backups=backups, knowledge=knowledge, workspaces=workspaces)
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
                     knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,

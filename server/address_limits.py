@@ -1,11 +1,13 @@
-"""Per-address request limits on the endpoints anyone can call without credentials (login, reset, invitations...)."""
+"""Per-address request limits: on the endpoints anyone can call without credentials (login, reset, invitations...),
+and on failed credentials of every kind, on every route."""
 
 from __future__ import annotations
 
 import time
 
-from flask import Flask, request
+from flask import Flask, Response, request
 
+from appliance.errors import TooManyAttempts
 from appliance.rate_limits import MinuteWindows
 
 # Endpoints reachable without a session or key; each address gets `limit` calls a minute across all of them.
@@ -14,6 +16,12 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.accept_invitation", "pages.login", "pages.verify_email", "pages.forgot_password", "pages.reset_password",
     "pages.accept_invitation",
 })
+# Refusals that say a credential was wrong: a password, a session or API key, a widget visitor token, a mailed
+# link's token. Not the ones an honest client meets in passing: a second factor still to give, an address still to
+# verify, a visitor token that expired and is renewed.
+FAILED_CREDENTIALS = frozenset({"authentication_failed", "token_invalid", "invalid_token"})
+# What an address that spends its failures may still fetch: health checks and the files pages load.
+ALWAYS_SERVED = frozenset({"health.healthz", "health.readyz", "health.ca_certificate", "widget.widget_js", "static"})
 
 
 class AddressLimiter:
@@ -28,10 +36,41 @@ class AddressLimiter:
                           message="too many requests from your address; wait a minute and try again")
 
 
-def install(app: Flask, *, limit: int) -> None:
+class FailedCredentials:
+    """Failed credentials per client address over a moving minute: once an address has spent `limit`, it is refused
+    at once, before any credential it sends is looked at (so guessing keys or tokens costs the appliance nothing and
+    writes nothing), until its oldest failure leaves the window."""
+
+    def __init__(self, limit: int, *, now=time.monotonic) -> None:
+        self.limit = limit
+        self._windows = MinuteWindows(now=now)
+
+    def check(self, address: str) -> None:
+        wait = self._windows.wait(address, limit=self.limit)
+        if wait:
+            raise TooManyAttempts("too many failed sign-ins, keys or tokens from your address; wait a minute and "
+                                  "try again", retry_after_seconds=wait)
+
+    def record(self, address: str) -> None:
+        self._windows.add(address)
+
+
+def install(app: Flask, *, limit: int, failed_credentials_limit: int) -> None:
     limiter = AddressLimiter(limit)
+    failures = FailedCredentials(failed_credentials_limit)
 
     @app.before_request
     def limit_public_endpoints() -> None:
+        address = request.remote_addr or "unknown"
+        if request.endpoint not in ALWAYS_SERVED:
+            failures.check(address)
         if request.endpoint in PUBLIC_ENDPOINTS and request.method == "POST":
-            limiter.hit(request.remote_addr or "unknown")
+            limiter.hit(address)
+
+    @app.after_request
+    def count_failed_credentials(response: Response) -> Response:
+        if response.status_code in (400, 401) and response.is_json:
+            code = (response.get_json(silent=True) or {}).get("error")
+            if code in FAILED_CREDENTIALS:
+                failures.record(request.remote_addr or "unknown")
+        return response

@@ -21,16 +21,21 @@ from server import (
     widget,
 )
 from server.in_memory import InMemoryRequest
+from server.json_bodies import StrictJSONProvider
 from server.openapi import document as openapi
 
 access_log = logging.getLogger("chatspark.access")
+# The JSON routes whose bodies carry training data (pasted text, Q&A pairs): as large as an uploaded file may be.
+SOURCE_BODIES = ("knowledge.add_source", "knowledge.edit_source")
 
 
 def create_app(services: Services, *, settings: Settings, scheduler=None) -> Flask:
     app = Flask(__name__, static_url_path="/static")
     app.request_class = InMemoryRequest
+    app.json = StrictJSONProvider(app)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes,
-                      CHATSPARK_OWN_CERTIFICATE=not settings.tls_cert_file)
+                      CHATSPARK_OWN_CERTIFICATE=not settings.tls_cert_file,
+                      CHATSPARK_MIN_FREE_DISK_BYTES=settings.min_free_disk_bytes)
     app.extensions["chatspark.appliance"] = services.appliance
     app.extensions["chatspark.services"] = services
     app.extensions["chatspark.scheduler"] = scheduler
@@ -45,8 +50,12 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     security_headers.install(app, hsts_max_age=settings.hsts_max_age_seconds)
     _install_access_log(app)
     _refuse_oversized_bodies(app, settings.max_request_body_bytes)
-    address_limits.install(app, limit=settings.public_requests_per_minute)
-    request_validation.install(app)
+    address_limits.install(app, limit=settings.public_requests_per_minute,
+                           failed_credentials_limit=settings.failed_credentials_per_minute)
+    # In this order: who is calling, then (for callers who may send it) whether the body fits and is well formed.
+    auth.install_credential_check(app, callers=openapi.callers_by_endpoint())
+    request_validation.install(app, max_json_body_bytes=settings.max_json_body_bytes,
+                               limits={endpoint: settings.max_upload_bytes for endpoint in SOURCE_BODIES})
     return app
 
 

@@ -108,6 +108,23 @@ def current_session(*, required: bool = True):
     return session
 
 
+def install_credential_check(app, *, callers: dict[str, str]) -> None:
+    """Check the caller's credentials before anything reads the request's body: an API route that needs a session
+    or a key (`callers`, from the OpenAPI document) refuses a request without valid ones at once, so nobody makes
+    the appliance parse or validate a body without first proving who they are."""
+    needs_person = {"session", "operator", "member"}
+
+    @app.before_request
+    def authenticate_before_reading_the_body() -> None:
+        who = callers.get(request.endpoint or "")
+        if who in needs_person:
+            current_session()
+        elif who == "key":
+            current_session(required=False)
+            if g.session is None and g.get("api_key") is None:
+                raise AuthenticationFailed("log in first, or send an API key")
+
+
 def check_csrf() -> None:
     """Double-submit: the form field or header must equal the `__Host-` CSRF cookie, which other sites cannot set."""
     expected = request.cookies.get(CSRF_COOKIE, "")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+
 from flask import Blueprint, Response, current_app, jsonify, render_template
 
 from appliance import __version__, errors
@@ -18,7 +20,7 @@ def healthz():
 def _readiness() -> dict[str, str]:
     appliance = current_app.extensions["chatspark.appliance"]
     scheduler = current_app.extensions.get("chatspark.scheduler")
-    checks = {"databases": "ok", "scheduler": "ok"}
+    checks = {"databases": "ok", "disk": _disk(appliance), "scheduler": "ok"}
     try:
         appliance.control_db.query_one("SELECT count(*) FROM sqlite_master")
     except errors.StorageError as exc:
@@ -26,6 +28,22 @@ def _readiness() -> dict[str, str]:
     if scheduler is None or not scheduler.running:
         checks["scheduler"] = "not running"
     return checks
+
+
+def _disk(appliance) -> str:
+    """'ok' while the data disk has room and takes writes; else why not. A database whose last write failed is
+    written to once more here, so readiness returns by itself when space is freed."""
+    free = shutil.disk_usage(appliance.layout.data_dir).free
+    needed = current_app.config["CHATSPARK_MIN_FREE_DISK_BYTES"]
+    if free < needed:
+        return f"the data disk has {free // 1048576} MiB free, less than the {needed // 1048576} MiB it needs"
+    for db in (appliance.control_db, *appliance.workspaces.opened()):
+        if db.unwritable is not None:
+            try:
+                db.probe_write()
+            except errors.StorageError as exc:
+                return str(exc)
+    return "ok"
 
 
 @blueprint.get("/readyz")

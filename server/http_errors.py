@@ -27,12 +27,19 @@ STATUS_BY_ERROR: list[tuple[type[errors.ApplianceError], int]] = [
     (errors.ApplianceExists, 409),
     (errors.TooManyAttempts, 429),
     (errors.MailError, 502),
+    (errors.DiskFull, 507),
     (errors.StorageError, 503),
     (errors.ServiceError, 503),
 ]
 
 
+# An error says what was wrong in a sentence or two; a longer one can only be quoting input back, so it is cut.
+MAX_MESSAGE = 500
+
+
 def error_response(code: str, message: str, status: int):
+    if len(message) > MAX_MESSAGE:
+        message = message[:MAX_MESSAGE - 1] + "…"
     response = jsonify(error=code, message=message)
     response.status_code = status
     return response

@@ -44,11 +44,15 @@ def settings():
     from appliance import settings as settings_module
 
     return settings_module.load(environ={}).replace(argon2_time_cost=1, argon2_memory_kib=1024,
-                                                    argon2_parallelism=1, public_requests_per_minute=100_000)
+                                                    argon2_parallelism=1, public_requests_per_minute=100_000,
+                                                    failed_credentials_per_minute=100_000)
 
 
 @pytest.fixture
 def services(appliance, settings):
     from appliance.services import build_services
 
-    return build_services(appliance, settings)
+    built = build_services(appliance, settings)
+    yield built
+    # Indexing threads still writing when the databases close would crash the interpreter in SQLCipher's C code.
+    built.knowledge.close()

@@ -74,8 +74,9 @@ class RunningAppliance:
                 [*CHATSPARK, "serve", "--data-dir", str(self.data_dir), "--key-dir", str(self.key_dir),
                  "--port", str(self.port), *self.extra_args],
                 stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                # Tests log in far more often than people; test_address_limits checks the limit itself.
-                env={**os.environ, "CHATSPARK_PUBLIC_REQUESTS_PER_MINUTE": "100000", **self.env},
+                # Tests log in, and fail to, far more often than people; test_address_limits checks the limits.
+                env={**os.environ, "CHATSPARK_PUBLIC_REQUESTS_PER_MINUTE": "100000",
+                     "CHATSPARK_FAILED_CREDENTIALS_PER_MINUTE": "100000", **self.env},
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

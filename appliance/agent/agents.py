@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from appliance.accounts import names
 from appliance.agent.answer import AgentProfile
 from appliance.agent.generator import GeneratorConfig
 from appliance.clock import Clock, isoformat
@@ -74,8 +75,10 @@ def check_settings(changes: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise ValidationError(f"unknown agent setting(s): {', '.join(sorted(unknown))}")
     out: dict[str, Any] = {}
+    if "name" in changes:
+        out["name"] = names.check_name(changes["name"], what="the agent's 'name'", max_length=_TEXT_LIMITS["name"])
     for name, limit in _TEXT_LIMITS.items():
-        if name in changes:
+        if name in changes and name != "name":
             value = changes[name]
             required = name in ("name", "fallback_text", "consent_text")
             if not isinstance(value, str) or len(value) > limit or (required and not value.strip()):
@@ -129,8 +132,7 @@ def _lead_fields(value: Any) -> list[dict]:
         name, label = field.get("name"), field.get("label")
         if not isinstance(name, str) or not _FIELD_NAME.fullmatch(name) or name in seen or name == "consent":
             raise ValidationError(f"lead field name {name!r}: {usage}")
-        if not isinstance(label, str) or not label.strip() or len(label) > 100:
-            raise ValidationError(f"lead field {name!r} needs a label of at most 100 characters")
+        label = names.check_name(label, what=f"the label of lead field {name!r}")
         if not isinstance(field.get("required", False), bool):
             raise ValidationError(f"lead field {name!r}: 'required' is true or false")
         kind = BUILTIN_LEAD_FIELDS.get(name) or field.get("type", "text")
@@ -139,7 +141,7 @@ def _lead_fields(value: Any) -> list[dict]:
         if kind not in ("text", "textarea", "email", "tel"):
             raise ValidationError(f"lead field {name!r}: type is text or textarea")
         seen.add(name)
-        fields.append({"name": name, "label": label.strip(), "type": kind, "required": field.get("required", False)})
+        fields.append({"name": name, "label": label, "type": kind, "required": field.get("required", False)})
     return fields
 
 
@@ -166,7 +168,8 @@ def _origins(value: Any) -> list[str]:
         parts = urlsplit(origin if isinstance(origin, str) else "")
         if parts.scheme not in ("https", "http") or not parts.hostname or parts.path not in ("", "/") \
                 or parts.query or parts.fragment or parts.username:
-            raise ValidationError(f"{origin!r} is not an origin (scheme://host[:port], nothing after)")
+            raise ValidationError(f"'allowed_origins': item {len(origins) + 1} is not an origin (scheme://host[:port], "
+                                  "nothing after)")
         origins.append(origin_of(f"{parts.scheme}://{parts.netloc}"))
     return origins
 
@@ -176,10 +179,10 @@ def _generator(value: Any) -> dict:
         raise ValidationError("'generator' is {url, model, timeout_seconds} of an OpenAI-compatible endpoint, or null")
     parts = urlsplit(value["url"] if isinstance(value["url"], str) else "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError("the generator URL must be http(s)://host[:port]/...")
+        raise ValidationError("'generator/url' must be http(s)://host[:port]/...")
     timeout = value.get("timeout_seconds", 20)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= 120:
-        raise ValidationError("the generator timeout is 1 to 120 seconds")
+        raise ValidationError("'generator/timeout_seconds' is 1 to 120 seconds")
     return {"url": value["url"], "model": str(value.get("model", ""))[:200], "timeout_seconds": timeout}
 
 

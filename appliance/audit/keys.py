@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from appliance.audit.log import AuditLog
+from appliance.audit.repeats import RepeatedRefusals
 from appliance.clock import Clock
 from appliance.errors import UnknownKey
 from appliance.keys.keystore import Keystore
@@ -33,12 +34,14 @@ def versions(keystore: Keystore) -> dict[int, str]:
     return {v: r.name for r in keystore.records() if (v := version_of(r.name)) is not None}
 
 
-def audit_log(db: Database, *, keystore: Keystore, clock: Clock) -> AuditLog:
-    """The audit log of `db` under every audit key version the keystore holds: the newest signs, all verify."""
+def audit_log(db: Database, *, keystore: Keystore, clock: Clock, repeats: RepeatedRefusals | None = None) -> AuditLog:
+    """The audit log of `db` under every audit key version the keystore holds: the newest signs, all verify;
+    `repeats` summarises repeated refusals (the serving process's log)."""
     named = versions(keystore)
     if not named:
         raise UnknownKey("the keystore holds no audit MAC key; open the appliance through open_appliance, which "
                          "makes one")
     newest = max(named)
     return AuditLog(db, key=keystore.get(named[newest]), key_version=newest, clock=clock,
-                    earlier_keys={v: keystore.get(name) for v, name in named.items() if v != newest})
+                    earlier_keys={v: keystore.get(name) for v, name in named.items() if v != newest},
+                    repeats=repeats)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -15,9 +14,9 @@ from typing import Any, Iterator, Mapping
 
 from appliance.audit import queries
 from appliance.audit.queries import StoredRow
+from appliance.audit.repeats import RepeatedRefusals, Summary
 from appliance.clock import Clock, isoformat
 from appliance.errors import ConfigurationError, ValidationError
-from appliance.exports.spreadsheets import to_csv as _table_csv
 from appliance.storage.database import Database
 
 OUTCOMES = ("success", "failure", "denied")
@@ -72,9 +71,10 @@ class AuditLog:
     """Appends audit rows and proves them untouched. There is deliberately no way to update or delete a row."""
 
     def __init__(self, db: Database, *, key: bytes, clock: Clock, key_version: int = 1,
-                 earlier_keys: Mapping[int, bytes] | None = None) -> None:
+                 earlier_keys: Mapping[int, bytes] | None = None, repeats: RepeatedRefusals | None = None) -> None:
         """`key`, version `key_version`, signs new rows; `earlier_keys` (by version) verify rows signed before a
-        rotation. appliance.audit.keys.audit_log builds one from the keystore."""
+        rotation; `repeats`, when given, counts repeated refusals from one source into summary rows instead of
+        writing each. appliance.audit.keys.audit_log builds one from the keystore."""
         earlier = dict(earlier_keys or {})
         if any(len(k) < 16 for k in (key, *earlier.values())):
             raise ValueError("the audit MAC key must be at least 16 bytes")
@@ -84,12 +84,16 @@ class AuditLog:
         self._version = key_version
         self._keys = {**{v: bytes(k) for v, k in earlier.items()}, key_version: bytes(key)}
         self._clock = clock
+        self._repeats = repeats
 
     def record(self, action: str, *, actor_type: str = "system", actor_id: str | None = None,
                target_type: str | None = None, target_id: str | None = None, workspace_id: str | None = None,
                client_address: str | None = None, outcome: str = "success", details: dict | None = None,
                conn: Any = None) -> int:
-        """Append one row and return its seq; given `conn` (inside the caller's transaction) it commits with it."""
+        """Append one row and return its seq; given `conn` (inside the caller's transaction) it commits with it.
+
+        A refusal (outcome failure or denied) repeated from the same address past what `repeats` keeps is counted,
+        not written, and 0 is returned; its summary row comes when the window closes (see `flush_repeats`)."""
         if outcome not in OUTCOMES:
             raise ValidationError(f"audit outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
         if actor_type not in ACTOR_TYPES:
@@ -103,12 +107,47 @@ class AuditLog:
             if text is not None and not isinstance(text, str):
                 raise ValidationError(f"audit {name} must be text or None, not {type(text).__name__}")
             values[name] = None if text is None else neutralise(text)
+        if conn is not None and not conn.in_transaction:
+            raise ValueError("record(conn=...) needs a connection inside db.transaction()")
+        summaries: list[Summary] = []
+        if outcome != "success" and self._repeats is not None:
+            write, summaries = self._repeats.admit(values["action"], outcome, values["client_address"],
+                                                   values["actor_id"], self._clock.now())
+            if not write:
+                if summaries:
+                    self._write_summaries(summaries, conn)
+                return 0
         if conn is None:
             with self._db.transaction() as own:
+                self._summaries(own, summaries)
                 return self._append(own, values)
-        if not conn.in_transaction:
-            raise ValueError("record(conn=...) needs a connection inside db.transaction()")
+        self._summaries(conn, summaries)
         return self._append(conn, values)
+
+    def flush_repeats(self, *, everything: bool = False) -> int:
+        """Write the summary rows of repeated refusals whose window has closed (all of them with `everything`, as
+        the server stops); returns how many rows were written."""
+        if self._repeats is None:
+            return 0
+        summaries = self._repeats.due(self._clock.now(), everything=everything)
+        self._write_summaries(summaries, None)
+        return len(summaries)
+
+    def _write_summaries(self, summaries: list[Summary], conn: Any) -> None:
+        if not summaries:
+            return
+        if conn is None:
+            with self._db.transaction() as own:
+                self._summaries(own, summaries)
+        else:
+            self._summaries(conn, summaries)
+
+    def _summaries(self, conn: Any, summaries: list[Summary]) -> None:
+        for summary in summaries:
+            self._append(conn, {"actor_type": "system", "action": neutralise(f"{summary.action}.repeated"),
+                                "outcome": summary.outcome, "details": _details_json(summary.details()),
+                                "actor_id": None, "target_type": None, "target_id": None, "workspace_id": None,
+                                "client_address": summary.client_address})
 
     def _append(self, conn: Any, values: dict[str, Any]) -> int:
         # Chain from the head checkpoint, not just the newest row: rows cut from the end stay a visible gap.
@@ -270,17 +309,6 @@ def neutralise(text: str) -> str:
     """Text made safe to store and show: control characters become visible escapes, and length is capped."""
     text = _CONTROL.sub(_escape, text)
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
-
-
-def to_csv(events: list[AuditEvent]) -> str:
-    """CSV with a header row; cells a spreadsheet would run as a formula get a leading apostrophe."""
-    return _table_csv(queries.COLUMNS, ([getattr(event, name) for name in queries.COLUMNS[:-1]]
-                                        + [_compact(event.details)] for event in events))
-
-
-def to_json(events: list[AuditEvent]) -> str:
-    """A JSON array of events, each an object with the fields of AuditEvent."""
-    return json.dumps([dataclasses.asdict(event) for event in events], indent=2, ensure_ascii=False)
 
 
 @contextlib.contextmanager

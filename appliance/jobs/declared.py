@@ -21,11 +21,13 @@ from appliance.backups.jobs import backup_verify_and_prune
 from appliance.backups.service import BackupService
 from appliance.errors import AuditChainBroken
 from appliance.jobs.runs import JobRun, JobRuns
+from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox, send_outbox
 from appliance.retention.purge import WorkspacePurger, purge_cancelled_workspaces
 from appliance.retention.service import RetentionService, sweep_retention
 from appliance.settings import Settings
 from appliance.storage.database import Database
+from appliance.workspaces.service import WorkspaceService
 
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -75,15 +77,15 @@ def send_mail(outbox: Outbox) -> dict:
 
 
 def prune_expired(db: Database, *, sessions: SessionService, tokens: LinkTokens, throttle: LoginThrottle,
-                  runs: JobRuns) -> dict:
+                  runs: JobRuns, audit: AuditLog) -> dict:
     """Forget ended sessions, used or expired link tokens, login failures older than the throttle window, and old
-    job runs."""
+    job runs; write the summaries of repeated refusals whose window has closed."""
     pruned_sessions = sessions.prune()
     with db.transaction() as conn:
         pruned_tokens = tokens.prune(conn)
     failures = throttle.prune()
     return {"sessions": pruned_sessions, "link_tokens": pruned_tokens, "login_failures": failures,
-            "job_runs": runs.prune()}
+            "job_runs": runs.prune(), "refusal_summaries": audit.flush_repeats()}
 
 
 def checkpoint_databases(db: Database) -> dict:
@@ -101,9 +103,16 @@ def verify_audit_log(audit: AuditLog) -> dict:
     return {"rows_checked": result.rows_checked}
 
 
+def resume_indexing(knowledge: Knowledge, workspaces: WorkspaceService) -> dict:
+    """Queue again the sources of active workspaces that wait for indexing without being queued: those a full or
+    failing disk cut short (the server's start queues the rest)."""
+    return {"queued": knowledge.resume(w.id for w in workspaces.list_all() if w.status == "active")}
+
+
 def declared_jobs(settings: Settings, *, db: Database, outbox: Outbox, sessions: SessionService, tokens: LinkTokens,
                   throttle: LoginThrottle, runs: JobRuns, audit: AuditLog, retention: RetentionService,
-                  purges: WorkspacePurger, backups: BackupService) -> list[JobSpec]:
+                  purges: WorkspacePurger, backups: BackupService, knowledge: Knowledge,
+                  workspaces: WorkspaceService) -> list[JobSpec]:
     """Every periodic job of the appliance, bound to what it uses (`db` is the control database). To add one: write
     its function beside its domain, taking what it needs, and add a JobSpec line here; the scheduler,
     `chatspark jobs` and the API pick it up."""
@@ -111,9 +120,10 @@ def declared_jobs(settings: Settings, *, db: Database, outbox: Outbox, sessions:
     return [
         JobSpec("send_outbox", "send queued mail", dt.timedelta(seconds=settings.outbox_interval_seconds),
                 lambda: send_mail(outbox)),
-        JobSpec("prune_expired", "forget expired sessions, link tokens, login failures and old job runs",
+        JobSpec("prune_expired", "forget expired sessions, link tokens, login failures and old job runs; summarise "
+                "repeated refusals",
                 dt.timedelta(hours=1),
-                lambda: prune_expired(db, sessions=sessions, tokens=tokens, throttle=throttle, runs=runs)),
+                lambda: prune_expired(db, sessions=sessions, tokens=tokens, throttle=throttle, runs=runs, audit=audit)),
         JobSpec("checkpoint_databases", "fold write-ahead logs into the database files", dt.timedelta(minutes=15),
                 lambda: checkpoint_databases(db)),
         JobSpec("verify_audit_log", "verify the audit log's HMAC chain end to end", dt.timedelta(hours=6),
@@ -124,4 +134,6 @@ def declared_jobs(settings: Settings, *, db: Database, outbox: Outbox, sessions:
                 sweep_every, lambda: purge_cancelled_workspaces(purges)),
         JobSpec("backup", "back up every database, verify the backup, prune old ones",
                 dt.timedelta(hours=settings.backup_interval_hours), lambda: backup_verify_and_prune(backups)),
+        JobSpec("resume_indexing", "queue again training sources a full or failing disk left waiting",
+                dt.timedelta(minutes=5), lambda: resume_indexing(knowledge, workspaces)),
     ]

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
 from appliance.clock import Clock
+from appliance.errors import StorageUnwritable
 from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
@@ -31,6 +32,7 @@ class Knowledge:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexing")
         self._vectors = VectorCache()
         self._pending = 0
+        self._in_flight: set[tuple[str, str]] = set()
         self._idle = threading.Condition()
 
     def sources(self, workspace_id: str) -> SourceService:
@@ -47,12 +49,13 @@ class Knowledge:
         return Retriever(db, embedder=self._embedder, vectors=self._vectors)
 
     def resume(self, workspace_ids: Iterable[str]) -> int:
-        """Queue again every source that was waiting or half-indexed when the service last stopped."""
+        """Queue again every source that is waiting or half-indexed and not in this process's queue: those the
+        service was indexing when it last stopped, and those whose indexing a full or failing disk cut short."""
         count = 0
         for workspace_id in workspace_ids:
             for source_id in self.sources(workspace_id).pending():
-                self._submit(workspace_id, source_id)
-                count += 1
+                if self._submit(workspace_id, source_id):
+                    count += 1
         return count
 
     def wait_idle(self, timeout: float = 60.0) -> bool:
@@ -62,20 +65,29 @@ class Knowledge:
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, workspace_id: str, source_id: str) -> None:
+    def _submit(self, workspace_id: str, source_id: str) -> bool:
+        """Queue one source unless it is queued already; whether it was queued now."""
         with self._idle:
+            if (workspace_id, source_id) in self._in_flight:
+                return False
+            self._in_flight.add((workspace_id, source_id))
             self._pending += 1
         self._pool.submit(self._index, workspace_id, source_id)
+        return True
 
     def _index(self, workspace_id: str, source_id: str) -> None:
         try:
             source = self.sources(workspace_id).index(source_id)
             log.info("source indexed", extra={"workspace_id": workspace_id, "source_id": source_id,
                                               "status": source.status, "chunks": source.chunk_count})
+        except StorageUnwritable as exc:
+            # Not the source's fault: it stays queued, and the resume_indexing job queues it again.
+            log.warning("indexing put off: %s", exc, extra={"workspace_id": workspace_id, "source_id": source_id})
         except Exception:  # a worker thread must survive anything one source does
             log.exception("indexing failed", extra={"workspace_id": workspace_id, "source_id": source_id})
         finally:
             with self._idle:
+                self._in_flight.discard((workspace_id, source_id))
                 self._pending -= 1
                 self._idle.notify_all()
 

@@ -11,7 +11,14 @@ from urllib.parse import quote
 
 import sqlcipher3
 
-from appliance.errors import DatabaseCorrupt, DatabaseMissing, DatabaseUnreadable, StorageError
+from appliance.errors import (
+    DatabaseCorrupt,
+    DatabaseMissing,
+    DatabaseUnreadable,
+    DiskFull,
+    StorageError,
+    StorageUnwritable,
+)
 
 KEY_BYTES = 32
 
@@ -51,6 +58,9 @@ class Database:
         # SQLite's lock with sleeps that grow to 100 ms: a purge's batches then cannot starve a chat reply.
         self._write_gate = threading.RLock()
         self._closed = False
+        # Set when a write found the disk full or failing, cleared by the next write that reaches it: what
+        # readiness reports, so a load balancer stops sending work the appliance cannot keep.
+        self.unwritable: StorageUnwritable | None = None
         if create:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -126,10 +136,18 @@ class Database:
         return conn
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlcipher3.Row]:
-        return self.connection.execute(sql, params).fetchall()
+        try:
+            return self.connection.execute(sql, params).fetchall()
+        except sqlcipher3.OperationalError as exc:
+            self._raise_if_unwritable(exc)
+            raise
 
     def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlcipher3.Row | None:
-        return self.connection.execute(sql, params).fetchone()
+        try:
+            return self.connection.execute(sql, params).fetchone()
+        except sqlcipher3.OperationalError as exc:
+            self._raise_if_unwritable(exc)
+            raise
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlcipher3.Connection]:
@@ -144,13 +162,40 @@ class Database:
             try:
                 yield conn
                 conn.execute("COMMIT")
-            except BaseException:
+            except BaseException as exc:
                 # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it here.
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                if isinstance(exc, sqlcipher3.OperationalError):
+                    self._raise_if_unwritable(exc)
                 raise
+            self.unwritable = None
+        except sqlcipher3.OperationalError as exc:  # BEGIN itself (a WAL that cannot grow)
+            self._raise_if_unwritable(exc)
+            raise
         finally:
             self._write_gate.release()
+
+    def probe_write(self) -> None:
+        """Write one row to `meta` and commit it: clears `unwritable` once the disk takes writes again."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('write_probe', datetime('now'))")
+
+    def _raise_if_unwritable(self, exc: Exception) -> None:
+        """Raise the appliance's error for SQLite's 'full' and 'disk I/O' failures (and remember it)."""
+        text = str(exc)
+        if "database or disk is full" in text:
+            error: StorageUnwritable = DiskFull(
+                f"the disk holding {self.path.name} is full: nothing was saved. An operator must free space on "
+                f"{self.path.parent} (see `chatspark status`); then try again")
+        elif "disk I/O error" in text:
+            error = StorageUnwritable(
+                f"{self.path.name} could not be written (disk I/O error): nothing was saved. The disk may be full "
+                "or failing; an operator must check it (see `chatspark status`)")
+        else:
+            return
+        self.unwritable = error
+        raise error from None
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:

@@ -45,6 +45,11 @@ class WorkspaceDatabases:
             self._open[workspace_id] = db
         return db
 
+    def opened(self) -> list[Database]:
+        """The workspace databases open now (each once)."""
+        with self._lock:
+            return list(self._open.values())
+
     def open(self, workspace_id: str) -> Database:
         with self._lock:
             db = self._open.get(workspace_id)

@@ -6,9 +6,10 @@ import datetime as dt
 
 from flask import Blueprint, Response, jsonify, request
 
-from appliance.audit.log import to_csv
 from appliance.errors import ValidationError
+from appliance.exports.audit_events import to_csv
 from server.auth import operator_required, services
+from server.downloads import attachment
 
 blueprint = Blueprint("audit", __name__)
 MAX_PAGE = 1000
@@ -29,8 +30,8 @@ def _int(name: str, default: int | None) -> int | None:
     raw = request.args.get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise ValidationError(f"'{name}' must be a whole number")
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 18):
+        raise ValidationError(f"'{name}' must be a whole number of at most 18 digits")
     return int(raw)
 
 
@@ -43,7 +44,7 @@ def audit_response(*, workspace_id: str | None = None):
     )
     if request.args.get("format") == "csv":
         return Response(to_csv(events), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=audit.csv"})
+                        headers={"Content-Disposition": attachment("audit.csv")})
     rows = [{"seq": e.seq, "at": e.at, "actor_type": e.actor_type, "actor_id": e.actor_id, "action": e.action,
              "target_type": e.target_type, "target_id": e.target_id, "workspace_id": e.workspace_id,
              "client_address": e.client_address, "outcome": e.outcome, "details": e.details} for e in events]

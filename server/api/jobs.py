@@ -38,7 +38,7 @@ def _whole_number(name: str, default: int | None, *, low: int, high: int) -> int
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < low or int(raw) > high:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or int(raw) < low or int(raw) > high:
         raise ValidationError(f"'{name}' is a whole number from {low} to {high}")
     return int(raw)
 

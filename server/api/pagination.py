@@ -17,7 +17,7 @@ def page(items: list[T], *, key: Callable[[T], str]) -> tuple[list[T], str | Non
     raw = request.args.get("limit")
     if raw is None:
         limit = DEFAULT_LIMIT
-    elif raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT:
+    elif raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= MAX_LIMIT:
         limit = int(raw)
     else:
         raise ValidationError(f"'limit' is a whole number from 1 to {MAX_LIMIT}")

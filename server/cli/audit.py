@@ -7,7 +7,8 @@ import json
 from typing import Callable, TypeVar
 
 from appliance.audit.keys import audit_log
-from appliance.audit.log import AuditEvent, AuditLog, to_csv, to_json
+from appliance.audit.log import AuditEvent, AuditLog
+from appliance.exports.audit_events import to_csv, to_json
 from server.cli.options import open_from
 
 EXIT_TAMPERED = 4

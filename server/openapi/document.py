@@ -137,6 +137,11 @@ def document() -> dict:
     }
 
 
+def callers_by_endpoint() -> dict[str, str]:
+    """Who may call each API endpoint (public, optional, session, operator, member, key), by Flask endpoint name."""
+    return {endpoint: who for _, _, endpoint, _, who, *_ in operations()}
+
+
 @blueprint.get("/openapi.json")
 def serve_document():
     return jsonify(document())

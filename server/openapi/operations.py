@@ -100,7 +100,13 @@ _RECORD_PAGE = [("limit", {"type": "string", "pattern": "^[0-9]+$"},
 _ANALYTICS_RANGE = [("since", DAY, "The first day (UTC) of the report; 30 days before until by default."),
                     ("until", DAY, "The last day (UTC) of the report, included; today by default. At most 366 days."),
                     ("agent_id", STRING, "Only this agent's events.")]
+_HAND_OVER = {"type": "string", "description": "The user id of a member who may manage keys, to hand the API keys "
+                                            "over to instead of revoking them."}
 QUERY_PARAMETERS = {
+    "workspaces.remove_member": [("hand_api_keys_to", STRING, _HAND_OVER["description"])],
+    "users.disable_user": [("hand_api_keys_to", STRING, "The user id of a member who may manage keys in every "
+                                                        "workspace where the account holds keys, to hand them to "
+                                                        "instead of revoking them.")],
     "jobs.list_runs": [("job", STRING, "Only the runs of this job."),
                        ("limit", {"type": "string", "pattern": "^[0-9]+$"}, "Runs per page, 1 to 500 (default 100)."),
                        ("after", {"type": "string", "pattern": "^[0-9]+$"}, "The next_after of the previous page.")],
@@ -123,13 +129,20 @@ def operations() -> list[tuple]:
     invitation = wrapped("invitation", ref("Invitation"))
     agent = wrapped("agent", ref("Agent"))
     source = wrapped("source", ref("Source"))
+    settled = {**array(ref("KeySettlement")), "description": "The API keys that answered to the member and what "
+                                                             "became of each."}
     return [
         ("get", "/openapi.json", "openapi.serve_document", "This OpenAPI document", "public", None, 200,
          {"type": "object", "description": "An OpenAPI 3.1 document."}, set()),
         ("post", "/auth/login", "auth.login", "Log in with email, password and second factor", "public",
-         json_body("email", "password", optional=("totp_code", "recovery_code")), 200,
+         json_body("email", "password", optional=("totp_code", "recovery_code", "device_token"),
+                   device_token={"type": "string", "description": "The device_token of an earlier login on this "
+                                                                  "client: it still gets in while strangers' guesses "
+                                                                  "have the account locked."}), 200,
          obj({"token": {"type": "string", "description": "The bearer session token."},
-                  "session": ref("Session"), "user": ref("User"), "second_factor_enrolment_required": BOOLEAN}),
+                  "session": ref("Session"), "user": ref("User"), "second_factor_enrolment_required": BOOLEAN,
+                  "device_token": {"type": "string", "description": "Keep it and send it at the next login "
+                                                                    "(valid 90 days, until the password changes)."}}),
          {401, 403, 429}),
         ("post", "/auth/logout", "auth.logout", "End the caller's session", "session", None, 204, None, set()),
         ("post", "/auth/verify-email", "auth.verify_email", "Verify an email address with the mailed token", "public",
@@ -149,17 +162,20 @@ def operations() -> list[tuple]:
          set()),
         ("post", "/me/password", "me.change_password", "Change password, ending the caller's other sessions",
          "session", json_body("current_password", "new_password"), 200,
-         obj({"message": MESSAGE, "sessions_ended": INTEGER}), set()),
+         obj({"message": MESSAGE, "sessions_ended": INTEGER}), {401, 429}),
         ("get", "/me/sessions", "me.list_sessions", "The caller's sessions", "session", None, 200, sessions, set()),
         ("delete", "/me/sessions/{session_id}", "me.end_session", "End one of the caller's sessions", "session",
          None, 204, None, {404}),
-        ("post", "/me/second-factor", "me.start_second_factor", "Start enrolling a TOTP second factor", "session",
-         None, 200, obj({"secret": STRING, "otpauth_uri": STRING, "next": STRING}), {409}),
+        ("post", "/me/second-factor", "me.start_second_factor",
+         "Start enrolling a TOTP second factor (needs the current password)", "session", json_body("password"), 200,
+         obj({"secret": STRING, "otpauth_uri": STRING, "next": STRING}), {401, 409, 429}),
         ("post", "/me/second-factor/confirm", "me.confirm_second_factor",
-         "Confirm the second factor with a code; returns recovery codes", "session", json_body("code"), 200,
-         obj({"recovery_codes": array(STRING), "message": MESSAGE}), {409}),
-        ("post", "/me/second-factor/disable", "me.disable_second_factor", "Turn the second factor off", "session",
-         json_body("password"), 204, None, set()),
+         "Confirm the second factor with a code and the current password; returns recovery codes", "session",
+         json_body("code", "password"), 200, obj({"recovery_codes": array(STRING), "message": MESSAGE}),
+         {401, 409, 429}),
+        ("post", "/me/second-factor/disable", "me.disable_second_factor",
+         "Turn the second factor off (needs the current password)", "session", json_body("password"), 204, None,
+         {401, 429}),
         ("get", "/workspaces", "workspaces.list_workspaces", "The caller's workspaces, or every one for operators",
          "session", None, 200, paged("workspaces", ref("Workspace")), set()),
         ("post", "/workspaces", "workspaces.create_workspace", "Create a workspace", "operator",
@@ -168,14 +184,17 @@ def operations() -> list[tuple]:
         ("patch", W, "workspaces.update_workspace", "Rename a workspace", "member", json_body("name"), 200,
          workspace, {409}),
         ("post", f"{W}/transfer", "workspaces.transfer_workspace", "Transfer ownership to a member", "member",
-         json_body("user_id"), 200, workspace, {409}),
+         json_body("user_id"), 200, obj({"workspace": ref("Workspace"), "api_keys": settled}), {409}),
         ("get", f"{W}/members", "workspaces.list_members", "The workspace's members", "member", None, 200,
          paged("members", ref("Member")), set()),
-        ("patch", f"{W}/members/{{user_id}}", "workspaces.change_member_role", "Change a member's role", "member",
-         json_body("role", role={"enum": GRANTABLE_ROLES}), 200,
-         obj({"user_id": STRING, "role": {"enum": list(ROLES)}}), {409}),
-        ("delete", f"{W}/members/{{user_id}}", "workspaces.remove_member", "Remove a member, or leave", "member",
-         None, 204, None, {409}),
+        ("patch", f"{W}/members/{{user_id}}", "workspaces.change_member_role",
+         "Change a member's role; a role that may not manage keys revokes (or hands over) their API keys", "member",
+         json_body("role", optional=("hand_api_keys_to",), role={"enum": GRANTABLE_ROLES},
+                   hand_api_keys_to=_HAND_OVER), 200,
+         obj({"user_id": STRING, "role": {"enum": list(ROLES)}, "api_keys": settled}), {409}),
+        ("delete", f"{W}/members/{{user_id}}", "workspaces.remove_member",
+         "Remove a member, or leave; their API keys are revoked (or handed over)", "member", None, 200,
+         obj({"user_id": STRING, "api_keys": settled, "message": MESSAGE}), {409}),
         ("get", f"{W}/invitations", "workspaces.list_invitations", "The workspace's invitations", "member", None,
          200, paged("invitations", ref("Invitation")), set()),
         ("post", f"{W}/invitations", "workspaces.invite", "Invite someone by email", "member",
@@ -196,7 +215,10 @@ def operations() -> list[tuple]:
         ("delete", f"{W}/agents/{{agent_id}}", "knowledge.delete_agent", "Delete an agent", "key", None, 204, None,
          set()),
         ("post", f"{W}/agents/{{agent_id}}/ask", "knowledge.ask", "Ask an agent a question", "key",
-         json_body("question", optional=("conversation_id",)), 200, ref("Answer"), set()),
+         json_body("question", optional=("conversation_id",), conversation_id={
+             "type": "string", "description": "Continue a conversation this same caller (API key or user) started "
+                                              "here; any other conversation's id answers 404."}),
+         200, ref("Answer"), set()),
         ("get", f"{W}/sources", "knowledge.list_sources", "The workspace's training sources", "key", None, 200,
          paged("sources", ref("Source")), set()),
         ("post", f"{W}/sources", "knowledge.add_source", "Add pasted text, Q&A pairs, a URL or a sitemap", "key",
@@ -263,8 +285,9 @@ def operations() -> list[tuple]:
          set()),
         ("get", "/users", "users.list_users", "Every user account", "operator", None, 200,
          paged("users", ref("User")), set()),
-        ("post", "/users/{user_id}/disable", "users.disable_user", "Disable an account, ending its sessions",
-         "operator", None, 200, user, {404, 409}),
+        ("post", "/users/{user_id}/disable", "users.disable_user",
+         "Disable an account, ending its sessions and revoking (or handing over) its API keys", "operator", None,
+         200, obj({"user": ref("User"), "api_keys": settled}), {404, 409}),
         ("post", "/users/{user_id}/enable", "users.enable_user", "Enable a disabled account", "operator", None, 200,
          user, {404}),
         ("get", "/users/{user_id}/sessions", "users.user_sessions", "An account's sessions", "operator", None, 200,

@@ -55,6 +55,8 @@ def paged(name: str, item: dict) -> dict:
 
 
 MESSAGE = {"type": "string", "description": "What happened, worded for a person."}
+WEB_URL = {"type": ["string", "null"], "description": "The http(s) address of a crawled page (a URL or sitemap "
+                                                       "source); null for uploads, pasted text and Q&A pairs."}
 
 SCHEMAS: dict[str, dict] = {
     "Error": obj({"error": {"type": "string", "description": "A stable machine-readable code."},
@@ -112,24 +114,31 @@ SCHEMAS: dict[str, dict] = {
                       "consent_version": INTEGER, "notify_on_lead": BOOLEAN,
                       "embed_snippet": {"type": "string", "description": "The <script> tag that puts this agent's "
                                         "chat widget on a page of one of its allowed origins."}}),
-    "Citation": obj({"source_id": STRING, "title": STRING, "url": MAYBE_STRING, "heading_path": STRING,
+    "Citation": obj({"source_id": STRING, "title": STRING, "url": WEB_URL, "heading_path": STRING,
                          "passage": STRING}),
     "Answer": obj({"conversation_id": STRING, "message_id": INTEGER, "reply": STRING, "answered": BOOLEAN,
                        "confidence": {"type": "number"},
                        "method": {"enum": ["qa", "extractive", "generated", "fallback", "handoff"]},
                        "offer_lead_form": BOOLEAN, "sources": array(ref("Citation"))}),
     "QAPair": obj({"question": STRING, "answer": STRING}, closed=False),
-    "Source": obj({"id": STRING, "kind": STRING, "title": STRING, "url": MAYBE_STRING, "filename": MAYBE_STRING,
+    "Source": obj({"id": STRING, "kind": STRING, "title": STRING, "url": WEB_URL, "filename": MAYBE_STRING,
                        "media_type": MAYBE_STRING,
                        "status": {"type": "string", "description": "queued, indexing, ready or failed."},
                        "error": MAYBE_STRING, "size_bytes": INTEGER, "chunk_count": INTEGER, "created_at": TIME,
                        "updated_at": TIME, "refreshed_at": MAYBE_TIME}),
     "ApiKey": obj({"id": STRING, "workspace_id": STRING, "name": STRING, "scopes": array({"enum": list(SCOPES)}),
                        "allowed_addresses": array(STRING), "rate_limit_per_minute": INTEGER,
-                       "created_by": MAYBE_STRING, "created_at": TIME, "expires_at": MAYBE_TIME,
+                       "created_by": {"type": ["string", "null"],
+                                      "description": "The member the key answers to: its creator, or whom it was "
+                                                     "handed over to. It works only while they may manage keys."},
+                       "created_at": TIME, "expires_at": MAYBE_TIME,
                        "rotated_at": MAYBE_TIME, "revoked_at": MAYBE_TIME, "last_used_at": MAYBE_TIME,
                        "previous_valid_until": MAYBE_TIME,
                        "prefix": {"type": "string", "description": "csk_<id>_, to recognise the key."}}),
+    "KeySettlement": obj({"id": STRING, "name": STRING,
+                          "outcome": {"enum": ["revoked", "handed_over"]},
+                          "to": {"type": ["string", "null"], "description": "Whom it answers to now, if handed "
+                                                                           "over."}}),
     "NewApiKey": obj({"api_key": ref("ApiKey"),
                           "key": {"type": "string", "description": "The whole key, shown only this once."},
                           "message": MESSAGE}),
@@ -147,7 +156,7 @@ SCHEMAS: dict[str, dict] = {
         "first_question": {"type": ["string", "null"], "description": "The first question, cut at 200 characters."}}),
     "CitedSource": obj({
         "source_id": MAYBE_STRING, "title": {"type": ["string", "null"], "description": "Null once deleted."},
-        "url": MAYBE_STRING, "heading_path": STRING, "content_hash": STRING,
+        "url": WEB_URL, "heading_path": STRING, "content_hash": STRING,
         "current": {"type": "boolean", "description": "Whether the cited passage still has the text it had then."}}),
     "TranscriptMessage": obj({
         "id": INTEGER, "role": {"enum": ["visitor", "agent"]}, "text": STRING,
@@ -183,7 +192,11 @@ SCHEMAS: dict[str, dict] = {
     "Analytics": obj({"since": DAY, "until": DAY, "days": array(ref("DayCounts")),
                           "totals": obj({name: INTEGER for name in COUNTS}),
                           "top_questions": array(ref("QuestionCount")),
-                          "fell_back_questions": array(ref("FellBackQuestion"))}),
+                          "fell_back_questions": array(ref("FellBackQuestion")),
+                          "question_text": {"enum": ["full", "redacted"],
+                                            "description": "full for callers who may read conversations; redacted "
+                                                           "(links, email addresses, phone numbers and runs of five "
+                                                           "digits or more masked) for the others."}}),
     "AuditPage": obj({"events": array(ref("AuditEvent")),
                           "next_after": {"type": ["integer", "null"],
                                          "description": "Pass as ?after= for the next page; null on the last."}}),
@@ -236,12 +249,24 @@ SCHEMAS: dict[str, dict] = {
                          "purge_started_at": MAYBE_TIME, "legal_hold": BOOLEAN}),
     "ErasureReceipt": obj({
         "erasure_id": STRING,
-        "subject_sha256": {"type": "string", "description": "SHA-256 of the lower-cased address, as the audit "
-                                                            "log names the data subject."},
+        "subject_sha256": {"type": "string", "description": "SHA-256 of the address trimmed and lower-cased, as "
+                                                            "the audit log names the data subject."},
         "at": TIME, "by": MAYBE_STRING, "dry_run": BOOLEAN, "deleted": ref("ErasureCounts"),
         "workspaces": array(obj({"workspace_id": STRING, "workspace_name": STRING,
                                  "legal_hold": {"type": "boolean", "description": "Held: nothing was erased there."},
-                                 "deleted": ref("ErasureCounts")}))}),
+                                 "deleted": ref("ErasureCounts"),
+                                 "matches": array(ref("ErasureMatch"))}))}),
+    "ErasureMatch": obj({
+        "record": {"enum": ["lead", "conversation"]}, "id": STRING,
+        "field": {"type": "string", "description": "Where the address was found: email, name, phone, company, "
+                                                   "custom_fields.<name> or messages.<id>; or why the record "
+                                                   "follows from another match: lead (the conversation of a "
+                                                   "matched lead) or visitor (the same widget visitor's)."},
+        "matched": {"type": "string", "description": "The address as written there; in a preview (dry run) only."},
+        "matched_sha256": {"type": "string", "description": "SHA-256 of the text that matched; in the receipt of "
+                                                            "an erasure, which keeps no address."},
+        "via": {"type": "string", "description": "The matched lead or conversation this record follows from."}},
+        optional=("matched", "matched_sha256", "via")),
     "ErasureCounts": obj({name: INTEGER for name in ("leads", "conversations", "messages", "analytics_questions")}),
     "BackupFileCheck": obj({
         "name": STRING, "kind": {"enum": ["control", "workspace"]}, "workspace_id": MAYBE_STRING,

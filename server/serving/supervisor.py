@@ -6,21 +6,20 @@ import logging
 import shutil
 import signal
 import socket
-import tempfile
 import threading
-from pathlib import Path
 from typing import TextIO
 
 from appliance import __version__, logs
-from appliance.bootstrap import open_appliance, server_certificate
+from appliance.bootstrap import PREVIOUS_CA_FILE, Appliance, open_appliance, server_certificate
 from appliance.clock import SystemClock
-from appliance.errors import ServiceError
+from appliance.errors import CertificateAuthorityChangeNeeded, CertificateError, ConfigurationError, ServiceError
 from appliance.keys import certificates
-from appliance.services import build_scheduler, build_services, resume_workspaces
+from appliance.services import build_scheduler, build_services, public_url, resume_workspaces
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
 from server.app import create_app
-from server.serving import caddy
+from server.serving import caddy, caddy_config
+from server.serving import runtime_dir as runtime_dirs
 from server.serving.appserver import AppServer
 
 log = logging.getLogger("chatspark.serve")
@@ -33,7 +32,7 @@ def check_port_free(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise ServiceError(f"cannot listen on {caddy.listen_address(host, port)}: {exc.strerror}; "
+            raise ServiceError(f"cannot listen on {caddy_config.listen_address(host, port)}: {exc.strerror}; "
                                "stop whatever holds that port or choose another with --port") from None
 
 
@@ -45,7 +44,36 @@ def display_url(settings: Settings) -> str:
     return f"https://{host}/" if settings.port == 443 else f"https://{host}:{settings.port}/"
 
 
-def banner(settings: Settings, layout: Layout, fingerprint: str, *, own_ca: bool) -> str:
+def certificate_names(settings: Settings) -> list[str]:
+    """The names the settings add to the appliance's own certificate at serve time, each checked by its setting."""
+    given = [("public_host", settings.public_host)]
+    if settings.host not in ("0.0.0.0", "::"):
+        given.append(("host", settings.host))
+    given += [("tls_extra_names", name) for name in settings.tls_extra_names.split(",")]
+    names = []
+    for setting, value in given:
+        if value.strip():
+            try:
+                names.append(certificates.checked_name(value))
+            except CertificateError as exc:
+                raise ConfigurationError(f"{setting}: {exc}") from None
+    return names
+
+
+def own_certificate(appliance: Appliance, settings: Settings, names: list[str]) -> certificates.IssuedCertificate:
+    """The server certificate from the appliance's CA for every name serving needs, saying how to get a new CA when
+    one is needed."""
+    try:
+        return server_certificate(appliance, names=names, replace_ca=settings.tls_replace_ca)
+    except CertificateAuthorityChangeNeeded as exc:
+        raise CertificateAuthorityChangeNeeded(
+            f"{exc}. To make a new CA, start serve once with tls_replace_ca = true (CHATSPARK_TLS_REPLACE_CA=true), "
+            "then have every client trust the new fingerprint it prints; or take the name out of the settings"
+        ) from None
+
+
+def banner(settings: Settings, layout: Layout, fingerprint: str, *, own_ca: bool,
+           previous_fingerprint: str | None = None, unconstrained: bool = False) -> str:
     url = display_url(settings)
     lines = [
         f"ChatSpark Appliance {__version__} is serving",
@@ -56,6 +84,16 @@ def banner(settings: Settings, layout: Layout, fingerprint: str, *, own_ca: bool
         lines += [
             f"  CA certificate:    {ca}",
             f"  CA fingerprint:    SHA-256 {fingerprint}",
+        ]
+        if previous_fingerprint and previous_fingerprint != fingerprint:
+            lines += [
+                f"  The CA was REPLACED; it was SHA-256 {previous_fingerprint} (kept in {PREVIOUS_CA_FILE} beside it).",
+                "  Every browser, system and control panel that trusted the old CA must now trust the new one:",
+            ]
+        if unconstrained:
+            lines.append("  WARNING: this CA has no name constraints, so its key could sign for any site; replace it "
+                         "with tls_replace_ca = true")
+        lines += [
             "  Trust the CA (after checking the fingerprint above):",
             f"    curl:            curl --cacert {ca} {url}healthz",
             f"    Debian/Ubuntu:   sudo cp {ca} /usr/local/share/ca-certificates/chatspark-appliance.crt"
@@ -82,23 +120,32 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
             raise ServiceError(f"no demo page in {layout.demo_site_dir}; run `chatspark demo create --site-port "
                                f"{settings.demo_site_port}` first, or leave out --demo-site-port")
     binary = caddy.find_binary(settings)
+    names = [] if settings.tls_cert_file else certificate_names(settings)
     clock = SystemClock()
     appliance = open_appliance(layout, clock=clock, passphrase=passphrase)
-    runtime_dir = Path(tempfile.mkdtemp(prefix="chatspark-"))  # 0700, short enough for AF_UNIX paths
+    runtime_dir = runtime_dirs.make()
     stop = threading.Event()
     app_server = scheduler = supervisor = services = None
     try:
         logs.add_file(layout.logs_dir, max_bytes=settings.log_max_bytes, backups=settings.log_backups)
+        ca_before = None
         if settings.tls_cert_file:
-            cert_source = caddy.file_certificate(settings.tls_cert_file, settings.tls_key_file)
+            cert_source = caddy_config.file_certificate(settings.tls_cert_file, settings.tls_key_file)
         else:
-            issued = server_certificate(appliance)
-            cert_source = caddy.pem_certificate(issued.cert_pem, issued.key_pem)
+            ca_before = certificates.fingerprint(certificates.load_certificate(layout.ca_cert.read_bytes()))
+            issued = own_certificate(appliance, settings, names)
+            cert_source = caddy_config.pem_certificate(issued.cert_pem, issued.key_pem)
+            ca_after = certificates.fingerprint(certificates.load_certificate(layout.ca_cert.read_bytes()))
+            if ca_after != ca_before:
+                log.warning("appliance CA replaced; clients must trust the new one",
+                            extra={"previous_fingerprint": ca_before, "fingerprint": ca_after})
         services = build_services(appliance, settings)
         scheduler = build_scheduler(services)
         app = create_app(services, settings=settings, scheduler=scheduler)
         app_server = AppServer(app, runtime_dir / "app.sock", threads=settings.app_threads,
-                               max_request_body_bytes=settings.max_request_body_bytes)
+                               max_request_body_bytes=settings.max_request_body_bytes,
+                               connection_limit=settings.app_connection_limit,
+                               channel_timeout=settings.app_channel_timeout_seconds)
         app_server.start()
         scheduler.start()
         # Only active workspaces: a cancelled one is read-only (undoing it resumes its indexing), and one whose
@@ -106,19 +153,24 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
         resumed = resume_workspaces(services, [w.id for w in services.workspaces.list_all() if w.status == "active"])
         if resumed:
             log.info("resumed indexing", extra={"sources": resumed})
-        config = caddy.build_config(settings, upstream_socket=app_server.socket_path,
-                                    storage_dir=layout.caddy_dir / "storage", certificates=cert_source,
-                                    demo_site_dir=layout.demo_site_dir)
+        config = caddy_config.build_config(settings, upstream_socket=app_server.socket_path,
+                                           storage_dir=layout.caddy_dir / "storage", certificates=cert_source,
+                                           demo_site_dir=layout.demo_site_dir, appliance_url=public_url(settings))
         supervisor = caddy.CaddySupervisor(binary, config, home=layout.caddy_dir,
                                            restart_delay=settings.caddy_restart_delay_seconds)
         supervisor.start()
         supervisor.wait_until_listening(settings.host, settings.port)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
-        fingerprint = certificates.fingerprint(certificates.load_certificate(layout.ca_cert.read_bytes()))
+        ca = certificates.load_certificate(layout.ca_cert.read_bytes())
+        fingerprint = certificates.fingerprint(ca)
+        own_ca = not settings.tls_cert_file
+        if own_ca and not certificates.is_constrained(ca):
+            log.warning("the appliance CA has no name constraints; set tls_replace_ca to replace it")
         log.info("serving", extra={"url": display_url(settings), "caddy_pid": supervisor.pid,
                                    "app_socket": str(app_server.socket_path), "version": __version__})
-        print(banner(settings, layout, fingerprint, own_ca=not settings.tls_cert_file), file=out, flush=True)
+        print(banner(settings, layout, fingerprint, own_ca=own_ca, previous_fingerprint=ca_before,
+                     unconstrained=own_ca and not certificates.is_constrained(ca)), file=out, flush=True)
         while not stop.wait(0.5):
             pass
         log.info("stopping on signal")
@@ -131,6 +183,7 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
             app_server.close()
         if services is not None:
             services.knowledge.close()
+            services.audit.flush_repeats(everything=True)
         appliance.close()
         shutil.rmtree(runtime_dir, ignore_errors=True)
         log.info("stopped")

@@ -25,10 +25,10 @@ def test_healthz_answers_without_login(client):
     assert response.get_json() == {"status": "alive"}
 
 
-def test_readyz_reports_databases_and_scheduler(client):
+def test_readyz_reports_databases_disk_and_scheduler(client):
     response = client.get("/readyz")
     assert response.status_code == 200
-    assert response.get_json() == {"status": "ready", "checks": {"databases": "ok", "scheduler": "ok"}}
+    assert response.get_json() == {"status": "ready", "checks": {"databases": "ok", "disk": "ok", "scheduler": "ok"}}
 
 
 def test_readyz_is_not_ready_without_a_running_scheduler(services, settings):

@@ -12,6 +12,9 @@ from appliance.knowledge.extract.document import Document, ExtractionError, Sect
 from appliance.knowledge.extract.limits import Limits, open_zip, read_member, refuse_doctype
 
 KIND = "Word document"
+# Word nests tables in tables and text boxes in shapes, a few dozen elements deep at most; the readers below walk
+# the tree recursively, so a part nested deeper than this is refused before they see it.
+MAX_DEPTH = 200
 _HEADING_NAME = re.compile(r"heading\s*([1-9])", re.I)
 # Subtrees with no text of their own for a reader: deleted runs, field codes, and the fallback copy of content
 # that Word writes twice for old readers (mc:Fallback).
@@ -43,9 +46,24 @@ def parse_part(archive: zipfile.ZipFile, part: str, *, name: str, kind: str, lim
     content = read_member(archive, part, name=name, kind=kind, limits=limits)
     refuse_doctype(content, name=name, part=part)
     try:
-        return ET.fromstring(content)
+        root = ET.fromstring(content)
     except ET.ParseError as error:
         raise ExtractionError(f"“{name}” is damaged: its {part} part is not well-formed XML.") from error
+    if _deeper_than(root, MAX_DEPTH):
+        raise ExtractionError(f"“{name}” nests its {part} part more than {MAX_DEPTH} elements deep, which no word "
+                              "processor writes; it cannot be read.")
+    return root
+
+
+def _deeper_than(root: ET.Element, limit: int) -> bool:
+    """Whether any element lies more than `limit` levels below `root`; walked without recursion."""
+    stack = [(root, 1)]
+    while stack:
+        element, depth = stack.pop()
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in element)
+    return False
 
 
 def _heading_levels(styles: ET.Element | None) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections import Counter
 from html.parser import HTMLParser
 from pathlib import PurePath
 
@@ -21,6 +22,8 @@ _BLOCKS = {"address", "article", "aside", "blockquote", "body", "br", "caption",
 _CELLS = {"td", "th"}
 _HEAD_CONTENT = {"head", "title", "meta", "link", "style", "script", "base", "noscript", "template"}
 _HEADINGS = {f"h{level}": level for level in range(1, 7)}
+# Open elements tracked at once; real pages nest a few dozen deep, a hostile one 90,000.
+MAX_DEPTH = 512
 # An opening tag closes an open element of these kinds, searching no further up than the boundary elements.
 _IMPLIED_END = {
     "li": ({"li"}, {"ul", "ol"}),
@@ -44,29 +47,49 @@ class _Element:
 
 
 class _PageParser(HTMLParser):
-    """Turns a page into ("heading", level, text, region) and ("paragraph", keep_lines, text, region) blocks."""
+    """Turns a page into ("heading", level, text, region) and ("paragraph", keep_lines, text, region) blocks.
+
+    What the open elements say (skipped, in main or article, inside svg) is kept as counts beside the stack, so each
+    tag costs the same however deep the page nests: a page of 90,000 nested divs must not take minutes."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.blocks: list[tuple[str, int, str, str]] = []
         self.title = ""
         self._stack: list[_Element] = []
+        self._open: Counter[str] = Counter()  # open elements by tag, regions ("@main") and skipped ones ("@skip")
         self._buffer: list[str] = []
         self._heading: int | None = None
         self._in_title = False
 
     @property
     def _skipping(self) -> bool:
-        return any(element.skipped for element in self._stack)
+        return self._open["@skip"] > 0
 
     @property
     def _region(self) -> str:
-        regions = {element.region for element in self._stack}
-        return "main" if "main" in regions else "article" if "article" in regions else "page"
+        return "main" if self._open["@main"] else "article" if self._open["@article"] else "page"
+
+    def _push(self, element: _Element) -> None:
+        if len(self._stack) >= MAX_DEPTH:
+            return  # deeper than any real page: its tags only carry their text
+        self._stack.append(element)
+        self._open[element.tag] += 1
+        self._open["@skip"] += element.skipped
+        if element.region:
+            self._open[f"@{element.region}"] += 1
+
+    def _pop_to(self, depth: int) -> None:
+        for element in self._stack[depth:]:
+            self._open[element.tag] -= 1
+            self._open["@skip"] -= element.skipped
+            if element.region:
+                self._open[f"@{element.region}"] -= 1
+        del self._stack[depth:]
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {key.lower(): (value or "") for key, value in attrs}
-        if tag == "title" and not self.title and not any(element.tag == "svg" for element in self._stack):
+        if tag == "title" and not self.title and not self._open["svg"]:
             self._in_title = True
         self._close_implied(tag)
         hidden = ("hidden" in values or values.get("aria-hidden", "").strip().lower() == "true"
@@ -87,7 +110,7 @@ class _PageParser(HTMLParser):
         if tag not in _VOID:
             is_main = tag == "main" or values.get("role") == "main"
             region = "main" if is_main else "article" if tag == "article" else None
-            self._stack.append(_Element(tag, tag in _SKIPPED or hidden, region))
+            self._push(_Element(tag, tag in _SKIPPED or hidden, region))
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.handle_starttag(tag, attrs)
@@ -97,16 +120,16 @@ class _PageParser(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag == "title":
             self._in_title = False
-        if not any(element.tag == tag for element in self._stack):
+        if not self._open[tag]:
             return  # a stray end tag: ignored, as browsers do
-        depth = max(index for index, element in enumerate(self._stack) if element.tag == tag)
+        depth = next(index for index in range(len(self._stack) - 1, -1, -1) if self._stack[index].tag == tag)
         if not self._skipping:  # text is emitted before the elements close, so it keeps their region
             if self._heading is not None:
                 if any(element.tag in _HEADINGS for element in self._stack[depth:]):
                     self._end_heading()
             elif tag in _BLOCKS or tag in _HEADINGS:
                 self._flush(keep_lines=tag == "pre")
-        del self._stack[depth:]
+        self._pop_to(depth)
 
     def handle_data(self, data: str) -> None:
         if self._in_title:
@@ -133,11 +156,13 @@ class _PageParser(HTMLParser):
             self._buffer, self._heading = [], None
 
     def _close_implied(self, tag: str) -> None:
-        if tag not in _HEAD_CONTENT and any(element.tag == "head" for element in self._stack):
+        if tag not in _HEAD_CONTENT and self._open["head"]:
             self.handle_endtag("head")  # a page that never closes <head> starts its body with the first other tag
         if tag in _BLOCKS and self._stack and self._stack[-1].tag == "p":
             self.handle_endtag("p")
         closes, boundary = _IMPLIED_END.get(tag, ((), ()))
+        if not any(self._open[name] for name in closes):
+            return
         for element in reversed(self._stack):
             if element.tag in boundary:
                 return

@@ -56,7 +56,7 @@ def test_the_declared_jobs_each_appear_once_with_their_interval(appliance, setti
     jobs = {spec.id: spec for spec in built.jobs}
 
     assert set(jobs) == {"send_outbox", "prune_expired", "checkpoint_databases", "verify_audit_log",
-                         "retention_sweep", "purge_cancelled_workspaces", "backup"}
+                         "retention_sweep", "purge_cancelled_workspaces", "backup", "resume_indexing"}
     assert jobs["backup"].every == dt.timedelta(hours=12)
     assert jobs["retention_sweep"].every == jobs["purge_cancelled_workspaces"].every == dt.timedelta(hours=1)
     assert jobs["send_outbox"].every == dt.timedelta(seconds=15)
@@ -101,9 +101,9 @@ def test_prune_forgets_expired_sessions_and_old_login_failures_and_says_how_many
 
     clock.advance(days=2)
     summary = prune_expired(db, sessions=services.sessions, tokens=services.tokens, throttle=services.throttle,
-                            runs=JobRuns(db, clock=clock))
+                            runs=JobRuns(db, clock=clock), audit=services.audit)
 
-    assert summary == {"sessions": 1, "link_tokens": 0, "login_failures": 1, "job_runs": 0}
+    assert summary == {"sessions": 1, "link_tokens": 0, "login_failures": 1, "job_runs": 0, "refusal_summaries": 0}
     assert db.query_one("SELECT count(*) FROM sessions")[0] == 0
     assert db.query_one("SELECT count(*) FROM login_failures")[0] == 0
 

@@ -157,3 +157,18 @@ def test_small_repetitive_members_are_not_mistaken_for_a_zip_bomb():
     data = docx(w_paragraph("Real text."), extra={"word/fontTable.xml": "<fonts>" + "<font/>" * 20000 + "</fonts>"})
 
     assert extract(data, filename="fonts.docx").sections[0].text == "Real text."
+
+
+@pytest.mark.parametrize("depth", [250, 1_500])
+def test_a_docx_nested_deeper_than_any_word_processor_writes_is_refused_by_name(depth):
+    # Deeper still (90,000) compresses past 100:1 and is refused as a zip bomb before it is parsed.
+    body = "<w:p><w:r>" + "<w:smartTag>" * depth + "<w:t>hi</w:t>" + "</w:smartTag>" * depth + "</w:r></w:p>"
+
+    with pytest.raises(ExtractionError, match="nests its word/document.xml part more than 200 elements deep"):
+        extract(docx(body), filename="deep.docx")
+
+
+def test_a_docx_nested_as_deep_as_real_documents_go_is_read():
+    body = "<w:p><w:r>" + "<w:smartTag>" * 120 + "<w:t>Deep but fine.</w:t>" + "</w:smartTag>" * 120 + "</w:r></w:p>"
+
+    assert extract(docx(body), filename="deep.docx").sections == [Section((), "Deep but fine.")]

@@ -154,10 +154,11 @@ def test_a_failing_job_is_in_status_and_mailed_to_operators_while_the_server_kee
 def test_jobs_list_runs_and_run_print_what_each_job_did(appliance_dirs):
     before = cli(appliance_dirs, "jobs", "list")
     assert before.returncode == 0, before.stderr
-    assert "prune_expired: forget expired sessions, link tokens, login failures and old job runs (every 1 h)" in \
+    assert ("prune_expired: forget expired sessions, link tokens, login failures and old job runs; summarise "
+            "repeated refusals (every 1 h)") in \
         before.stdout
     assert "send_outbox: send queued mail (every 15 s)" in before.stdout
-    assert before.stdout.count("last run:      never") == 7
+    assert before.stdout.count("last run:      never") == 8
 
     ran = cli(appliance_dirs, "jobs", "run", "prune_expired")
     assert ran.returncode == 0, ran.stderr
@@ -174,7 +175,8 @@ def test_jobs_list_runs_and_run_print_what_each_job_did(appliance_dirs):
         runs.stdout
     as_json = json.loads(cli(appliance_dirs, "jobs", "runs", "--job", "prune_expired", "--json").stdout)
     assert [(r["id"], r["outcome"], r["requested_by"]) for r in as_json] == [(1, "success", "cli")]
-    assert as_json[0]["summary"] == {"sessions": 0, "link_tokens": 0, "login_failures": 0, "job_runs": 0}
+    assert as_json[0]["summary"] == {"sessions": 0, "link_tokens": 0, "login_failures": 0, "job_runs": 0,
+                                     "refusal_summaries": 0}
     assert json.loads(cli(appliance_dirs, "jobs", "list", "--json").stdout)[1]["last_run"]["id"] == 1
     assert cli(appliance_dirs, "jobs", "runs", "--job", "send_outbox").stdout == "no runs yet\n"
 
@@ -184,12 +186,13 @@ def test_jobs_list_runs_and_run_print_what_each_job_did(appliance_dirs):
 
     status = chatspark("status", "--data-dir", str(appliance_dirs[0]), "--key-dir", str(appliance_dirs[1]),
                        "--port", str(free_port()))
-    assert "jobs:            all healthy (7 jobs)" in status.stdout
+    assert "jobs:            all healthy (8 jobs)" in status.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (("jobs", "run", "nope"), "chatspark: no job 'nope'; the jobs are backup, checkpoint_databases, prune_expired, "
-                              "purge_cancelled_workspaces, retention_sweep, send_outbox, verify_audit_log "
+                              "purge_cancelled_workspaces, resume_indexing, retention_sweep, send_outbox, "
+                              "verify_audit_log "
                               "(see `chatspark jobs list`)"),
     (("jobs", "runs", "--job", "nope"), "chatspark: no job 'nope'"),
     (("jobs", "runs", "--limit", "0"), "chatspark: limit must be between 1 and 500, not 0"),
