@@ -7,7 +7,7 @@ KEY_DIR  ?= var/keys
 PORT     ?= 8443
 DEMO_SITE_PORT ?= 8444
 
-.PHONY: run test fuzz bench clean
+.PHONY: run test fuzz chaos bench clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ test: $(VENV)/.installed-test $(VENV)/.installed-browser
 
 fuzz: $(VENV)/.installed-test
 	CHATSPARK_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest tests/server/openapi/test_schemathesis.py
+
+# SIGKILL `chatspark serve` 100 times under a mixed workload, then check every acknowledged write and every database.
+chaos: $(VENV)/.installed-test
+	CHATSPARK_CHAOS_KILLS=100 $(BIN)/python -m pytest -s tests/server/test_chaos.py
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
