@@ -39,6 +39,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     app.extensions["chatspark.appliance"] = services.appliance
     app.extensions["chatspark.services"] = services
     app.extensions["chatspark.scheduler"] = scheduler
+    app.extensions["chatspark.settings"] = settings
     app.register_blueprint(health.blueprint)
     app.register_blueprint(pages.blueprint)
     api.register(app)

@@ -17,7 +17,8 @@ def healthz():
     return jsonify(status="alive")
 
 
-def _readiness() -> dict[str, str]:
+def readiness() -> dict[str, str]:
+    """Each readiness check and 'ok' or what is wrong (databases, disk, scheduler)."""
     appliance = current_app.extensions["chatspark.appliance"]
     scheduler = current_app.extensions.get("chatspark.scheduler")
     checks = {"databases": "ok", "disk": _disk(appliance), "scheduler": "ok"}
@@ -48,7 +49,7 @@ def _disk(appliance) -> str:
 
 @blueprint.get("/readyz")
 def readyz():
-    checks = _readiness()
+    checks = readiness()
     ready = all(value == "ok" for value in checks.values())
     response = jsonify(status="ready" if ready else "not_ready", checks=checks)
     response.status_code = 200 if ready else 503
@@ -68,6 +69,6 @@ def index():
     ca = certificates.load_certificate(appliance.layout.ca_cert.read_bytes())
     return render_template(
         "index.html", version=__version__, appliance_id=appliance.appliance_id,
-        fingerprint=certificates.fingerprint(ca), ready=all(v == "ok" for v in _readiness().values()),
+        fingerprint=certificates.fingerprint(ca), ready=all(v == "ok" for v in readiness().values()),
         own_certificate=current_app.config["CHATSPARK_OWN_CERTIFICATE"],
     )

@@ -64,9 +64,13 @@ OPERATOR_PERMISSIONS: dict[str, str] = {
     "workspaces.legal_hold": "put any workspace on legal hold, which suspends its purges, or lift the hold",
     "jobs.read": "see the scheduled jobs, each run's outcome and what it did",
     "jobs.run": "run a scheduled job now (refused while a run of it is going on)",
-    "backups.create": "make a backup of every database now (restore and prune are on the command line only)",
+    "backups.create": "make a backup of every database now (restore is on the command line only)",
     "backups.read": "list the backups and read each one's verification results",
     "backups.verify": "verify a backup by restoring it into a scratch directory and checking it",
+    "backups.prune": "delete the backups beyond the kept number (never the newest verified one)",
+    "users.create": "create another appliance operator",
+    "audit.verify": "walk the audit log's HMAC chain now and name the first altered, removed or inserted row",
+    "appliance.overview": "see the appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail",
 }
 
 
@@ -76,6 +80,11 @@ def rank(role: str) -> int:
 
 def outranks_or_equals(role: str, other: str) -> bool:
     return _RANK[role] >= _RANK[other]
+
+
+def allowed(role: str) -> list[str]:
+    """Every workspace action `role` may take, in the table's order (what /api/v1/me tells the panel)."""
+    return [action for action, needed in WORKSPACE_PERMISSIONS.items() if _RANK[role] >= _RANK[needed]]
 
 
 def check(role: str | None, action: str, *, workspace_id: str) -> None:

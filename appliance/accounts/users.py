@@ -102,8 +102,10 @@ class UserService:
     def list_all(self) -> list[User]:
         return [user_from_row(r) for r in self._db.query("SELECT * FROM users ORDER BY created_at, email")]
 
-    def create_operator(self, *, email: str, password: str, display_name: str = "") -> User:
-        """An operator made by whoever holds the appliance's keys (CLI): active and verified at once."""
+    def create_operator(self, *, email: str, password: str, display_name: str = "", actor_id: str | None = None,
+                        client_address: str | None = None) -> User:
+        """An operator, active and verified at once: made by whoever holds the appliance's keys (the CLI), or by
+        another operator (`actor_id`) through the API."""
         email = check_email(email)
         self.policy.check(password, email=email, context=(display_name,))
         now = isoformat(self._clock.now())
@@ -117,8 +119,9 @@ class UserService:
                 (user_id, email, check_display_name(display_name), self.hasher.hash(normalise(password)), now, now,
                  now),
             )
-            self._audit.record("user.create_operator", actor_type="system", target_type="user", target_id=user_id,
-                               conn=conn)
+            self._audit.record("user.create_operator", actor_type="user" if actor_id else "system",
+                               actor_id=actor_id, target_type="user", target_id=user_id,
+                               client_address=client_address, conn=conn)
         return self.get(user_id)
 
     def create_pending(self, conn, *, email: str, password: str, display_name: str = "",

@@ -53,15 +53,7 @@ class PinnedClient:
         self._context.check_hostname = True
 
     def _fetch_ca(self) -> bytes:
-        # Unverified on purpose: what comes back is trusted only after its fingerprint matches the pin.
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        context.minimum_version = ssl.TLSVersion.TLSv1_3
-        response = self._send(context, "GET", "/ca.crt", None, {})
-        if response.status != 200:
-            raise ClientError(f"{self.host}:{self.port} did not serve its CA certificate (HTTP {response.status})")
-        return response.body
+        return _unverified_ca(self.host, self.port, self.timeout)
 
     def _check_pin(self, pem: bytes) -> bytes:
         cert = certificates.load_certificate(pem)
@@ -78,25 +70,59 @@ class PinnedClient:
         all_headers = {"Accept": "application/json", **(headers or {})}
         if payload is not None:
             all_headers["Content-Type"] = "application/json"
-        return self._send(self._context, method, path, payload, all_headers)
+        return _send(self.host, self.port, self.timeout, self._context, method, path, payload, all_headers)
+
+    def request_raw(self, method: str, path: str, payload: bytes, *, headers: dict[str, str]) -> Response:
+        """A request whose body is given as bytes (a file upload, with its own Content-Type in `headers`)."""
+        return _send(self.host, self.port, self.timeout, self._context, method, path, payload, headers)
 
     def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)
 
-    def _send(self, context: ssl.SSLContext, method: str, path: str, payload: bytes | None,
-              headers: dict[str, str]) -> Response:
-        conn = http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=context)
-        try:
-            conn.request(method, path, body=payload, headers=headers)
-            raw = conn.getresponse()
-            return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
-        except ssl.SSLCertVerificationError as exc:
-            raise PinMismatch(f"{self.host}:{self.port} presented a certificate the pinned CA did not issue: "
-                              f"{exc.verify_message}") from None
-        except (OSError, http.client.HTTPException) as exc:
-            raise ClientError(f"cannot reach the appliance at {self.host}:{self.port}: {exc}") from None
-        finally:
-            conn.close()
+
+
+def fetch_ca(base_url: str, *, timeout: float = 10.0) -> tuple[bytes, str]:
+    """The CA certificate an appliance serves at /ca.crt and its SHA-256 fingerprint, for a person to compare with
+    what `chatspark status` prints before pinning it (trust on first use). Nothing here is trusted yet."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ClientError(f"{base_url!r} is not an https:// URL")
+    host, port = parts.hostname, parts.port or 443
+    pem = _unverified_ca(host, port, timeout)
+    try:
+        cert = certificates.load_certificate(pem)
+    except (ValueError, ApplianceError):
+        raise ClientError(f"{host}:{port} served something that is not a certificate at /ca.crt; is it a ChatSpark "
+                          "appliance?") from None
+    return cert.public_bytes(serialization.Encoding.PEM), certificates.fingerprint(cert)
+
+
+def _unverified_ca(host: str, port: int, timeout: float) -> bytes:
+    # Unverified on purpose: what comes back is trusted only after its fingerprint matches the pin.
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    response = _send(host, port, timeout, context, "GET", "/ca.crt", None, {})
+    if response.status != 200:
+        raise ClientError(f"{host}:{port} did not serve its CA certificate (HTTP {response.status})")
+    return response.body
+
+
+def _send(host: str, port: int, timeout: float, context: ssl.SSLContext, method: str, path: str,
+          payload: bytes | None, headers: dict[str, str]) -> Response:
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
+    try:
+        conn.request(method, path, body=payload, headers=headers)
+        raw = conn.getresponse()
+        return Response(raw.status, {k.lower(): v for k, v in raw.getheaders()}, raw.read())
+    except ssl.SSLCertVerificationError as exc:
+        raise PinMismatch(f"{host}:{port} presented a certificate the pinned CA did not issue: "
+                          f"{exc.verify_message}") from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise ClientError(f"cannot reach the appliance at {host}:{port}: {exc}") from None
+    finally:
+        conn.close()
 
 
 def is_listening(host: str, port: int, timeout: float = 1.0) -> bool:

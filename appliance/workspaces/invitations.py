@@ -61,7 +61,9 @@ class InvitationService:
         self._lifetime = lifetime
 
     def invite(self, workspace_id: str, *, email: str, role: str, inviter_id: str, inviter_role: str,
-               client_address: str | None) -> Invitation:
+               client_address: str | None) -> tuple[Invitation, str]:
+        """Store and mail an invitation; returns it and its acceptance link, for the inviter to pass on where mail
+        cannot leave (audited: the link is handed over, never stored)."""
         email = check_email(email)
         try:
             check_recipient(email)
@@ -82,14 +84,15 @@ class InvitationService:
             conn.execute("UPDATE invitations SET revoked_at = ? WHERE workspace_id = ? AND email = ? "
                          "AND accepted_at IS NULL AND revoked_at IS NULL",
                          (isoformat(self._clock.now()), workspace_id, email))
-            self._insert_and_mail(conn, invitation_id, workspace_id, email, role, inviter_id)
+            link = self._insert_and_mail(conn, invitation_id, workspace_id, email, role, inviter_id)
             self._audit.record("invitation.create", actor_type="user", actor_id=inviter_id,
                                target_type="invitation", target_id=invitation_id, workspace_id=workspace_id,
-                               client_address=client_address, details={"role": role}, conn=conn)
-        return self.get(workspace_id, invitation_id)
+                               client_address=client_address, details={"role": role, "link_returned": True},
+                               conn=conn)
+        return self.get(workspace_id, invitation_id), link
 
     def _insert_and_mail(self, conn, invitation_id: str, workspace_id: str, email: str, role: str,
-                         inviter_id: str) -> None:
+                         inviter_id: str) -> str:
         token = new_token()
         now = self._clock.now()
         conn.execute(
@@ -104,10 +107,12 @@ class InvitationService:
                                             inviter=inviter.display_name, inviter_email=inviter.email,
                                             hours=int(self._lifetime.total_seconds() // 3600))
         self._outbox.enqueue(to=email, subject=subject, body=body, conn=conn)
+        return self._links.invitation(token)
 
     def resend(self, workspace_id: str, invitation_id: str, *, actor_id: str, actor_role: str,
-               client_address: str | None) -> Invitation:
-        """Revoke the open invitation and send a fresh one (new link, new expiry) to the same address."""
+               client_address: str | None) -> tuple[Invitation, str]:
+        """Revoke the open invitation and send a fresh one (new link, new expiry) to the same address; returns it and
+        its link, like `invite`."""
         old = self.get(workspace_id, invitation_id)
         if old.accepted_at:
             raise Conflict("this invitation was already accepted")
@@ -119,11 +124,11 @@ class InvitationService:
         with self._db.transaction() as conn:
             conn.execute("UPDATE invitations SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                          (isoformat(self._clock.now()), invitation_id))
-            self._insert_and_mail(conn, new_id, workspace_id, old.email, old.role, actor_id)
+            link = self._insert_and_mail(conn, new_id, workspace_id, old.email, old.role, actor_id)
             self._audit.record("invitation.resend", actor_type="user", actor_id=actor_id, target_type="invitation",
                                target_id=new_id, workspace_id=workspace_id, client_address=client_address,
-                               details={"replaces": invitation_id}, conn=conn)
-        return self.get(workspace_id, new_id)
+                               details={"replaces": invitation_id, "link_returned": True}, conn=conn)
+        return self.get(workspace_id, new_id), link
 
     def revoke(self, workspace_id: str, invitation_id: str, *, actor_id: str, client_address: str | None) -> None:
         invitation = self.get(workspace_id, invitation_id)

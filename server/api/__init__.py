@@ -12,13 +12,15 @@ from server.api import (
     jobs,
     knowledge,
     me,
+    overview,
     retention,
     users,
     workspaces,
 )
 
 # The areas in the order the OpenAPI document lists them; each module holds one blueprint.
-AREAS = (auth, me, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention, backups)
+AREAS = (auth, me, overview, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention,
+         backups)
 
 
 def register(app: Flask) -> None:

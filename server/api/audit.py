@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 
 from appliance.errors import ValidationError
 from appliance.exports.audit_events import to_csv
-from server.auth import operator_required, services
+from server.auth import client_address, operator_required, services
 from server.downloads import attachment
 
 blueprint = Blueprint("audit", __name__)
@@ -50,6 +50,19 @@ def audit_response(*, workspace_id: str | None = None):
              "client_address": e.client_address, "outcome": e.outcome, "details": e.details} for e in events]
     next_cursor = rows[-1]["seq"] if len(rows) == limit else None
     return jsonify(events=rows, next_after=next_cursor)
+
+
+@blueprint.post("/audit/verify")
+@operator_required
+def verify_audit():
+    """Walk the whole chain now; the answer names the first row that was altered, removed or inserted."""
+    svc = services()
+    result = svc.audit.verify()
+    svc.audit.record("audit.verify", actor_type="user", actor_id=g.user.id, client_address=client_address(),
+                     outcome="success" if result.ok else "failure",
+                     details={"rows_checked": result.rows_checked, "first_bad_seq": result.first_bad_seq})
+    return jsonify(ok=result.ok, rows_checked=result.rows_checked, first_bad_seq=result.first_bad_seq,
+                   problem=result.problem)
 
 
 @blueprint.get("/audit")

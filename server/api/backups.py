@@ -40,6 +40,13 @@ def get_backup(backup_id: str):
     return jsonify(backup=backups.describe(backups.get(backup_id)))
 
 
+@blueprint.post("/backups/prune")
+@operator_required
+def prune_backups():
+    result = services().backups.prune(actor=_actor())
+    return jsonify(deleted=result.deleted, kept=len(result.kept))
+
+
 @blueprint.post("/backups/<backup_id>/verify")
 @operator_required
 def verify_backup(backup_id: str):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, current_app, g, jsonify
 
+from appliance import __version__
+from appliance.accounts import permissions
 from appliance.errors import NotFound
 from server.api.auth import session_json
 from server.api.pagination import page
@@ -16,10 +18,14 @@ blueprint = Blueprint("me", __name__)
 @blueprint.get("/me")
 @login_required
 def me():
-    memberships = services().workspaces.list_for_user(g.user.id)
+    svc = services()
+    memberships = svc.workspaces.list_for_user(g.user.id)
+    settings = current_app.extensions["chatspark.settings"]
     return jsonify(user=g.user.public(), session=session_json(g.session, current_id=g.session.id),
-                   workspaces=[{"id": w.id, "name": w.name, "status": w.status, "role": role}
-                               for w, role in memberships])
+                   workspaces=[{"id": w.id, "name": w.name, "status": w.status, "role": role,
+                                "permissions": permissions.allowed(role)} for w, role in memberships],
+                   operator_permissions=sorted(permissions.OPERATOR_PERMISSIONS) if g.user.is_operator else [],
+                   appliance={"version": __version__, "mail_relay_configured": bool(settings.smtp_host)})
 
 
 @blueprint.post("/me/password")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Blueprint, g, jsonify, request
 
-from appliance.errors import NotFound
+from appliance.errors import NotFound, ValidationError
 from server.api.auth import session_json
 from server.api.pagination import page
+from server.api.payload import body, text
 from server.auth import client_address, operator_required, services
 
 blueprint = Blueprint("users", __name__)
@@ -17,6 +20,23 @@ blueprint = Blueprint("users", __name__)
 def list_users():
     users, next_after = page(services().users.list_all(), key=lambda u: u.id)
     return jsonify(users=[u.public() for u in users], next_after=next_after)
+
+
+@blueprint.post("/users")
+@operator_required
+def create_operator():
+    """Another operator, active at once; with `generate_password` the answer holds the password, shown this once."""
+    data = body()
+    password = text(data, "password", required=False)
+    generated = data.get("generate_password") is True
+    if generated == bool(password):
+        raise ValidationError("give 'password', or 'generate_password': true, not both")
+    if generated:
+        password = secrets.token_urlsafe(18)
+    user = services().users.create_operator(email=text(data, "email"), password=password,
+                                            display_name=text(data, "display_name", required=False) or "",
+                                            actor_id=g.user.id, client_address=client_address())
+    return jsonify(user=user.public(), **({"password": password} if generated else {})), 201
 
 
 @blueprint.post("/users/<user_id>/disable")

@@ -128,18 +128,18 @@ def list_invitations(workspace_id: str):
 def invite(workspace_id: str):
     role = workspace_role(workspace_id, "invitations.manage")
     data = body()
-    invitation = services().invitations.invite(workspace_id, email=text(data, "email"), role=text(data, "role"),
-                                               inviter_id=g.user.id, inviter_role=role,
-                                               client_address=client_address())
-    return jsonify(invitation=invitation.public()), 201
+    invitation, link = services().invitations.invite(workspace_id, email=text(data, "email"),
+                                                     role=text(data, "role"), inviter_id=g.user.id,
+                                                     inviter_role=role, client_address=client_address())
+    return jsonify(invitation=invitation.public(), accept_url=link), 201
 
 
 @blueprint.post("/workspaces/<workspace_id>/invitations/<invitation_id>/resend")
 def resend_invitation(workspace_id: str, invitation_id: str):
     role = workspace_role(workspace_id, "invitations.manage")
-    invitation = services().invitations.resend(workspace_id, invitation_id, actor_id=g.user.id, actor_role=role,
-                                               client_address=client_address())
-    return jsonify(invitation=invitation.public()), 201
+    invitation, link = services().invitations.resend(workspace_id, invitation_id, actor_id=g.user.id,
+                                                     actor_role=role, client_address=client_address())
+    return jsonify(invitation=invitation.public(), accept_url=link), 201
 
 
 @blueprint.delete("/workspaces/<workspace_id>/invitations/<invitation_id>")

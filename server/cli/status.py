@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from appliance import __version__
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
 from appliance.errors import ApplianceError
-from appliance.jobs.declared import JobState, job_states
-from appliance.jobs.runs import JobRuns
 from appliance.keys import certificates, masterkey
 from appliance.keys.pinning import ClientError, PinnedClient
-from appliance.mail.outbox import Outbox
+from appliance.monitoring import facts
 from appliance.services import build_services
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
@@ -25,12 +24,15 @@ from server.cli.options import EXIT_NOT_ANSWERING, read_passphrase, settings_fro
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     status = commands.add_parser("status", parents=[common], help="show what is installed and whether it answers",
-                                 description="Print version, directories, database sizes, certificate expiry and "
+                                 description="Print version, directories, database sizes, free disk, certificate "
+                                             "expiry, the mail outbox, the jobs, the newest verified backup and "
                                              "whether the service answers (exit 3 if it does not).")
     status.add_argument("--host", metavar="HOST", help="address the service listens on")
     status.add_argument("--port", type=int, metavar="PORT", help="HTTPS port")
     status.add_argument("--passphrase-file", type=Path, metavar="FILE",
                         help="passphrase for a wrapped master key, to show the mail outbox too")
+    status.add_argument("--json", action="store_true",
+                        help="print the facts as JSON (the same as GET /api/v1/overview, plus whether it answers)")
     status.set_defaults(handler=_status)
 
 
@@ -39,7 +41,7 @@ def _status(args: argparse.Namespace) -> int:
     wrapped = masterkey.is_wrapped(Path(settings.key_dir).expanduser())
     passphrase = read_passphrase(settings.passphrase_file) if wrapped and settings.passphrase_file else None
     report = collect(settings, now=SystemClock().now(), passphrase=passphrase)
-    print("\n".join(report.lines))
+    print(json.dumps(report.facts, indent=2) if args.json else "\n".join(report.lines))
     return 0 if report.service_answers else EXIT_NOT_ANSWERING
 
 
@@ -47,10 +49,7 @@ def _status(args: argparse.Namespace) -> int:
 class StatusReport:
     lines: list[str]
     service_answers: bool
-
-
-def _size(path: Path) -> int:
-    return sum(p.stat().st_size for p in (path, path.with_name(path.name + "-wal")) if p.exists())
+    facts: dict[str, Any]
 
 
 def _human(n: int) -> str:
@@ -61,69 +60,80 @@ def _human(n: int) -> str:
     return f"{n} B"
 
 
-def _keyed_lines(settings: Settings, layout: Layout, *, passphrase: str | None) -> list[str]:
-    """The mail outbox and the jobs, which need the keys: shown when they open here, said why not otherwise."""
+def _keyed_facts(settings: Settings, layout: Layout, *, passphrase: str | None) -> dict[str, Any]:
+    """The outbox, jobs, backups and audit facts, which need the keys; or why they are unknown here."""
     if masterkey.is_wrapped(layout.key_dir) and passphrase is None:
-        unknown = "unknown (give --passphrase-file to open the keys)"
-        return [f"mail:            {unknown}", f"jobs:            {unknown}"]
+        return {"unknown": "give --passphrase-file to open the keys"}
     try:
         appliance = open_appliance(layout, clock=SystemClock(), passphrase=passphrase)
     except ApplianceError as exc:
-        return [f"mail:            unknown ({exc})", f"jobs:            unknown ({exc})"]
+        return {"unknown": str(exc)}
     try:
-        state = Outbox(appliance.control_db, clock=appliance.clock, relay=None, sender=settings.mail_from).status()
-        declared = build_services(appliance, settings).jobs
-        jobs = job_states(JobRuns(appliance.control_db, clock=appliance.clock), declared)
+        return facts.keyed(appliance, settings, jobs=build_services(appliance, settings).jobs)
     finally:
         appliance.close()
-    relay = settings.smtp_host or "no relay configured: mail waits in the outbox"
-    text = f"{state.pending} queued, {state.failed} failed ({relay})"
-    if state.oldest_pending_at:
-        text += f"; oldest queued since {state.oldest_pending_at:%Y-%m-%d %H:%M} UTC"
-    if state.last_error:
-        text += f"; last error: {state.last_error}"
-    return [f"mail:            {text}", *_job_lines(jobs)]
 
 
-def _job_lines(states: list[JobState]) -> list[str]:
-    """One line per job whose last run failed, or one saying all is well."""
-    failing = [state for state in states if state.failing]
-    if not failing:
-        return [f"jobs:            all healthy ({len(states)} jobs)"]
-    return [f"job failing:     {state.spec.id} since its run at {state.last_run.started_at:%Y-%m-%d %H:%M} UTC: "
-            f"{state.last_run.error} (see `chatspark jobs runs --job {state.spec.id}`)" for state in failing]
+def _lines(found: dict[str, Any]) -> list[str]:
+    lines = [f"version:         {found['version']}",
+             f"data directory:  {found['data_dir']}{'' if found['data_dir_exists'] else ' (missing)'}",
+             f"key directory:   {found['key_dir']}{'' if found['key_dir_exists'] else ' (missing)'}"]
+    if "databases" in found:
+        databases = found["databases"]
+        lines.append(f"control.db:      {_human(databases['control_bytes'])}")
+        lines.append(f"workspaces:      {databases['workspaces']} database(s), {_human(databases['workspaces_bytes'])}")
+        if databases["keystore_bytes"] is not None:
+            lines.append(f"keys.db:         {_human(databases['keystore_bytes'])}")
+    if "disk" in found:
+        disk = found["disk"]
+        low = "; below the free space readiness needs" if disk["free_bytes"] < disk["min_free_bytes"] else ""
+        lines.append(f"data disk:       {_human(disk['free_bytes'])} free of {_human(disk['total_bytes'])}{low}")
+    if "certificate" in found:
+        cert = found["certificate"]
+        lines.append(f"certificate:     {', '.join(cert['names'])}; expires {cert['expires_at'][:10]} "
+                     f"({cert['days_left']} days{'; renewed at next start' if cert['renewed_at_next_start'] else ''})")
+    if "ca_fingerprint" in found:
+        lines.append(f"CA fingerprint:  SHA-256 {found['ca_fingerprint']}")
+    if "unknown" in found:
+        lines += [f"mail:            unknown ({found['unknown']})", f"jobs:            unknown ({found['unknown']})"]
+    elif "mail" in found:
+        mail = found["mail"]
+        text = (f"{mail['queued']} queued, {mail['failed']} failed "
+                f"({mail['relay'] or 'no relay configured: mail waits in the outbox'})")
+        if mail["oldest_queued_at"]:
+            text += f"; oldest queued since {mail['oldest_queued_at'][:16].replace('T', ' ')} UTC"
+        if mail["last_error"]:
+            text += f"; last error: {mail['last_error']}"
+        lines.append(f"mail:            {text}")
+        failing = [job for job in found["jobs"] if job["failing"]]
+        if not failing:
+            lines.append(f"jobs:            all healthy ({len(found['jobs'])} jobs)")
+        for job in failing:
+            run = job["last_run"]
+            lines.append(f"job failing:     {job['id']} since its run at {run['started_at'][:16].replace('T', ' ')} "
+                         f"UTC: {run['error']} (see `chatspark jobs runs --job {job['id']}`)")
+        newest = found["backups"]["newest_verified"]
+        lines.append("backups:         " + (f"newest verified {newest['created_at'][:16].replace('T', ' ')} UTC "
+                                          f"({newest['id']})" if newest else
+                                          f"none verified yet ({found['backups']['count']} made)"))
+    return lines
 
 
 def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = None) -> StatusReport:
-    """Public files, the outbox when the keys open here, and the service's health endpoint."""
+    """Public files, the keyed facts when the keys open here, and the service's health endpoint."""
     layout = Layout.of(settings.data_dir, settings.key_dir)
-    lines = [f"version:         {__version__}",
-             f"data directory:  {layout.data_dir}{'' if layout.data_dir.is_dir() else ' (missing)'}",
-             f"key directory:   {layout.key_dir}{'' if layout.key_dir.is_dir() else ' (missing)'}"]
+    found = facts.files(layout, settings, now=now)
     if layout.control_db.exists():
-        workspaces = sorted(layout.workspaces_dir.glob("*.db")) if layout.workspaces_dir.is_dir() else []
-        lines.append(f"control.db:      {_human(_size(layout.control_db))}")
-        lines.append(f"workspaces:      {len(workspaces)} database(s), {_human(sum(_size(p) for p in workspaces))}")
-    if layout.keystore_db.exists():
-        lines.append(f"keys.db:         {_human(_size(layout.keystore_db))}")
-    cert_file = settings.tls_cert_file or layout.server_cert
-    ca_pem = layout.ca_cert.read_bytes() if layout.ca_cert.exists() else None
-    if Path(cert_file).exists():
-        cert = certificates.load_certificate(Path(cert_file).read_bytes())
-        expires = cert.not_valid_after_utc
-        days = (expires - now).days
-        lines.append(f"certificate:     {', '.join(certificates.names_of(cert))}; expires {expires:%Y-%m-%d} "
-                     f"({days} days{'; renewed at next start' if days < 30 and not settings.tls_cert_file else ''})")
-    if ca_pem:
-        ca = certificates.load_certificate(ca_pem)
-        lines.append(f"CA fingerprint:  SHA-256 {certificates.fingerprint(ca)}")
-    if layout.control_db.exists():
-        lines += _keyed_lines(settings, layout, passphrase=passphrase)
+        found.update(_keyed_facts(settings, layout, passphrase=passphrase))
+    lines = _lines(found)
     answers = False
     url_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("::1" if settings.host == "::" else settings.host)
     url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{settings.port}"
+    service: dict[str, Any] = {"url": url, "answers": False}
+    ca_pem = layout.ca_cert.read_bytes() if layout.ca_cert.exists() else None
     if ca_pem is None:
         lines.append(f"service:         unknown (no CA certificate at {layout.ca_cert})")
+        service["problem"] = "no CA certificate"
     else:
         try:
             client = PinnedClient(url, ca_fingerprint=certificates.fingerprint(certificates.load_certificate(ca_pem)),
@@ -132,8 +142,11 @@ def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = No
             answers = health.status == 200
             state = health.json().get("status", "?") if health.body else "?"
             lines.append(f"service:         {url} answers: {state} (HTTP {health.status})")
+            service.update(answers=answers, status=state)
         except ClientError as exc:
             lines.append(f"service:         not answering at {url} ({exc})")
+            service["problem"] = str(exc)
         except ApplianceError as exc:
             lines.append(f"service:         {url} is not this appliance ({exc})")
-    return StatusReport(lines, answers)
+            service["problem"] = str(exc)
+    return StatusReport(lines, answers, {**found, "service": service})

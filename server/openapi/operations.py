@@ -19,6 +19,7 @@ from server.openapi.schemas import (
     DAY,
     GRANTABLE_ROLES,
     INTEGER,
+    MAYBE_STRING,
     MESSAGE,
     STRING,
     TIME,
@@ -126,7 +127,8 @@ def operations() -> list[tuple]:
     sessions = paged("sessions", ref("Session"))
     user = wrapped("user", ref("User"))
     workspace = wrapped("workspace", ref("Workspace"))
-    invitation = wrapped("invitation", ref("Invitation"))
+    invited = obj({"invitation": ref("Invitation"), "accept_url": {**STRING, "description": "The invitation's link "
+                                                                    "(single use, bound to the address)."}})
     agent = wrapped("agent", ref("Agent"))
     source = wrapped("source", ref("Source"))
     settled = {**array(ref("KeySettlement")), "description": "The API keys that answered to the member and what "
@@ -158,7 +160,9 @@ def operations() -> list[tuple]:
          obj({"invitation": ref("Invitation"), "user_id": STRING, "new_account": BOOLEAN,
                   "email_verification_sent": BOOLEAN}), {404, 409}),
         ("get", "/me", "me.me", "The caller's account, session and workspaces", "session", None, 200,
-         obj({"user": ref("User"), "session": ref("Session"), "workspaces": array(ref("Membership"))}),
+         obj({"user": ref("User"), "session": ref("Session"), "workspaces": array(ref("Membership")),
+              "operator_permissions": {**array(STRING), "description": "An operator's appliance actions."},
+              "appliance": obj({"version": STRING, "mail_relay_configured": BOOLEAN})}),
          set()),
         ("post", "/me/password", "me.change_password", "Change password, ending the caller's other sessions",
          "session", json_body("current_password", "new_password"), 200,
@@ -197,10 +201,11 @@ def operations() -> list[tuple]:
          obj({"user_id": STRING, "api_keys": settled, "message": MESSAGE}), {409}),
         ("get", f"{W}/invitations", "workspaces.list_invitations", "The workspace's invitations", "member", None,
          200, paged("invitations", ref("Invitation")), set()),
-        ("post", f"{W}/invitations", "workspaces.invite", "Invite someone by email", "member",
-         json_body("email", "role", role={"enum": GRANTABLE_ROLES}), 201, invitation, {409}),
+        ("post", f"{W}/invitations", "workspaces.invite",
+         "Invite someone by email; the answer holds the link too, for passing on where mail cannot leave (audited)",
+         "member", json_body("email", "role", role={"enum": GRANTABLE_ROLES}), 201, invited, {409}),
         ("post", f"{W}/invitations/{{invitation_id}}/resend", "workspaces.resend_invitation",
-         "Resend an invitation with a fresh link", "member", None, 201, invitation, {409}),
+         "Resend an invitation with a fresh link (in the answer too, audited)", "member", None, 201, invited, {409}),
         ("delete", f"{W}/invitations/{{invitation_id}}", "workspaces.revoke_invitation", "Revoke an invitation",
          "member", None, 204, None, {409}),
         ("get", f"{W}/audit", "workspaces.workspace_audit", "The workspace's audit trail", "member", None, 200,
@@ -285,6 +290,10 @@ def operations() -> list[tuple]:
          set()),
         ("get", "/users", "users.list_users", "Every user account", "operator", None, 200,
          paged("users", ref("User")), set()),
+        ("post", "/users", "users.create_operator",
+         "Create another appliance operator (with a password, or one generated and shown once)", "operator",
+         json_body("email", optional=("display_name", "password", "generate_password"), generate_password=BOOLEAN),
+         201, obj({"user": ref("User"), "password": STRING}, optional=("password",)), {409}),
         ("post", "/users/{user_id}/disable", "users.disable_user",
          "Disable an account, ending its sessions and revoking (or handing over) its API keys", "operator", None,
          200, obj({"user": ref("User"), "api_keys": settled}), {404, 409}),
@@ -296,6 +305,13 @@ def operations() -> list[tuple]:
          "operator", None, 204, None, {404}),
         ("get", "/audit", "audit.appliance_audit", "The whole audit log", "operator", None, 200, CSV_OR_JSON,
          set()),
+        ("post", "/audit/verify", "audit.verify_audit",
+         "Verify the audit log's HMAC chain now; names the first altered, removed or inserted row", "operator",
+         None, 200, obj({"ok": BOOLEAN, "rows_checked": INTEGER, "first_bad_seq": {"type": ["integer", "null"]},
+                         "problem": MAYBE_STRING}), set()),
+        ("get", "/overview", "overview.overview",
+         "The appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail, the audit chain",
+         "operator", None, 200, ref("Overview"), set()),
         ("get", "/jobs", "jobs.list_jobs", "The scheduled jobs: how each last ran, and when it runs next",
          "operator", None, 200, obj({"jobs": array(ref("Job"))}), set()),
         ("get", "/jobs/runs", "jobs.list_runs", "Runs of the scheduled jobs, newest first", "operator", None, 200,
@@ -342,6 +358,9 @@ def operations() -> list[tuple]:
          "operator", None, 200, obj({"backups": array(ref("Backup"))}), set()),
         ("get", "/backups/{backup_id}", "backups.get_backup", "One backup", "operator", None, 200,
          wrapped("backup", ref("Backup")), {404}),
+        ("post", "/backups/prune", "backups.prune_backups",
+         "Delete the backups beyond backup_keep (never the newest verified one)", "operator", None, 200,
+         obj({"deleted": array(STRING), "kept": INTEGER}), {409}),
         ("post", "/backups/{backup_id}/verify", "backups.verify_backup",
          "Verify a backup by restoring it into a scratch directory; the result is recorded", "operator", None, 200,
          wrapped("backup", ref("Backup")), {404, 409}),

@@ -95,8 +95,8 @@ class World:
         """An open invitation by the workspace's owner: its id and the token mailed to the invitee."""
         email = self.new_email("invitee")
         owner_id = self.services.workspaces.get(workspace_id).owner_id
-        invitation = self.services.invitations.invite(workspace_id, email=email, role=role, inviter_id=owner_id,
-                                                      inviter_role="owner", client_address=None)
+        invitation, _ = self.services.invitations.invite(workspace_id, email=email, role=role, inviter_id=owner_id,
+                                                         inviter_role="owner", client_address=None)
         return invitation.id, self.mailed_token(email)
 
     def totp_code(self, user_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from pathlib import Path
@@ -91,3 +92,16 @@ def test_status_of_a_serving_appliance_reports_it_answers(own_appliance):
     assert "answers: ready (HTTP 200)" in result.stdout
     fingerprint = certificates.fingerprint(certificates.load_certificate(running.ca_file.read_bytes()))
     assert fingerprint in result.stdout
+
+
+def test_status_json_gives_the_overview_facts_and_whether_the_service_answers(own_appliance):
+    running = own_appliance.start()
+    result = chatspark("status", "--json", "--data-dir", str(running.data_dir), "--key-dir", str(running.key_dir),
+                       "--port", str(running.port))
+    assert result.returncode == 0, result.stdout + result.stderr
+    found = json.loads(result.stdout)
+    assert found["service"]["answers"] is True and found["service"]["status"] == "ready"
+    assert found["ca_fingerprint"] == certificates.fingerprint(
+        certificates.load_certificate(running.ca_file.read_bytes()))
+    assert {"version", "databases", "disk", "certificate", "mail", "jobs", "backups", "audit"} <= set(found)
+    assert {job["id"] for job in found["jobs"]} >= {"backup", "send_outbox", "verify_audit_log"}
