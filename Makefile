@@ -7,7 +7,7 @@ KEY_DIR  ?= var/keys
 PORT     ?= 8443
 DEMO_SITE_PORT ?= 8444
 
-.PHONY: run test fuzz chaos bench clean
+.PHONY: run test panel screenshots fuzz chaos bench clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,19 @@ $(VENV)/.installed-browser:
 		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core; }
 	@mkdir -p $(VENV) && touch $@
 
+# The panel's Qt wheel (PySide6-Essentials) needs these system libraries; a desktop has them, a bare server may not.
+QT_DEBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
+	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 \
+	libxcb-image0 fonts-dejavu-core
+$(VENV)/.installed-qt:
+	dpkg -s $(QT_DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(QT_DEBS); }
+	@mkdir -p $(VENV) && touch $@
+
+$(VENV)/.installed-panel: pyproject.toml $(VENV)/.installed-run $(VENV)/.installed-qt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[panel]'
+	touch $@
+
 DEMO_OPERATOR ?= admin@chatspark.test
 DEMO_PASSWORD_FILE := var/demo-operator-password.txt
 
@@ -43,9 +56,17 @@ run: $(VENV)/.installed-run
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT) \
 		--demo-site-port $(DEMO_SITE_PORT)
 
-test: $(VENV)/.installed-test $(VENV)/.installed-browser
-	$(BIN)/ruff check appliance server tests bench
+test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-qt
+	$(BIN)/ruff check appliance server gui tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The control panel, connected to the appliance `make run` serves (run that first, in another terminal).
+panel: $(VENV)/.installed-panel
+	$(BIN)/chatspark panel --url https://localhost:$(PORT)
+
+# Every screen of the panel at 1280x800, signed in to a test appliance, as PNGs in var/panel-screenshots/.
+screenshots: $(VENV)/.installed-test $(VENV)/.installed-qt
+	$(BIN)/python -m pytest -q tests/gui/test_screens.py
 
 fuzz: $(VENV)/.installed-test
 	CHATSPARK_FUZZ_EXAMPLES=200 $(BIN)/python -m pytest tests/server/openapi/test_schemathesis.py

@@ -162,3 +162,24 @@ def test_only_entry_points_import_the_composition_root():
     graph = import_graph(ROOT, "appliance")
 
     assert sorted(name for name, imported in graph.items() if "appliance.services" in imported) == []
+
+
+def test_the_panel_reaches_no_database_and_no_server_code():
+    # The panel is a client of the HTTPS API (DESIGN.md, "Processes"): nothing it imports, however indirectly, may
+    # open a database or run the server's code.
+    graph = import_graph(ROOT, *_project_packages())
+    reached, todo = set(), [name for name in graph if name.split(".")[0] == "gui"]
+    while todo:
+        module = todo.pop()
+        if module not in reached:
+            reached.add(module)
+            todo.extend(graph[module])
+
+    assert len([m for m in reached if m.startswith("gui.")]) > 20
+    assert sorted(m for m in reached if m.startswith(("appliance.storage", "appliance.services", "server"))) == []
+    assert [m for m in reached if "sqlcipher3" in _top_level(imported_modules(_path_of(m)))] == []
+
+
+def _path_of(module: str) -> Path:
+    path = ROOT.joinpath(*module.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")

@@ -29,8 +29,11 @@ WORKSPACE_PERMISSIONS: dict[str, str] = {
     "leads.delete": "admin",
     "workspace.update": "admin",
     "members.manage": "admin",
+    "invitations.read": "admin",
     "invitations.manage": "admin",
     "audit.read": "admin",
+    # Keys are read apart from managed so that a cancelled (read-only) workspace still shows them.
+    "api_keys.read": "admin",
     "api_keys.manage": "admin",
     # The whole workspace at once, leads included, encrypted to the caller's passphrase; also what a data-subject
     # export searches: the workspaces where the caller may take this action.

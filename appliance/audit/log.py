@@ -263,8 +263,9 @@ class AuditLog:
 
     def events(self, *, workspace_id: str | None = None, actor_id: str | None = None, action: str | None = None,
                outcome: str | None = None, since: dt.datetime | None = None, until: dt.datetime | None = None,
-               after_seq: int | None = None, limit: int = 100) -> list[AuditEvent]:
-        """Rows matching every filter, oldest first; pass the last seq seen as `after_seq` for the next page.
+               after_seq: int | None = None, limit: int = 100, newest_first: bool = False) -> list[AuditEvent]:
+        """Rows matching every filter, oldest first (or newest first); pass the last seq seen as `after_seq` for
+        the next page, which continues in the same order.
 
         `action` matches that action and those under it ("auth" or "auth." matches "auth.login"); `since` is
         inclusive and `until` exclusive.
@@ -278,7 +279,8 @@ class AuditLog:
         workspace_id, actor_id, action = (None if text is None else neutralise(text)
                                           for text in (workspace_id, actor_id, action))
         rows = queries.select_rows(self._db.connection, workspace_id=workspace_id, actor_id=actor_id, action=action,
-                                   outcome=outcome, since=since, until=until, after_seq=after_seq, limit=limit)
+                                   outcome=outcome, since=since, until=until, after_seq=after_seq, limit=limit,
+                                   newest_first=newest_first)
         return [_event(row) for row in rows]
 
     @staticmethod

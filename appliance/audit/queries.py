@@ -62,8 +62,9 @@ def write_head(conn: Any, value: str) -> None:
 
 def select_rows(conn: Any, *, workspace_id: str | None, actor_id: str | None, action: str | None,
                 outcome: str | None, since: dt.datetime | None, until: dt.datetime | None,
-                after_seq: int | None, limit: int) -> list[StoredRow]:
-    """Rows matching every filter given, oldest first; `action` matches itself and its dotted children."""
+                after_seq: int | None, limit: int, newest_first: bool = False) -> list[StoredRow]:
+    """Rows matching every filter given, oldest first (or newest first, `after_seq` then continuing below it);
+    `action` matches itself and its dotted children."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (("workspace_id", workspace_id), ("actor_id", actor_id), ("outcome", outcome)):
@@ -82,10 +83,11 @@ def select_rows(conn: Any, *, workspace_id: str | None, actor_id: str | None, ac
         clauses.append("at < ?")
         params.append(isoformat(until))
     if after_seq is not None:
-        clauses.append("seq > ?")
+        clauses.append("seq < ?" if newest_first else "seq > ?")
         params.append(after_seq)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    return [_stored(row) for row in conn.execute(f"{_SELECT}{where} ORDER BY seq LIMIT ?", [*params, limit])]
+    order = "seq DESC" if newest_first else "seq"
+    return [_stored(row) for row in conn.execute(f"{_SELECT}{where} ORDER BY {order} LIMIT ?", [*params, limit])]
 
 
 def _stored(row: Any) -> StoredRow:

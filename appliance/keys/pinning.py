@@ -65,16 +65,20 @@ class PinnedClient:
             )
         return cert.public_bytes(serialization.Encoding.PEM)
 
-    def request(self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None) -> Response:
+    def request(self, method: str, path: str, *, body: Any = None, headers: dict[str, str] | None = None,
+                timeout: float | None = None) -> Response:
+        """`timeout` (seconds) overrides the client's for this request: one known to be slow (a backup)."""
         payload = None if body is None else json.dumps(body).encode()
         all_headers = {"Accept": "application/json", **(headers or {})}
         if payload is not None:
             all_headers["Content-Type"] = "application/json"
-        return _send(self.host, self.port, self.timeout, self._context, method, path, payload, all_headers)
+        return _send(self.host, self.port, timeout or self.timeout, self._context, method, path, payload,
+                     all_headers)
 
-    def request_raw(self, method: str, path: str, payload: bytes, *, headers: dict[str, str]) -> Response:
+    def request_raw(self, method: str, path: str, payload: bytes, *, headers: dict[str, str],
+                    timeout: float | None = None) -> Response:
         """A request whose body is given as bytes (a file upload, with its own Content-Type in `headers`)."""
-        return _send(self.host, self.port, self.timeout, self._context, method, path, payload, headers)
+        return _send(self.host, self.port, timeout or self.timeout, self._context, method, path, payload, headers)
 
     def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)

@@ -23,6 +23,10 @@ class Workspace:
     created_at: str
     owner_id: str | None
     owner_email: str | None
+    purge_after: str | None = None        # when a cancelled workspace is purged (unless undone or held)
+    purge_started_at: str | None = None   # the purge has begun: it can no longer be undone
+    legal_hold_since: str | None = None   # a hold keeps it from being purged and its records from being deleted
+    legal_hold_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,8 @@ class Member:
 
 
 _SELECT = """
-SELECT w.id, w.name, w.status, w.created_at, u.id AS owner_id, u.email AS owner_email
+SELECT w.id, w.name, w.status, w.created_at, u.id AS owner_id, u.email AS owner_email, w.purge_after,
+       w.purge_started_at, w.legal_hold_since, w.legal_hold_reason
 FROM workspaces w
 LEFT JOIN memberships m ON m.workspace_id = w.id AND m.role = 'owner'
 LEFT JOIN users u ON u.id = m.user_id
@@ -43,7 +48,8 @@ LEFT JOIN users u ON u.id = m.user_id
 
 
 def _workspace(row) -> Workspace:
-    return Workspace(row["id"], row["name"], row["status"], row["created_at"], row["owner_id"], row["owner_email"])
+    return Workspace(row["id"], row["name"], row["status"], row["created_at"], row["owner_id"], row["owner_email"],
+                     row["purge_after"], row["purge_started_at"], row["legal_hold_since"], row["legal_hold_reason"])
 
 
 def check_name(name: object) -> str:

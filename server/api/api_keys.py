@@ -12,13 +12,13 @@ blueprint = Blueprint("api_keys", __name__)
 W = "/workspaces/<workspace_id>"
 
 
-def _for_people_only(workspace_id: str) -> None:
-    workspace_role(workspace_id, "api_keys.manage")
+def _for_people_only(workspace_id: str, action: str = "api_keys.manage") -> None:
+    workspace_role(workspace_id, action)
 
 
 @blueprint.get(f"{W}/api-keys")
 def list_keys(workspace_id: str):
-    _for_people_only(workspace_id)
+    _for_people_only(workspace_id, "api_keys.read")
     keys, next_after = page(services().api_keys.list(workspace_id), key=lambda k: k.id)
     return jsonify(api_keys=[k.public() for k in keys], next_after=next_after)
 

@@ -37,10 +37,13 @@ def _int(name: str, default: int | None) -> int | None:
 
 def audit_response(*, workspace_id: str | None = None):
     limit = min(_int("limit", 100), MAX_PAGE)
+    order = request.args.get("order", "oldest")
+    if order not in ("oldest", "newest"):
+        raise ValidationError("'order' is oldest or newest")
     events = services().audit.events(
         workspace_id=workspace_id or request.args.get("workspace_id"), actor_id=request.args.get("actor_id"),
         action=request.args.get("action"), outcome=request.args.get("outcome"), since=_instant("since"),
-        until=_instant("until"), after_seq=_int("after", None), limit=limit,
+        until=_instant("until"), after_seq=_int("after", None), limit=limit, newest_first=order == "newest",
     )
     if request.args.get("format") == "csv":
         return Response(to_csv(events), mimetype="text/csv",

@@ -7,7 +7,7 @@ replace its own databases and keys under itself.
 
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify
+from flask import Blueprint, current_app, g, jsonify
 
 from appliance.backups.service import Actor
 from server.auth import client_address, operator_required, services
@@ -30,7 +30,8 @@ def create_backup():
 @operator_required
 def list_backups():
     backups = services().backups
-    return jsonify(backups=[backups.describe(b) for b in backups.list()])
+    settings = current_app.extensions["chatspark.settings"]
+    return jsonify(backups=[backups.describe(b) for b in backups.list()], keep=settings.backup_keep)
 
 
 @blueprint.get("/backups/<backup_id>")

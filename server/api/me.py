@@ -25,7 +25,9 @@ def me():
                    workspaces=[{"id": w.id, "name": w.name, "status": w.status, "role": role,
                                 "permissions": permissions.allowed(role)} for w, role in memberships],
                    operator_permissions=sorted(permissions.OPERATOR_PERMISSIONS) if g.user.is_operator else [],
-                   appliance={"version": __version__, "mail_relay_configured": bool(settings.smtp_host)})
+                   appliance={"version": __version__, "mail_relay_configured": bool(settings.smtp_host),
+                              "cancellation_purge_days": settings.cancellation_purge_days,
+                              "api_key_grace_hours": settings.api_key_grace_hours})
 
 
 @blueprint.post("/me/password")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
 
+from appliance.accounts import permissions
 from appliance.accounts.users import check_email
 from appliance.errors import PermissionDenied, ValidationError
 from server.api.audit import audit_response
@@ -15,10 +16,19 @@ blueprint = Blueprint("workspaces", __name__)
 
 
 def workspace_json(workspace, role: str | None = None) -> dict:
+    """`role` is the caller's (None when an operator lists every workspace). The purge date is every member's to
+    know (it is mailed to them); the legal hold, whose reason may name a dispute, only operators' and those whose role
+    may read retention settings (`legal_hold` is then null when there is none, and absent otherwise)."""
     data = {"id": workspace.id, "name": workspace.name, "status": workspace.status,
-            "created_at": workspace.created_at, "owner": {"id": workspace.owner_id, "email": workspace.owner_email}}
+            "created_at": workspace.created_at, "owner": {"id": workspace.owner_id, "email": workspace.owner_email},
+            "purge_after": workspace.purge_after if workspace.status == "cancelled" else None,
+            "purge_started_at": workspace.purge_started_at}
     if role is not None:
         data["role"] = role
+    operator = g.user is not None and g.user.is_operator
+    if operator or (role is not None and "retention.read" in permissions.allowed(role)):
+        data["legal_hold"] = ({"since": workspace.legal_hold_since, "reason": workspace.legal_hold_reason}
+                              if workspace.legal_hold_since else None)
     return data
 
 
@@ -119,7 +129,7 @@ def _removal_message(left: bool, settled) -> str:
 
 @blueprint.get("/workspaces/<workspace_id>/invitations")
 def list_invitations(workspace_id: str):
-    workspace_role(workspace_id, "invitations.manage")
+    workspace_role(workspace_id, "invitations.read")
     invitations, next_after = page(services().invitations.list(workspace_id), key=lambda i: i.id)
     return jsonify(invitations=[i.public() for i in invitations], next_after=next_after)
 

@@ -13,7 +13,7 @@ from server.cli.options import EXIT_FAILURE, common_options
 
 # Each adds its own subcommands through `register(commands, common)`, in the order `chatspark --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "server.cli.init", "server.cli.serve", "server.cli.status",
+    "server.cli.init", "server.cli.serve", "server.cli.status", "server.cli.panel",
     "server.cli.users", "server.cli.audit", "server.cli.eval", "server.cli.models", "server.cli.demo",
     "server.cli.retention",
     "server.cli.export",

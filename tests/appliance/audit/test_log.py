@@ -387,6 +387,17 @@ def test_after_seq_pages_through_the_log_without_overlap(mixed):
     assert pages == [[1, 2, 3, 4], [5, 6]]
 
 
+def test_newest_first_pages_down_the_log_without_overlap_and_keeps_the_filters(mixed):
+    pages, cursor = [], None
+    while page := mixed.events(after_seq=cursor, limit=4, newest_first=True):
+        pages.append([e.seq for e in page])
+        cursor = page[-1].seq
+
+    assert pages == [[6, 5, 4, 3], [2, 1]]
+    oldest = [e.seq for e in mixed.events(action="auth")]
+    assert [e.seq for e in mixed.events(action="auth", newest_first=True)] == oldest[::-1]
+
+
 def test_csv_export_has_a_header_and_neutralised_formula_cells(audit):
     audit.record("export.workspace", actor_type="user", actor_id="=HYPERLINK(\"http://evil\")",
                  target_id="+1-555", workspace_id="@SUM(A1)", client_address="-2+3", details={"kind": "full"})

@@ -44,7 +44,7 @@ def _member(client, auth, services, workspace_id: str, email: str, role: str) ->
     return auth(email)
 
 
-def test_me_says_what_the_callers_role_allows_in_each_workspace(world, services):
+def test_me_says_what_the_callers_role_allows_in_each_workspace(world, services, settings):
     client, auth, workspace_id = world
     viewer = _member(client, auth, services, workspace_id, "vera@example.com", "viewer")
 
@@ -58,6 +58,7 @@ def test_me_says_what_the_callers_role_allows_in_each_workspace(world, services)
     assert not {"api_keys.manage", "members.manage", "conversations.read"} & set(viewer_membership["permissions"])
     assert "backups.create" in mine["operator_permissions"] and theirs["operator_permissions"] == []
     assert mine["appliance"]["mail_relay_configured"] is False
+    assert mine["appliance"]["cancellation_purge_days"] == settings.cancellation_purge_days
 
 
 def test_an_invitation_answers_with_its_link_which_lets_the_invitee_join_and_is_audited(world, services):
@@ -138,3 +139,24 @@ def test_an_operator_prunes_backups_beyond_what_is_kept(world, services, setting
 
     assert pruned.status_code == 200
     assert sorted(pruned.get_json()["deleted"]) == sorted(made[:2]) and pruned.get_json()["kept"] == 1
+
+
+def test_workspaces_show_their_purge_date_to_members_and_their_hold_only_to_who_may_read_retention(world, services):
+    client, auth, workspace_id = world
+    editor = _member(client, auth, services, workspace_id, "eve@example.com", "editor")
+    held = client.put(f"/api/v1/workspaces/{workspace_id}/legal-hold", headers=auth(),
+                      json={"on": True, "reason": "Smith v. Acme"})
+    assert held.status_code == 200, held.get_json()
+    assert client.post(f"/api/v1/workspaces/{workspace_id}/cancel", headers=auth()).status_code == 200
+
+    [listed] = client.get("/api/v1/workspaces?all=1", headers=auth()).get_json()["workspaces"]
+    owner_view = client.get(f"/api/v1/workspaces/{workspace_id}", headers=auth()).get_json()["workspace"]
+    editor_view = client.get(f"/api/v1/workspaces/{workspace_id}", headers=editor).get_json()["workspace"]
+
+    purge_after = services.cancellation.get(workspace_id).purge_after
+    assert listed["purge_after"] == owner_view["purge_after"] == editor_view["purge_after"] == purge_after
+    assert listed["legal_hold"]["reason"] == owner_view["legal_hold"]["reason"] == "Smith v. Acme"
+    assert "legal_hold" not in editor_view
+    client.put(f"/api/v1/workspaces/{workspace_id}/legal-hold", headers=auth(), json={"on": False})
+    assert client.get(f"/api/v1/workspaces/{workspace_id}", headers=auth()).get_json()["workspace"]["legal_hold"] \
+        is None

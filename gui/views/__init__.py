@@ -1,0 +1,1 @@
+"""One module per screen of the panel, each a Page over the API."""

@@ -1,0 +1,72 @@
+"""The base of every screen: a title, a message line for what went wrong, and a refresh that asks the API again."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from gui.client.errors import ApiError
+from gui.context import PanelContext
+from gui.widgets.banner import Banner
+
+
+class Page(QWidget):
+    """A screen of the panel. Subclasses build their widgets in `__init__` and load what they show in
+    `refresh_action`, which the window calls when the page is opened, after a sign-in, and on Refresh."""
+
+    title = ""
+    # Asks the window to read /api/v1/me again and rebuild the navigation (a workspace was created, a role changed).
+    reload_navigation = Signal()
+
+    def __init__(self, context: PanelContext, parent: QWidget | None = None, *,
+                 workspace_id: str | None = None) -> None:
+        super().__init__(parent)
+        self.context = context
+        self.workspace_id = workspace_id
+        self.setObjectName(type(self).__name__)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(24, 18, 24, 18)
+        outer.setSpacing(12)
+        header = QHBoxLayout()
+        self.heading = QLabel(self.title)
+        self.heading.setObjectName("pageTitle")
+        header.addWidget(self.heading)
+        header.addStretch(1)
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.clicked.connect(self.refresh_action)
+        header.addWidget(self.refresh_button)
+        outer.addLayout(header)
+        self.banner = Banner(self)
+        outer.addWidget(self.banner)
+        self.body = QVBoxLayout()
+        self.body.setSpacing(12)
+        outer.addLayout(self.body, 1)
+
+    @property
+    def api(self):
+        return self.context.api
+
+    def refresh_action(self) -> None:
+        """Ask the API for what the page shows."""
+
+    @property
+    def role(self) -> str | None:
+        """The caller's role in this page's workspace (None on the appliance's pages)."""
+        return self.context.role_in(self.workspace_id) if self.workspace_id else None
+
+    @property
+    def read_only(self) -> bool:
+        """Whether this page's workspace is cancelled (everything in it is read-only)."""
+        membership = self.context.membership(self.workspace_id) if self.workspace_id else None
+        return bool(membership) and membership.get("status") == "cancelled"
+
+    def show_error(self, error: ApiError, *, role: str | None = None) -> None:
+        if error.status == 401:
+            return  # the window asks for a sign-in and refreshes the page after it
+        self.banner.show_message(error.explain(role=role or self.role), kind="error")
+
+    def show_notice(self, text: str) -> None:
+        self.banner.show_message(text, kind="info")
+
+    def clear_message(self) -> None:
+        self.banner.hide()

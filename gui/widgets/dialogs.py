@@ -1,0 +1,103 @@
+"""The panel's small dialogs: a confirmation that says what an action will do, and a secret (an API key, an
+invitation link, a generated password) shown once with a copy button.
+
+Both open window-modal without blocking (`open()`, never `exec()`), so the calls under way keep delivering while the
+admin reads; the tests answer them through the same buttons an admin clicks."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+class ConfirmDialog(QDialog):
+    """"Cancel the workspace Acme?" with what it does, a Cancel button and one named for the action."""
+
+    def __init__(self, parent: QWidget, title: str, text: str, action: str, *, destructive: bool = False) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(440)
+        layout = QVBoxLayout(self)
+        heading = QLabel(title)
+        heading.setObjectName("dialogTitle")
+        layout.addWidget(heading)
+        self.text = QLabel(text)
+        self.text.setWordWrap(True)
+        layout.addWidget(self.text)
+        buttons = QDialogButtonBox()
+        self.cancel_button = buttons.addButton("Cancel", QDialogButtonBox.ButtonRole.RejectRole)
+        self.action_button = buttons.addButton(action, QDialogButtonBox.ButtonRole.AcceptRole)
+        if destructive:
+            self.action_button.setStyleSheet("color:#b3261e;font-weight:600;")
+        self.cancel_button.setDefault(True)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout.addWidget(buttons)
+
+
+def confirm(parent: QWidget, title: str, text: str, action: str, then: Callable[[], None], *,
+            destructive: bool = False) -> ConfirmDialog:
+    """Ask, and call `then()` only if the admin clicks the action's button. Returns the (open) dialog."""
+    dialog = ConfirmDialog(parent, title, text, action, destructive=destructive)
+    dialog.accepted.connect(then)
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
+    return dialog
+
+
+class SecretDialog(QDialog):
+    """A secret shown once: the value (selectable, not editable), a Copy button, and what to do with it."""
+
+    def __init__(self, parent: QWidget, title: str, secret: str, explanation: str) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(title)
+        self.setMinimumWidth(560)
+        self.secret = secret
+        layout = QVBoxLayout(self)
+        heading = QLabel(title)
+        heading.setObjectName("dialogTitle")
+        layout.addWidget(heading)
+        note = QLabel(explanation)
+        note.setWordWrap(True)
+        layout.addWidget(note)
+        row = QHBoxLayout()
+        self.value = QLineEdit(secret)
+        self.value.setObjectName("secretValue")
+        self.value.setReadOnly(True)
+        self.value.setCursorPosition(0)
+        self.value.setStyleSheet("font-family:monospace;")
+        row.addWidget(self.value, 1)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setObjectName("copySecret")
+        self.copy_button.clicked.connect(self.copy_action)
+        row.addWidget(self.copy_button)
+        layout.addLayout(row)
+        self.copied = QLabel()
+        self.copied.setStyleSheet("color:#1e6b34;")
+        layout.addWidget(self.copied)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        buttons.button(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
+        layout.addWidget(buttons)
+
+    def copy_action(self) -> None:
+        QGuiApplication.clipboard().setText(self.secret)
+        self.copied.setText("Copied to the clipboard.")
+
+
+def show_secret(parent: QWidget, title: str, secret: str, explanation: str) -> SecretDialog:
+    dialog = SecretDialog(parent, title, secret, explanation)
+    dialog.finished.connect(dialog.deleteLater)
+    dialog.open()
+    return dialog
