@@ -103,6 +103,25 @@ class ApiClient(QObject):
     def delete(self, path: str, **kwargs: Any) -> int:
         return self.call("DELETE", path, **kwargs)
 
+    def get_all(self, path: str, key: str, *, on_done: Callable[[list], None], on_error: Failed | None = None,
+                limit: int = 500) -> None:
+        """Every record of a list the API gives in pages (`key` in each answer), following `next_after` to its end;
+        `on_done(records)` once, with all of them."""
+        found: list = []
+        first = f"{path}{'&' if '?' in path else '?'}limit={limit}"
+
+        def page(after: str | None) -> None:
+            self.get(first + (f"&after={after}" if after else ""), on_done=got, on_error=on_error)
+
+        def got(answer: dict) -> None:
+            found.extend(answer[key])
+            if answer.get("next_after"):
+                page(answer["next_after"])
+            else:
+                on_done(found)
+
+        page(None)
+
     def _settle(self, pending: _Pending, outcome: object) -> None:
         if isinstance(outcome, Response):
             self._reached()

@@ -1,1 +1,2 @@
-"""One module per screen of the panel, each a Page over the API."""
+"""The panel's screens: a module per screen, each a Page over the API, with the dialogs (or the export) of the
+larger ones beside it in a module named for them."""

@@ -4,34 +4,20 @@ as the API does: a session token alone may not change how the account signs in."
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QStackedWidget,
-    QVBoxLayout,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QDialog, QGroupBox, QHBoxLayout, QLabel, QStackedWidget, QVBoxLayout
 
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
-from gui.widgets.dialogs import confirm
+from gui.widgets.buttons import action_button
+from gui.widgets.dialogs import DialogButtons, confirm
 from gui.widgets.formatting import ago, when
 from gui.widgets.forms import FieldForm
-from gui.widgets.second_factor import RecoveryCodes, qr_pixmap
-from gui.widgets.tables import records_table
+from gui.widgets.second_factor import Enrolment, RecoveryCodes
+from gui.widgets.tables import records_table, selected_record
 
 THIS_SESSION = "#e8f4fd"
-
-
-def _password_field(form: FieldForm, name: str, label: str, *, hint: str = "") -> QLineEdit:
-    field = form.add_field(name, label, QLineEdit(), hint=hint)
-    field.setEchoMode(QLineEdit.EchoMode.Password)
-    return field
 
 
 class AccountPage(Page):
@@ -47,15 +33,10 @@ class AccountPage(Page):
         self.profile.setObjectName("profile")
         self.profile.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         profile_layout.addWidget(self.profile, 1)
-        self.password_button = QPushButton("Change password…")
-        self.password_button.setObjectName("changePassword")
-        self.password_button.clicked.connect(self.change_password_action)
-        self.factor_button = QPushButton()
-        self.factor_button.setObjectName("secondFactor")
-        self.factor_button.clicked.connect(self.second_factor_action)
         buttons = QVBoxLayout()
-        buttons.addWidget(self.password_button)
-        buttons.addWidget(self.factor_button)
+        self.password_button = action_button("Change password…", self.change_password_action, name="changePassword",
+                                             row=buttons)
+        self.factor_button = action_button("", self.second_factor_action, name="secondFactor", row=buttons)
         buttons.addStretch(1)
         profile_layout.addLayout(buttons)
         self.body.addWidget(profile)
@@ -70,20 +51,16 @@ class AccountPage(Page):
             Column("last_seen_at", "Last active", show=lambda s: ago(s.get("last_seen_at"))),
             Column("expires_at", "Ends at the latest", show=lambda s: when(s["expires_at"])),
         ], loader=self._load_sessions, highlight=lambda s: THIS_SESSION if s["current"] else None)
-        self.sessions_table = records_table(self.sessions, widths={0: 90, 2: 130, 3: 170, 4: 110, 5: 170},
-                                            stretch=1, name="sessionsTable")
+        self.sessions_table = records_table(self.sessions, name="sessionsTable",
+                                            widths={0: 90, 2: 130, 3: 170, 4: 110, 5: 170}, stretch=1)
         self.sessions_table.selectionModel().selectionChanged.connect(self._session_selected)
         sessions_layout.addWidget(self.sessions_table)
         row = QHBoxLayout()
-        self.end_button = QPushButton("End the selected session")
-        self.end_button.setObjectName("endSession")
+        self.end_button = action_button("End the selected session", self.end_session_action, name="endSession",
+                                        row=row)
         self.end_button.setEnabled(False)
-        self.end_button.clicked.connect(self.end_session_action)
-        row.addWidget(self.end_button)
-        self.end_others_button = QPushButton("End all other sessions")
-        self.end_others_button.setObjectName("endOtherSessions")
-        self.end_others_button.clicked.connect(self.end_other_sessions_action)
-        row.addWidget(self.end_others_button)
+        self.end_others_button = action_button("End all other sessions", self.end_other_sessions_action,
+                                               name="endOtherSessions", row=row)
         row.addStretch(1)
         sessions_layout.addLayout(row)
         self.body.addWidget(sessions, 1)
@@ -112,8 +89,7 @@ class AccountPage(Page):
                      on_error=lambda e: (self.sessions.loading_failed(), self.show_error(e)))
 
     def selected_session(self) -> dict | None:
-        rows = self.sessions_table.selectionModel().selectedRows()
-        return self.sessions.record(rows[0].row()) if rows else None
+        return selected_record(self.sessions_table)
 
     def _session_selected(self) -> None:
         chosen = self.selected_session()
@@ -156,13 +132,12 @@ class AccountPage(Page):
 
     def change_password_action(self) -> None:
         self.password_dialog = PasswordDialog(self)
+        self.password_dialog.changed.connect(self.changed)
         self.password_dialog.open()
 
     def second_factor_action(self) -> None:
-        if self.context.user.get("second_factor"):
-            self.second_factor_dialog = SecondFactorDialog(self, turning_on=False)
-        else:
-            self.second_factor_dialog = SecondFactorDialog(self, turning_on=True)
+        self.second_factor_dialog = SecondFactorDialog(self, turning_on=not self.context.user.get("second_factor"))
+        self.second_factor_dialog.changed.connect(self.changed)
         self.second_factor_dialog.open()
 
     def changed(self, text: str) -> None:
@@ -172,7 +147,11 @@ class AccountPage(Page):
 
 
 class PasswordDialog(QDialog):
-    def __init__(self, page: AccountPage) -> None:
+    """The current password and the new one, twice; `changed` says what changing it did."""
+
+    changed = Signal(str)
+
+    def __init__(self, page: Page) -> None:
         super().__init__(page)
         self.page = page
         self.setWindowTitle("Change password")
@@ -182,22 +161,15 @@ class PasswordDialog(QDialog):
         note.setWordWrap(True)
         layout.addWidget(note)
         self.form = FieldForm()
-        self.current = _password_field(self.form, "current_password", "Current password")
-        self.new = _password_field(self.form, "new_password", "New password",
-                                   hint="A long passphrase of several words is easiest to remember; the appliance "
-                                        "refuses ones found in breaches or easy to guess.")
-        self.repeat = _password_field(self.form, "repeat", "New password again")
+        self.current = self.form.add_password_field("current_password", "Current password")
+        self.new = self.form.add_password_field(
+            "new_password", "New password", hint="A long passphrase of several words is easiest to remember; the "
+                                                 "appliance refuses ones found in breaches or easy to guess.")
+        self.repeat = self.form.add_password_field("repeat", "New password again")
         layout.addWidget(self.form)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        cancel = QPushButton("Cancel")
-        cancel.clicked.connect(self.reject)
-        row.addWidget(cancel)
-        self.submit = QPushButton("Change password")
-        self.submit.setDefault(True)
-        self.submit.clicked.connect(self.submit_action)
-        row.addWidget(self.submit)
-        layout.addLayout(row)
+        buttons = DialogButtons(self, "Change password", self.submit_action)
+        self.submit = buttons.action
+        layout.addLayout(buttons)
 
     def submit_action(self) -> None:
         self.form.clear_errors()
@@ -213,7 +185,7 @@ class PasswordDialog(QDialog):
     def _changed(self, answer: dict) -> None:
         ended = answer.get("sessions_ended", 0)
         self.accept()
-        self.page.changed(f"Password changed. {ended} other session{'s' if ended != 1 else ''} ended.")
+        self.changed.emit(f"Password changed. {ended} other session{'s' if ended != 1 else ''} ended.")
 
     def _refused(self, error: ApiError) -> None:
         self.submit.setEnabled(True)
@@ -229,9 +201,11 @@ class PasswordDialog(QDialog):
 
 class SecondFactorDialog(QDialog):
     """Turning the second factor on (password, then the QR code and a code from the app, then the recovery codes)
-    or off (password)."""
+    or off (password); `changed` says what was done."""
 
-    def __init__(self, page: AccountPage, *, turning_on: bool) -> None:
+    changed = Signal(str)
+
+    def __init__(self, page: Page, *, turning_on: bool) -> None:
         super().__init__(page)
         self.page, self.turning_on = page, turning_on
         self.setWindowTitle("Turn on a second factor" if turning_on else "Turn off the second factor")
@@ -246,38 +220,19 @@ class SecondFactorDialog(QDialog):
                          "password to turn it off.")
         explain.setWordWrap(True)
         self.ask.layout_.addRow(explain)
-        self.password = _password_field(self.ask, "password", "Password")
+        self.password = self.ask.add_password_field("password", "Password")
         self.steps.addWidget(self.ask)
 
-        self.scan = FieldForm()
-        scan_note = QLabel("Scan this with an authenticator app (or type the key), then enter the 6-digit code it "
-                           "shows.")
-        scan_note.setWordWrap(True)
-        self.scan.layout_.addRow(scan_note)
-        self.qr = QLabel()
-        self.qr.setObjectName("qr")
-        self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.scan.layout_.addRow(self.qr)
-        self.secret = QLabel()
-        self.secret.setObjectName("totpSecret")
-        self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.scan.layout_.addRow("Key", self.secret)
-        self.code = self.scan.add_field("code", "Code", QLineEdit())
+        self.scan = Enrolment("Scan this with an authenticator app (or type the key), then enter the 6-digit code it "
+                              "shows.")
         self.steps.addWidget(self.scan)
 
         self.codes = RecoveryCodes()
         self.steps.addWidget(self.codes)
 
-        row = QHBoxLayout()
-        row.addStretch(1)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.reject)
-        row.addWidget(self.cancel_button)
-        self.submit = QPushButton("Continue" if turning_on else "Turn off")
-        self.submit.setDefault(True)
-        self.submit.clicked.connect(self.submit_action)
-        row.addWidget(self.submit)
-        layout.addLayout(row)
+        buttons = DialogButtons(self, "Continue" if turning_on else "Turn off", self.submit_action)
+        self.cancel_button, self.submit = buttons.cancel, buttons.action
+        layout.addLayout(buttons)
 
     def submit_action(self) -> None:
         step = self.steps.currentWidget()
@@ -293,17 +248,16 @@ class SecondFactorDialog(QDialog):
             api.post("/api/v1/me/second-factor", {"password": self.password.text()}, on_done=self._scanning,
                      on_error=self._refused)
         else:
-            api.post("/api/v1/me/second-factor/confirm", {"code": self.code.text().strip(),
+            api.post("/api/v1/me/second-factor/confirm", {"code": self.scan.code.text().strip(),
                                                           "password": self.password.text()},
                      on_done=self._turned_on, on_error=self._refused)
 
     def _scanning(self, answer: dict) -> None:
         self.submit.setEnabled(True)
-        self.secret.setText(answer["secret"])
-        self.qr.setPixmap(qr_pixmap(answer["otpauth_uri"]))
+        self.scan.show_pairing(answer)
         self.steps.setCurrentWidget(self.scan)
         self.submit.setText("Turn on")
-        self.code.setFocus()
+        self.scan.code.setFocus()
 
     def _turned_on(self, answer: dict) -> None:
         self.submit.setEnabled(True)
@@ -312,11 +266,11 @@ class SecondFactorDialog(QDialog):
         self.steps.setCurrentWidget(self.codes)
         self.submit.setText("I have saved them")
         self.cancel_button.hide()
-        self.page.changed("Second factor on: signing in now asks for a code from your app.")
+        self.changed.emit("Second factor on: signing in now asks for a code from your app.")
 
     def _turned_off(self, _=None) -> None:
         self.accept()
-        self.page.changed("Second factor off: your password alone signs you in.")
+        self.changed.emit("Second factor off: your password alone signs you in.")
 
     def _refused(self, error: ApiError) -> None:
         self.submit.setEnabled(True)

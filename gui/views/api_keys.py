@@ -6,21 +6,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QDialog,
-    QDialogButtonBox,
     QGridLayout,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
-    QPushButton,
-    QTableView,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -28,9 +23,11 @@ from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
 from gui.widgets.banner import Banner
-from gui.widgets.dialogs import confirm, show_secret
-from gui.widgets.formatting import ago, when
+from gui.widgets.buttons import action_button
+from gui.widgets.dialogs import DialogButtons, confirm, show_secret, titled_layout
+from gui.widgets.formatting import ago, day, when
 from gui.widgets.forms import FieldForm
+from gui.widgets.tables import records_table, selected_record
 
 # The scopes the API accepts (docs/openapi.json, ApiKey.scopes) and what each lets a key do (server/auth.py).
 SCOPES = {
@@ -71,10 +68,6 @@ def _highlight(key: dict) -> str | None:
     return REVOKED if state == "revoked" else EXPIRED if state == "expired" else None
 
 
-def _day(text: str | None) -> str:
-    return when(text)[:10] if text else ""
-
-
 def grace_period(hours: int | None) -> str:
     """How long a rotated key's old secret keeps working (api_key_grace_hours, from /api/v1/me)."""
     if hours is None:
@@ -85,17 +78,15 @@ def grace_period(hours: int | None) -> str:
 
 
 class NewKeyDialog(QDialog):
-    """Name, scopes, expiry, allowed addresses, per-minute limit; the key itself is shown once by the page."""
+    """Name, scopes, expiry, allowed addresses, per-minute limit; `created` carries the API's answer, whose key the
+    page shows once."""
 
-    def __init__(self, page: "ApiKeysPage") -> None:
+    created = Signal(dict)
+
+    def __init__(self, page: Page) -> None:
         super().__init__(page)
         self.page = page
-        self.setWindowTitle("New API key")
-        self.setMinimumWidth(620)
-        layout = QVBoxLayout(self)
-        heading = QLabel("New API key")
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
+        layout = titled_layout(self, "New API key", width=620)
         note = QLabel("A key answers to you: it works only while you may manage keys in this workspace, and only "
                       "for the scopes you tick.")
         note.setWordWrap(True)
@@ -125,14 +116,9 @@ class NewKeyDialog(QDialog):
             f"1 to 10000. Empty: {DEFAULT_PER_MINUTE}."))
         self.per_minute.setPlaceholderText(f"{DEFAULT_PER_MINUTE}")
         layout.addWidget(self.form)
-        buttons = QDialogButtonBox()
-        buttons.addButton("Cancel", QDialogButtonBox.ButtonRole.RejectRole)
-        self.submit = buttons.addButton("Create key", QDialogButtonBox.ButtonRole.ActionRole)
-        self.submit.setObjectName("createKey")
-        self.submit.setDefault(True)
-        self.submit.clicked.connect(self.submit_action)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
+        buttons = DialogButtons(self, "Create key", self.submit_action, name="createKey")
+        self.submit = buttons.action
+        layout.addLayout(buttons)
 
     def request(self) -> dict:
         """The request body: what was left empty is left to the API's default; what does not parse is sent as
@@ -157,7 +143,7 @@ class NewKeyDialog(QDialog):
     def _created(self, answer: dict) -> None:
         self.submit.setEnabled(True)
         self.accept()
-        self.page.created(answer)
+        self.created.emit(answer)
 
     def _refused(self, error: ApiError) -> None:
         self.submit.setEnabled(True)
@@ -172,10 +158,8 @@ class ApiKeysPage(Page):
         self.create_dialog: NewKeyDialog | None = None
         self.secret_dialog = None
         self._holders: dict[str, str] = {}
-        intro = QLabel("Keys let other systems use this workspace's agents and data through the API, each only for "
+        self.add_intro("Keys let other systems use this workspace's agents and data through the API, each only for "
                        "its scopes. Send a key as 'Authorization: Bearer csk_…'.")
-        intro.setWordWrap(True)
-        self.body.addWidget(intro)
         self.read_only_notice = Banner(self)
         self.body.addWidget(self.read_only_notice)
         self.keys = RecordsModel([
@@ -184,30 +168,18 @@ class ApiKeysPage(Page):
             Column("scopes", "Scopes", show=lambda k: ", ".join(k["scopes"])),
             Column("created_by", "Created by", show=lambda k: self._holders.get(k["created_by"] or "",
                                                                                 k["created_by"] or "")),
-            Column("created_at", "Created", show=lambda k: _day(k["created_at"]), sort=lambda k: k["created_at"]),
+            Column("created_at", "Created", show=lambda k: day(k["created_at"]), sort=lambda k: k["created_at"]),
             Column("last_used_at", "Last used", show=lambda k: ago(k["last_used_at"]),
                    sort=lambda k: k["last_used_at"] or ""),
-            Column("expires_at", "Expires", show=lambda k: _day(k["expires_at"]) or "never",
+            Column("expires_at", "Expires", show=lambda k: day(k["expires_at"]) or "never",
                    sort=lambda k: k["expires_at"] or "9999"),
             Column("state", "State", show=key_state),
         ], loader=self._load_keys, highlight=_highlight)
-        proxy = QSortFilterProxyModel(self)  # the page's, not the model's: see gui/views/team.py
-        proxy.setSourceModel(self.keys)
-        proxy.setSortRole(Qt.ItemDataRole.UserRole)
-        self.table = QTableView()
-        self.table.setObjectName("apiKeysTable")
-        self.table.setModel(proxy)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(4, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
+        self.table = records_table(self.keys, name="apiKeysTable", stretch=2, sort=(4, Qt.SortOrder.DescendingOrder),
+                                   owner=self)
         # Rows grow to show every scope: a key's scopes are what it may do, never to be cut off.
+        self.table.setWordWrap(True)
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.empty = QLabel()
         self.empty.setObjectName("emptyState")
@@ -217,17 +189,9 @@ class ApiKeysPage(Page):
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         actions = QHBoxLayout()
-        self.new_button = QPushButton("New key…")
-        self.new_button.setObjectName("newKey")
-        self.new_button.clicked.connect(self.new_key_action)
-        self.rotate_button = QPushButton("Rotate…")
-        self.rotate_button.setObjectName("rotateKey")
-        self.rotate_button.clicked.connect(self.rotate_action)
-        self.revoke_button = QPushButton("Revoke…")
-        self.revoke_button.setObjectName("revokeKey")
-        self.revoke_button.clicked.connect(self.revoke_action)
-        for button in (self.new_button, self.rotate_button, self.revoke_button):
-            actions.addWidget(button)
+        self.new_button = action_button("New key…", self.new_key_action, name="newKey", row=actions)
+        self.rotate_button = action_button("Rotate…", self.rotate_action, name="rotateKey", row=actions)
+        self.revoke_button = action_button("Revoke…", self.revoke_action, name="revokeKey", row=actions)
         actions.addStretch(1)
         self.body.addLayout(actions)
         self.body.addWidget(self.empty)
@@ -277,8 +241,7 @@ class ApiKeysPage(Page):
         self._selection_changed()
 
     def selected_key(self) -> dict | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.keys.record(self.table.model().mapToSource(rows[0]).row()) if rows else None
+        return selected_record(self.table)
 
     def _selection_changed(self) -> None:
         key = self.selected_key()
@@ -306,6 +269,7 @@ class ApiKeysPage(Page):
 
     def new_key_action(self) -> None:
         self.create_dialog = NewKeyDialog(self)
+        self.create_dialog.created.connect(self.created)
         self.create_dialog.open()
 
     def created(self, answer: dict) -> None:

@@ -4,31 +4,29 @@ scrolls, exported as CSV with the same filters; operators can also verify the HM
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from pathlib import Path
 from urllib.parse import urlencode
 
-from PySide6.QtCore import QDate, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDateEdit,
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
-    QPushButton,
-    QTableView,
 )
 
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
+from gui.views.audit_export import export_csv, save_dialog
 from gui.views.page import Page
+from gui.widgets.buttons import action_button
+from gui.widgets.dates import ANY_DATE, OptionalDate
+from gui.widgets.tables import records_table, selected_record
 
 # Offered in the action filter; any other action (or a prefix: "auth" matches every auth.*) can be typed.
 KNOWN_ACTIONS = (
@@ -38,8 +36,6 @@ KNOWN_ACTIONS = (
     "retention", "backup", "backup.create", "backup.verify", "backup.prune", "job.run", "audit.verify", "key.rotate",
 )
 OUTCOMES = (("Any outcome", ""), ("Success", "success"), ("Failure", "failure"), ("Denied", "denied"))
-ANY_DATE = QDate(2000, 1, 1)  # a date edit at its minimum shows "any" (no bound)
-EXPORT_PAGE = 1000  # the API's largest page
 REFUSED, BROKEN = "#fdf1f0", "#f4c7c3"
 
 
@@ -57,44 +53,6 @@ def _details(event: dict) -> str:
                      for key, value in (event.get("details") or {}).items())
 
 
-class _OptionalDate(QDateEdit):
-    """A date that may be "any" (its minimum); its calendar opens on today rather than on the year 2000."""
-
-    def mousePressEvent(self, event) -> None:
-        if self.date() == ANY_DATE:
-            self.setDate(QDate.currentDate())
-        super().mousePressEvent(event)
-
-
-def _date_edit() -> QDateEdit:
-    edit = _OptionalDate()
-    edit.setCalendarPopup(True)
-    edit.setDisplayFormat("yyyy-MM-dd")
-    edit.setMinimumDate(ANY_DATE)
-    edit.setSpecialValueText("any")
-    edit.setDate(ANY_DATE)
-    edit.setMinimumWidth(120)
-    return edit
-
-
-def _day(edit: QDateEdit, *, days_after: int = 0) -> str | None:
-    """The date's start (UTC) as the API takes it, `days_after` days later; None when it says "any"."""
-    if edit.date() == ANY_DATE:
-        return None
-    day = edit.date().addDays(days_after)
-    return f"{day.toString('yyyy-MM-dd')}T00:00:00Z"
-
-
-def _csv_rows(data: bytes) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(data.decode("utf-8"))))
-
-
-def _write(path: Path, data: bytes) -> int:
-    """Write the export (on a worker thread) and say how many events it holds."""
-    path.write_bytes(data)
-    return max(0, len(_csv_rows(data)) - 1)
-
-
 class AuditPage(Page):
     """The operators' view of the whole log; WorkspaceAuditPage is the same with one workspace's path."""
 
@@ -110,25 +68,15 @@ class AuditPage(Page):
         self._generation = 0  # answers for filters no longer shown are dropped
         self.export_dialog: QFileDialog | None = None
 
-        intro = QLabel("Every security-relevant action, newest first; scroll down for older events. Rows cannot be "
+        self.add_intro("Every security-relevant action, newest first; scroll down for older events. Rows cannot be "
                        "changed or removed without breaking the chain." if self.operator_view else
                        "What was done in this workspace and by whom, newest first; scroll down for older events.")
-        intro.setWordWrap(True)
-        self.body.addWidget(intro)
         self.body.addLayout(self._filters())
         self.events = RecordsModel(self._columns(), loader=self._load, highlight=self._colour)
-        self.table = QTableView()
-        self.table.setObjectName("auditTable")
-        self.table.setModel(self.events)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setWordWrap(False)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         widths = [135, 164, 150, 72] + ([110] if self.operator_view else []) + [120, 85]
-        for column, width in enumerate(widths):
-            header.resizeSection(column, width)
+        self.table = records_table(self.events, name="auditTable", widths=dict(enumerate(widths)),
+                                   stretch=len(widths))
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.events.modelReset.connect(self._show_count)
         self.events.modelReset.connect(self._selected)
         self.events.rowsInserted.connect(self._show_count)
@@ -191,9 +139,9 @@ class AuditPage(Page):
         for label, value in OUTCOMES:
             self.outcome.addItem(label, value)
         self.outcome.activated.connect(self.apply_filters_action)
-        self.since = _date_edit()
+        self.since = OptionalDate()
         self.since.setObjectName("filterFrom")
-        self.until = _date_edit()
+        self.until = OptionalDate()
         self.until.setObjectName("filterTo")
         for edit in (self.since, self.until):
             edit.editingFinished.connect(self.apply_filters_action)
@@ -221,24 +169,15 @@ class AuditPage(Page):
         grid.addWidget(self.until, 1, 3)
         buttons = QHBoxLayout()
         buttons.setSpacing(8)
-        self.apply_button = QPushButton("Apply filters")
-        self.apply_button.clicked.connect(self.apply_filters_action)
-        self.clear_button = QPushButton("Clear")
-        self.clear_button.clicked.connect(self.clear_filters_action)
-        self.export_button = QPushButton("Export CSV…")
-        self.export_button.setObjectName("exportCsv")
-        self.export_button.clicked.connect(lambda: self.export_csv_action())
-        self.verify_button = QPushButton("Verify chain")
-        self.verify_button.setObjectName("verifyChain")
+        self.apply_button = action_button("Apply filters", self.apply_filters_action, row=buttons)
+        self.clear_button = action_button("Clear", self.clear_filters_action, row=buttons)
+        buttons.addStretch(1)
+        self.export_button = action_button("Export CSV…", lambda: self.export_csv_action(), name="exportCsv",
+                                           row=buttons)
+        self.verify_button = action_button("Verify chain", self.verify_chain_action, name="verifyChain", row=buttons)
         self.verify_button.setToolTip("Walk the whole HMAC chain now and name the first row that was altered, "
                                       "removed or inserted")
-        self.verify_button.clicked.connect(self.verify_chain_action)
         self.verify_button.setVisible(self.operator_view)
-        for button in (self.apply_button, self.clear_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
-        buttons.addWidget(self.export_button)
-        buttons.addWidget(self.verify_button)
         grid.addLayout(buttons, 1, 4, 1, 5)
         grid.setColumnStretch(8, 1)
         return grid
@@ -256,7 +195,7 @@ class AuditPage(Page):
     def filters(self) -> dict[str, str]:
         """The filters as the API's query parameters (the actor as an id: an email is looked up first)."""
         query = {"action": self.action.currentText().strip(), "outcome": self.outcome.currentData() or "",
-                 "since": _day(self.since) or "", "until": _day(self.until, days_after=1) or ""}
+                 "since": self.since.day_start() or "", "until": self.until.day_start(days_after=1) or ""}
         if self.operator_view:
             query["workspace_id"] = self.workspace.currentData() or ""
         actor = self.actor.text().strip()
@@ -311,48 +250,29 @@ class AuditPage(Page):
         """Who the actor ids are: every account (operators) or the workspace's members."""
         path = "/api/v1/users" if self.operator_view else f"/api/v1/workspaces/{self.workspace_id}/members"
         key, id_key = ("users", "id") if self.operator_view else ("members", "user_id")
-        found: dict[str, str] = {}
 
-        def page(after: str | None) -> None:
-            self.api.get(f"{path}?limit=500" + (f"&after={after}" if after else ""), on_done=got,
-                         on_error=lambda e: None)
-
-        def got(answer: dict) -> None:
-            found.update({person[id_key]: person["email"].lower() for person in answer[key]})
-            if answer.get("next_after"):
-                page(answer["next_after"])
-                return
-            self.people = found
+        def got(people: list[dict]) -> None:
+            self.people = {person[id_key]: person["email"].lower() for person in people}
             self._repaint()  # actors now show as emails
             if "@" in self.actor.text():
                 self.apply_filters_action()
 
-        page(None)
+        self.api.get_all(path, key, on_done=got, on_error=lambda e: None)
 
     def _load_workspaces(self) -> None:
-        found: dict[str, str] = {}
-
-        def page(after: str | None) -> None:
-            self.api.get("/api/v1/workspaces?all=1&limit=500" + (f"&after={after}" if after else ""),
-                         on_done=got, on_error=self.show_error)
-
-        def got(answer: dict) -> None:
-            found.update({w["id"]: w["name"] for w in answer["workspaces"]})
-            if answer.get("next_after"):
-                page(answer["next_after"])
-                return
-            self.workspace_names = found
+        def got(workspaces: list[dict]) -> None:
+            self.workspace_names = {w["id"]: w["name"] for w in workspaces}
             chosen = self.workspace.currentData()
             self.workspace.blockSignals(True)
             self.workspace.clear()
             self.workspace.addItem("Any workspace", "")
-            for workspace_id, name in sorted(found.items(), key=lambda pair: pair[1].lower()):
+            for workspace_id, name in sorted(self.workspace_names.items(), key=lambda pair: pair[1].lower()):
                 self.workspace.addItem(name, workspace_id)
             self.workspace.setCurrentIndex(max(0, self.workspace.findData(chosen)))
             self.workspace.blockSignals(False)
             self._repaint()
 
-        page(None)
+        self.api.get_all("/api/v1/workspaces?all=1", "workspaces", on_done=got, on_error=self.show_error)
 
     def _repaint(self) -> None:
         """Show the rows again with what was learnt since (names, emails, the bad row)."""
@@ -374,11 +294,10 @@ class AuditPage(Page):
         return REFUSED if event["outcome"] != "success" else None
 
     def _selected(self) -> None:
-        rows = self.table.selectionModel().selectedRows()
-        if not rows:
+        event = selected_record(self.table)
+        if event is None:
             self.selected_line.hide()
             return
-        event = self.events.record(rows[0].row())
         details = json.dumps(event.get("details") or {}, sort_keys=True, ensure_ascii=False)
         self.selected_line.setText(f"Row {event['seq']}, {_time(event)} UTC: {event['action']} by "
                                    f"{self._actor(event)} ({event['outcome']}); target {_target(event) or 'none'}; "
@@ -399,44 +318,28 @@ class AuditPage(Page):
     def export_csv_action(self, path: str | None = None) -> None:
         """Save the events the filters select as CSV to `path`; without one, ask where first."""
         if path is None:
-            self.export_dialog = QFileDialog(self, "Export the audit log as CSV")
-            self.export_dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
-            self.export_dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
-            self.export_dialog.setNameFilter("CSV files (*.csv)")
-            self.export_dialog.setDefaultSuffix("csv")
-            self.export_dialog.selectFile("audit.csv")
+            self.export_dialog = save_dialog(self)
             self.export_dialog.fileSelected.connect(self.export_csv_action)
             self.export_dialog.open()
             return
         self.export_button.setEnabled(False)
         self.show_notice(f"Exporting to {path}…")
-        self._export_page(Path(path), self.filters(), after=None, so_far=b"")
+        target = Path(path)
+        export_csv(self.api, self.context.background, self.path, self.filters(), target,
+                   on_done=lambda count: self._exported(target, count), on_refused=self._not_exported,
+                   on_unwritten=lambda exc: self._not_written(target, exc))
 
-    def _export_page(self, path: Path, filters: dict, *, after: int | None, so_far: bytes) -> None:
-        query = {**filters, "format": "csv", "limit": EXPORT_PAGE, **({"after": after} if after else {})}
+    def _exported(self, path: Path, count: int) -> None:
+        self.export_button.setEnabled(True)
+        self.show_notice(f"Exported {count} event{'' if count == 1 else 's'} to {path}.")
 
-        def got(data: bytes) -> None:
-            rows = _csv_rows(data)
-            body = data if not so_far else data.partition(b"\n")[2]  # one header row for the whole file
-            if len(rows) - 1 == EXPORT_PAGE:
-                self._export_page(path, filters, after=int(rows[-1][0]), so_far=so_far + body)
-                return
-            self.context.background.run(lambda: _write(path, so_far + body), on_done=exported,
-                                        on_error=not_written)
+    def _not_written(self, path: Path, exc: BaseException) -> None:
+        self.export_button.setEnabled(True)
+        self.banner.show_message(f"The export could not be written to {path}: {exc}", kind="error")
 
-        def exported(count: int) -> None:
-            self.export_button.setEnabled(True)
-            self.show_notice(f"Exported {count} event{'' if count == 1 else 's'} to {path}.")
-
-        def not_written(exc: BaseException) -> None:
-            self.export_button.setEnabled(True)
-            self.banner.show_message(f"The export could not be written to {path}: {exc}", kind="error")
-
-        def failed(error: ApiError) -> None:
-            self.export_button.setEnabled(True)
-            self.show_error(error)
-
-        self.api.get(f"{self.path}?{urlencode(query)}", accept="text/csv", on_done=got, on_error=failed)
+    def _not_exported(self, error: ApiError) -> None:
+        self.export_button.setEnabled(True)
+        self.show_error(error)
 
     # Verifying the chain -------------------------------------------------------------------------------------------
 

@@ -6,23 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QProgressBar,
-    QPushButton,
-    QTableView,
-)
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar
 
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
+from gui.views.jobs import ended_run
 from gui.views.page import Page
 from gui.widgets.banner import Banner
+from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import confirm
 from gui.widgets.formatting import ago, duration, size, when
+from gui.widgets.tables import records_table, select_record, selected_record
 
 JOB = "backup"  # the scheduled job that backs up, verifies the new backup and prunes (appliance/jobs/declared.py)
 DEFAULT_INTERVAL_S = 24 * 3600  # backup_interval_hours' default, until /api/v1/jobs says otherwise
@@ -91,22 +86,8 @@ class BackupsPage(Page):
             Column("status", "Backup", show=_status),
             Column("verification_status", "Verification", show=_verification),
         ], highlight=self._colour)
-        self.sorted = QSortFilterProxyModel(self)
-        self.sorted.setSourceModel(self.backups)
-        self.sorted.setSortRole(Qt.ItemDataRole.UserRole)
-        self.table = QTableView()
-        self.table.setObjectName("backupsTable")
-        self.table.setModel(self.sorted)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.DescendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        header = self.table.horizontalHeader()
-        header.setStretchLastSection(True)
-        for column, width in enumerate((220, 90, 240, 170)):
-            header.resizeSection(column, width)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.table = records_table(self.backups, name="backupsTable", widths={0: 220, 1: 90, 2: 240, 3: 170},
+                                   stretch=4, sort=(0, Qt.SortOrder.DescendingOrder), owner=self)
         self.table.selectionModel().selectionChanged.connect(self._selected)
         self.body.addWidget(self.table, 1)
         self.selected_line = QLabel()
@@ -116,18 +97,10 @@ class BackupsPage(Page):
         self.body.addWidget(self.selected_line)
 
         actions = QHBoxLayout()
-        self.backup_button = QPushButton("Back up now")
-        self.backup_button.setObjectName("backUpNow")
-        self.backup_button.clicked.connect(self.back_up_now_action)
-        self.verify_button = QPushButton("Verify")
-        self.verify_button.setObjectName("verifyBackup")
+        self.backup_button = action_button("Back up now", self.back_up_now_action, name="backUpNow", row=actions)
+        self.verify_button = action_button("Verify", self.verify_action, name="verifyBackup", row=actions)
         self.verify_button.setToolTip("Restore the selected backup into a scratch directory and check every database")
-        self.verify_button.clicked.connect(self.verify_action)
-        self.prune_button = QPushButton("Prune…")
-        self.prune_button.setObjectName("pruneBackups")
-        self.prune_button.clicked.connect(self.prune_action)
-        for button in (self.backup_button, self.verify_button, self.prune_button):
-            actions.addWidget(button)
+        self.prune_button = action_button("Prune…", self.prune_action, name="pruneBackups", row=actions)
         self.busy = QProgressBar()
         self.busy.setRange(0, 0)  # no end known: a moving bar while the appliance works
         self.busy.setMaximumWidth(140)
@@ -161,16 +134,11 @@ class BackupsPage(Page):
         self.api.get("/api/v1/jobs", on_done=self._got_jobs, on_error=lambda e: None)
 
     def selected_backup(self) -> dict | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.backups.record(self.sorted.mapToSource(rows[0]).row()) if rows else None
+        return selected_record(self.table)
 
-    def select(self, backup_id: str) -> None:
-        """Select the backup's row (what a click on it does)."""
-        row = next((i for i, b in enumerate(self.backups.records()) if b["id"] == backup_id), None)
-        if row is not None:
-            self.table.selectionModel().select(
-                self.sorted.mapFromSource(self.backups.index(row, 0)),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+    def select(self, backup_id: str) -> bool:
+        """Select the backup's row (what a click on it does); False if it is not (yet) in the table."""
+        return select_record(self.table, backup_id)
 
     def highlighted(self) -> list[str]:
         """The ids of the rows shown in the verified colour."""
@@ -261,8 +229,8 @@ class BackupsPage(Page):
                          on_error=lambda e: None)
 
     def _check_runs(self, answer: dict) -> None:
-        run = next((r for r in answer["runs"] if r["id"] == self._watching), None)
-        if run is None or run["outcome"] == "running":
+        run = ended_run(answer["runs"], self._watching)
+        if run is None:
             return
         self._poll.stop()
         self._watching = None

@@ -6,17 +6,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import (
-    QCheckBox,
-    QComboBox,
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDialog, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from appliance.errors import ApplianceError
 from appliance.keys import certificates
@@ -24,6 +14,7 @@ from appliance.keys.pinning import PinnedClient, fetch_ca
 from gui.client.background import Background
 from gui.settings import KnownAppliance, PanelSettings
 from gui.widgets.banner import Banner
+from gui.widgets.dialogs import DialogButtons
 
 REFUSED = ("The appliance at {url} presents a certificate authority with fingerprint\n{seen}\nbut the one you pinned "
            "has\n{pinned}.\n\nThe panel will not connect: someone may be in the middle. If the appliance's CA was "
@@ -86,22 +77,11 @@ class ConnectDialog(QDialog):
         self.matches.hide()
         self.matches.toggled.connect(lambda on: self.pin_button.setEnabled(on))
         layout.addWidget(self.matches)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.reject)
-        buttons.addWidget(self.cancel_button)
-        self.connect_button = QPushButton("Connect")
-        self.connect_button.setObjectName("connect")
-        self.connect_button.setDefault(True)
-        self.connect_button.clicked.connect(self.connect_action)
-        buttons.addWidget(self.connect_button)
-        self.pin_button = QPushButton("Pin and connect")
-        self.pin_button.setObjectName("pin")
+        buttons = DialogButtons(self, "Connect", self.connect_action, name="connect")
+        self.cancel_button, self.connect_button = buttons.cancel, buttons.action
+        self.pin_button = buttons.add("Pin and connect", self.pin_action, name="pin")
         self.pin_button.setEnabled(False)
         self.pin_button.hide()
-        self.pin_button.clicked.connect(self.pin_action)
-        buttons.addWidget(self.pin_button)
         layout.addLayout(buttons)
 
     @property

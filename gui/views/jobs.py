@@ -3,14 +3,15 @@ the runs of the selected job; and "Run now", whose outcome shows when the run en
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, QTimer
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QHBoxLayout, QLabel
 
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
+from gui.widgets.buttons import action_button
 from gui.widgets.formatting import duration, every, summary, when
-from gui.widgets.tables import records_table
+from gui.widgets.tables import records_table, select_record, selected_record
 
 POLL_MS = 2000  # while a run started here is going on
 FAILING = "#fdecea"
@@ -29,15 +30,20 @@ def _last(job: dict) -> str:
     return f"{run['outcome']} {when(run['started_at'])}"
 
 
+def ended_run(runs: list[dict], run_id: int | None) -> dict | None:
+    """The run `run_id` among `runs` (a page of /api/v1/jobs/runs) once it has ended; None while it is running or
+    when it is not among them."""
+    run = next((r for r in runs if r["id"] == run_id), None)
+    return None if run is None or run["outcome"] == "running" else run
+
+
 class JobsPage(Page):
     title = "Jobs"
 
     def __init__(self, context, parent=None, **kwargs) -> None:
         super().__init__(context, parent, **kwargs)
-        intro = QLabel("The appliance's scheduled work. A job never runs twice at once; a failing one mails the "
+        self.add_intro("The appliance's scheduled work. A job never runs twice at once; a failing one mails the "
                        "operators once, and again when it recovers.")
-        intro.setWordWrap(True)
-        self.body.addWidget(intro)
         self.jobs = RecordsModel([
             Column("id", "Job"),
             Column("every_seconds", "How often", show=lambda j: every(j["every_seconds"])),
@@ -46,15 +52,12 @@ class JobsPage(Page):
             Column("last_failure", "Last failure",
                    show=lambda j: (j["last_failure"] or {}).get("error") or "" if j.get("last_failure") else "none"),
         ], highlight=lambda j: FAILING if _failing(j) else None)
-        self.jobs_table = records_table(self.jobs, widths={0: 220, 1: 110, 2: 230, 3: 170}, stretch=4,
-                                        name="jobsTable")
+        self.jobs_table = records_table(self.jobs, name="jobsTable", widths={0: 220, 1: 110, 2: 230, 3: 170},
+                                        stretch=4)
         self.jobs_table.selectionModel().selectionChanged.connect(self._job_selected)
         actions = QHBoxLayout()
-        self.run_button = QPushButton("Run now")
-        self.run_button.setObjectName("runNow")
+        self.run_button = action_button("Run now", self.run_now_action, name="runNow", row=actions)
         self.run_button.setEnabled(False)
-        self.run_button.clicked.connect(self.run_now_action)
-        actions.addWidget(self.run_button)
         self.run_status = QLabel()
         actions.addWidget(self.run_status, 1)
         self.runs = RecordsModel([
@@ -65,8 +68,8 @@ class JobsPage(Page):
             Column("duration_ms", "Took", show=lambda r: duration(r.get("duration_ms"))),
             Column("summary", "What it did", show=lambda r: r.get("error") or summary(r.get("summary"))),
         ], loader=self._load_runs)
-        self.runs_table = records_table(self.runs, widths={0: 60, 1: 160, 2: 100, 3: 100, 4: 80}, stretch=5,
-                                        name="runsTable")
+        self.runs_table = records_table(self.runs, name="runsTable", widths={0: 60, 1: 160, 2: 100, 3: 100, 4: 80},
+                                        stretch=5)
         self.runs_heading = QLabel("Select a job to see what it does and its runs.")
         self.runs_heading.setWordWrap(True)
         self.runs.modelReset.connect(self._say_if_no_runs)
@@ -80,8 +83,7 @@ class JobsPage(Page):
         self._poll.timeout.connect(self._check_run)
 
     def selected_job(self) -> str | None:
-        rows = self.jobs_table.selectionModel().selectedRows()
-        return self.jobs.record(rows[0].row())["id"] if rows else None
+        return (selected_record(self.jobs_table) or {}).get("id")
 
     def refresh_action(self) -> None:
         self.api.get("/api/v1/jobs", on_done=self._got_jobs, on_error=self.show_error)
@@ -103,15 +105,11 @@ class JobsPage(Page):
                                      kind="warning")
         else:
             self.clear_message()
-        row = next((i for i, j in enumerate(jobs) if j["id"] == selected), 0 if jobs else None)
-        if row is not None:
-            self.jobs_table.selectionModel().select(
-                self.jobs.index(row, 0),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
+        if jobs and not select_record(self.jobs_table, selected):
+            select_record(self.jobs_table, jobs[0]["id"])
 
     def _job_selected(self) -> None:
-        rows = self.jobs_table.selectionModel().selectedRows()
-        job = self.jobs.record(rows[0].row()) if rows else None
+        job = selected_record(self.jobs_table)
         self.run_button.setEnabled(job is not None and self._watching is None)
         if job is not None:
             self.runs_heading.setText(f"<b>{job['id']}</b>: {job['description']}, {every(job['every_seconds'])}. "
@@ -146,8 +144,8 @@ class JobsPage(Page):
         self.api.get("/api/v1/jobs/runs?limit=20", on_done=self._check_runs, on_error=lambda e: None)
 
     def _check_runs(self, answer: dict) -> None:
-        run = next((r for r in answer["runs"] if r["id"] == self._watching), None)
-        if run is None or run["outcome"] == "running":
+        run = ended_run(answer["runs"], self._watching)
+        if run is None:
             return
         self._poll.stop()
         self._watching = None

@@ -46,6 +46,12 @@ class Page(QWidget):
     def api(self):
         return self.context.api
 
+    def add_intro(self, text: str) -> None:
+        """The paragraph under the title that says what the screen holds."""
+        intro = QLabel(text)
+        intro.setWordWrap(True)
+        self.body.addWidget(intro)
+
     def refresh_action(self) -> None:
         """Ask the API for what the page shows."""
 

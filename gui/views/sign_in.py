@@ -3,22 +3,13 @@ enrolment (a QR code, recovery codes shown once) when the appliance requires a s
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (
-    QDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QStackedWidget,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QStackedWidget, QWidget
 
 from gui.client.api import ApiClient
 from gui.client.errors import ApiError
+from gui.widgets.dialogs import DialogButtons, titled_layout
 from gui.widgets.forms import FieldForm
-from gui.widgets.second_factor import RecoveryCodes, qr_pixmap
+from gui.widgets.second_factor import Enrolment, RecoveryCodes
 
 
 class SignInDialog(QDialog):
@@ -27,14 +18,9 @@ class SignInDialog(QDialog):
     def __init__(self, api: ApiClient, *, email: str = "", reason: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.api = api
-        self.setWindowTitle("Sign in")
-        self.setMinimumWidth(460)
         self.login_answer: dict | None = None
         self._device_token: str | None = None
-        layout = QVBoxLayout(self)
-        heading = QLabel(f"Sign in to {api.base_url}")
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
+        layout = titled_layout(self, "Sign in", width=460, heading=f"Sign in to {api.base_url}")
         self.reason = QLabel(reason)
         self.reason.setWordWrap(True)
         self.reason.setVisible(bool(reason))
@@ -44,42 +30,22 @@ class SignInDialog(QDialog):
 
         self.form = FieldForm()
         self.email = self.form.add_field("email", "Email", QLineEdit(email))
-        self.password = self.form.add_field("password", "Password", QLineEdit())
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password = self.form.add_password_field("password", "Password")
         self.code = QLineEdit()
         self.code.setPlaceholderText("6 digits from your authenticator app, or a recovery code")
         self.code_row = self.form.add_field("totp_code", "Code", self.code)
         self.form.layout_.setRowVisible(2, False)
         self.steps.addWidget(self.form)
 
-        self.enrol = FieldForm()
-        explain = QLabel("This appliance requires a second factor for your role. Scan the code with an authenticator "
-                         "app (or type the key), then enter the 6-digit code it shows.")
-        explain.setWordWrap(True)
-        self.enrol.layout_.addRow(explain)
-        self.qr = QLabel()
-        self.qr.setObjectName("qr")
-        self.qr.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.enrol.layout_.addRow(self.qr)
-        self.secret = QLabel()
-        self.secret.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.enrol.layout_.addRow("Key", self.secret)
-        self.enrol_code = self.enrol.add_field("code", "Code", QLineEdit())
+        self.enrol = Enrolment("This appliance requires a second factor for your role. Scan the code with an "
+                               "authenticator app (or type the key), then enter the 6-digit code it shows.")
         self.steps.addWidget(self.enrol)
 
         self.codes_page = RecoveryCodes()
         self.steps.addWidget(self.codes_page)
 
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.reject)
-        buttons.addWidget(self.cancel_button)
-        self.submit = QPushButton("Sign in")
-        self.submit.setObjectName("signIn")
-        self.submit.setDefault(True)
-        self.submit.clicked.connect(self.submit_action)
-        buttons.addWidget(self.submit)
+        buttons = DialogButtons(self, "Sign in", self.submit_action, name="signIn")
+        self.cancel_button, self.submit = buttons.cancel, buttons.action
         layout.addLayout(buttons)
         (self.password if email else self.email).setFocus()
 
@@ -129,15 +95,14 @@ class SignInDialog(QDialog):
 
     def _enrolling(self, answer: dict) -> None:
         self.steps.setCurrentWidget(self.enrol)
-        self.secret.setText(answer["secret"])
-        self.qr.setPixmap(qr_pixmap(answer["otpauth_uri"]))
+        self.enrol.show_pairing(answer)
         self.submit.setText("Turn on")
-        self.enrol_code.setFocus()
+        self.enrol.code.setFocus()
 
     def _confirm_enrolment(self) -> None:
         self.submit.setEnabled(False)
         self.api.post("/api/v1/me/second-factor/confirm",
-                      {"code": self.enrol_code.text().strip(), "password": self.password.text()},
+                      {"code": self.enrol.code.text().strip(), "password": self.password.text()},
                       on_done=self._enrolled, on_error=self._refused)
 
     def _enrolled(self, answer: dict) -> None:

@@ -5,42 +5,22 @@ is the only way in when the appliance has no mail relay)."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTableView,
-    QVBoxLayout,
-    QWidget,
-)
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
+from gui.views.team_dialogs import GRANTABLE, NO_RELAY, ROLES_HELP, InviteDialog, KeysConfirmation, refusal_role
 from gui.widgets.banner import Banner
-from gui.widgets.dialogs import ConfirmDialog, confirm, show_secret
+from gui.widgets.buttons import action_button
+from gui.widgets.dialogs import confirm, show_secret
 from gui.widgets.formatting import when
-from gui.widgets.forms import FieldForm
+from gui.widgets.tables import records_table, selected_record
 
-# The roles a membership or an invitation may be given (the API's enum; ownership moves only by a transfer).
-GRANTABLE = ("viewer", "editor", "admin")
 # The roles whose members may hold API keys: from docs/permissions.md (api_keys.manage), for the hand-over choice.
 KEY_HOLDERS = ("admin", "owner")
-NO_RELAY = ("This appliance has no mail relay: invitations are not mailed. Copy each link and pass it on "
-            "yourself.")
-ROLES_HELP = ("Viewers read and ask the agents; editors also change agents and sources and read conversations; "
-              "admins also manage the team, API keys, retention and the audit trail.")
-# "...; you are viewer": the role the appliance found, which is newer than the panel's when it changed meanwhile.
-_ROLE_NAMED = re.compile(r"\byou are (viewer|editor|admin|owner)\b")
 DIMMED = "#f1f3f5"
 
 
@@ -53,128 +33,10 @@ def invitation_state(invitation: dict, *, now: dt.datetime | None = None) -> str
     return "expired" if expires <= (now or dt.datetime.now(dt.timezone.utc)) else "pending"
 
 
-def _table(name: str, model: RecordsModel, page: QWidget, *, stretch: int, sort: int,
-           order: Qt.SortOrder) -> QTableView:
-    # The proxy belongs to the page, not to the model: a model freed by Python's collector must not take along a
-    # proxy the (C++-owned) view still uses.
-    proxy = QSortFilterProxyModel(page)
-    proxy.setSourceModel(model)
-    proxy.setSortRole(Qt.ItemDataRole.UserRole)
-    table = QTableView()
-    table.setObjectName(name)
-    table.setModel(proxy)
-    table.setSortingEnabled(True)
-    table.sortByColumn(sort, order)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    table.verticalHeader().hide()
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setSectionResizeMode(stretch, QHeaderView.ResizeMode.Stretch)
-    return table
-
-
-def _selected(table: QTableView, model: RecordsModel) -> dict | None:
-    rows = table.selectionModel().selectedRows()
-    return model.record(table.model().mapToSource(rows[0]).row()) if rows else None
-
-
-def _button(text: str, name: str, action) -> QPushButton:
-    button = QPushButton(text)
-    button.setObjectName(name)
-    button.clicked.connect(action)
-    return button
-
-
 def _heading(text: str) -> QLabel:
     label = QLabel(text)
     label.setStyleSheet("font-size:15px;font-weight:600;margin-top:6px;")
     return label
-
-
-class KeysConfirmation(ConfirmDialog):
-    """A confirmation that also asks what becomes of the member's API keys: revoked (the API's default) or handed
-    to another member who may hold keys."""
-
-    def __init__(self, parent: QWidget, title: str, text: str, action: str, *, heirs: list[dict]) -> None:
-        super().__init__(parent, title, text, action, destructive=True)
-        self.keys = QComboBox()
-        self.keys.setObjectName("apiKeysGoTo")
-        self.keys.addItem("Revoke them", None)
-        for member in heirs:
-            self.keys.addItem(f"Hand them to {member['display_name'] or member['email']} ({member['role']})",
-                              member["user_id"])
-        choice = QWidget()
-        row = QHBoxLayout(choice)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(QLabel("Their API keys:"))
-        row.addWidget(self.keys, 1)
-        choice.setVisible(bool(heirs))  # with nobody to hand them to, revoking is the only way, and the text says so
-        self.layout().insertWidget(2, choice)
-
-    @property
-    def heir(self) -> str | None:
-        return self.keys.currentData()
-
-
-class InviteDialog(QDialog):
-    """Email and role; on success the page shows the link (mailed too when the appliance has a relay)."""
-
-    def __init__(self, page: "TeamPage") -> None:
-        super().__init__(page)
-        self.page = page
-        self.setWindowTitle("Invite someone")
-        self.setMinimumWidth(500)
-        layout = QVBoxLayout(self)
-        heading = QLabel("Invite someone to this workspace")
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
-        self.mail_note = QLabel(NO_RELAY if not page.context.mail_can_leave else
-                                "The invitation is mailed to this address, and its link is shown to you as well.")
-        self.mail_note.setObjectName("mailNote")
-        self.mail_note.setWordWrap(True)
-        if not page.context.mail_can_leave:
-            self.mail_note.setStyleSheet("color:#663c00;font-weight:600;")
-        layout.addWidget(self.mail_note)
-        self.form = FieldForm()
-        self.email = self.form.add_field("email", "Email", QLineEdit())
-        self.email.setPlaceholderText("name@example.com")
-        self.role = QComboBox()
-        for role in GRANTABLE:
-            self.role.addItem(role, role)
-        self.form.add_field("role", "Role", self.role)
-        layout.addWidget(self.form)
-        roles = QLabel(ROLES_HELP)
-        roles.setWordWrap(True)
-        roles.setStyleSheet("color:#5f6b7a;")
-        layout.addWidget(roles)
-        buttons = QDialogButtonBox()
-        buttons.addButton("Cancel", QDialogButtonBox.ButtonRole.RejectRole)
-        self.submit = buttons.addButton("Invite", QDialogButtonBox.ButtonRole.ActionRole)
-        self.submit.setObjectName("sendInvitation")
-        self.submit.setDefault(True)
-        self.submit.clicked.connect(self.submit_action)
-        buttons.rejected.connect(self.reject)
-        layout.addWidget(buttons)
-
-    def submit_action(self) -> None:
-        self.submit.setEnabled(False)
-        self.form.clear_errors()
-        body = {"email": self.email.text().strip(), "role": self.role.currentData()}
-        self.page.api.post(f"/api/v1/workspaces/{self.page.workspace_id}/invitations", body,
-                           on_done=self._invited, on_error=self._refused)
-
-    def _invited(self, answer: dict) -> None:
-        self.submit.setEnabled(True)
-        self.accept()
-        self.page.invited(answer)
-
-    def _refused(self, error: ApiError) -> None:
-        self.submit.setEnabled(True)
-        self.form.show_error(error, role=self.page.role_for(error))
-        if error.status == 403:
-            self.page.reload_navigation.emit()
 
 
 class TeamPage(Page):
@@ -186,9 +48,7 @@ class TeamPage(Page):
         self.secret_dialog = None
         self._keep_message = False
         self._links: dict[str, str] = {}  # invitation id -> link made in this session (memory only, never stored)
-        intro = QLabel(f"Who works in this workspace, and what their role lets them do. {ROLES_HELP}")
-        intro.setWordWrap(True)
-        self.body.addWidget(intro)
+        self.add_intro(f"Who works in this workspace, and what their role lets them do. {ROLES_HELP}")
         self.read_only_notice = Banner(self)
         self.body.addWidget(self.read_only_notice)
         self.mail_notice = Banner(self)
@@ -200,8 +60,8 @@ class TeamPage(Page):
             Column("role", "Role"),
             Column("joined_at", "Joined", show=lambda m: when(m["joined_at"]), sort=lambda m: m["joined_at"]),
         ], loader=self._load_members)
-        self.members_table = _table("membersTable", self.members, self, stretch=1, sort=3,
-                                    order=Qt.SortOrder.AscendingOrder)
+        self.members_table = records_table(self.members, name="membersTable", stretch=1,
+                                           sort=(3, Qt.SortOrder.AscendingOrder), owner=self)
         self.members_table.selectionModel().selectionChanged.connect(self._update_buttons)
         member_actions = QHBoxLayout()
         member_actions.addWidget(QLabel("Role:"))
@@ -210,10 +70,10 @@ class TeamPage(Page):
         for role in GRANTABLE:
             self.role_choice.addItem(role, role)
         member_actions.addWidget(self.role_choice)
-        self.change_role_button = _button("Change role", "changeRole", self.change_role_action)
-        self.remove_button = _button("Remove…", "removeMember", self.remove_member_action)
-        member_actions.addWidget(self.change_role_button)
-        member_actions.addWidget(self.remove_button)
+        self.change_role_button = action_button("Change role", self.change_role_action, name="changeRole",
+                                                row=member_actions)
+        self.remove_button = action_button("Remove…", self.remove_member_action, name="removeMember",
+                                           row=member_actions)
         member_actions.addStretch(1)
 
         self.invitations = RecordsModel([
@@ -224,16 +84,16 @@ class TeamPage(Page):
             Column("created_at", "Sent", show=lambda i: when(i["created_at"]), sort=lambda i: i["created_at"]),
         ], loader=self._load_invitations,
             highlight=lambda i: None if invitation_state(i) in ("pending", "accepted") else DIMMED)
-        self.invitations_table = _table("invitationsTable", self.invitations, self, stretch=0, sort=4,
-                                        order=Qt.SortOrder.DescendingOrder)
+        self.invitations_table = records_table(self.invitations, name="invitationsTable", stretch=0,
+                                               sort=(4, Qt.SortOrder.DescendingOrder), owner=self)
         self.invitations_table.selectionModel().selectionChanged.connect(self._update_buttons)
         invitation_actions = QHBoxLayout()
-        self.invite_button = _button("Invite…", "invite", self.invite_action)
-        self.resend_button = _button("Resend", "resend", self.resend_action)
-        self.copy_link_button = _button("Copy link", "copyLink", self.copy_link_action)
-        self.revoke_button = _button("Revoke…", "revokeInvitation", self.revoke_invitation_action)
-        for button in (self.invite_button, self.resend_button, self.copy_link_button, self.revoke_button):
-            invitation_actions.addWidget(button)
+        self.invite_button = action_button("Invite…", self.invite_action, name="invite", row=invitation_actions)
+        self.resend_button = action_button("Resend", self.resend_action, name="resend", row=invitation_actions)
+        self.copy_link_button = action_button("Copy link", self.copy_link_action, name="copyLink",
+                                              row=invitation_actions)
+        self.revoke_button = action_button("Revoke…", self.revoke_invitation_action, name="revokeInvitation",
+                                           row=invitation_actions)
         invitation_actions.addStretch(1)
         self.invitations_note = QLabel()
         self.invitations_note.setObjectName("invitationsNote")
@@ -257,8 +117,7 @@ class TeamPage(Page):
 
     def role_for(self, error: ApiError) -> str | None:
         """The role to explain a refusal with: the one the appliance named, else the one the panel knows."""
-        named = _ROLE_NAMED.search(error.message) if error.status == 403 else None
-        return named.group(1) if named else self.role
+        return refusal_role(error, self.role)
 
     def _refused(self, error: ApiError) -> None:
         """An action the API refused. (A load that fails only says so: reloading from it could go round forever.)"""
@@ -332,10 +191,10 @@ class TeamPage(Page):
     # --- members ----------------------------------------------------------------------------------------------
 
     def selected_member(self) -> dict | None:
-        return _selected(self.members_table, self.members)
+        return selected_record(self.members_table)
 
     def selected_invitation(self) -> dict | None:
-        return _selected(self.invitations_table, self.invitations)
+        return selected_record(self.invitations_table)
 
     def _update_buttons(self) -> None:
         member = self.selected_member()
@@ -415,6 +274,7 @@ class TeamPage(Page):
 
     def invite_action(self) -> None:
         self.invite_dialog = InviteDialog(self)
+        self.invite_dialog.sent.connect(self.invited)
         self.invite_dialog.open()
 
     def invited(self, answer: dict, *, resent: bool = False) -> None:

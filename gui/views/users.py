@@ -3,28 +3,17 @@ shown once when the appliance makes it), disabling and enabling an account, and 
 
 from __future__ import annotations
 
-from typing import Callable
-
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTableView,
-    QVBoxLayout,
-)
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QLineEdit
 
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
-from gui.widgets.dialogs import confirm, show_secret
+from gui.widgets.buttons import action_button
+from gui.widgets.dialogs import DialogButtons, confirm, show_secret, titled_layout
 from gui.widgets.formatting import ago, when
 from gui.widgets.forms import FieldForm
+from gui.widgets.tables import records_table, select_record, selected_record
 
 DISABLED = "#eceff1"
 GREY = "#6b7580"
@@ -56,12 +45,7 @@ class NewOperatorDialog(QDialog):
     def __init__(self, page: Page) -> None:
         super().__init__(page)
         self.api = page.api
-        self.setWindowTitle("New operator")
-        self.setMinimumWidth(500)
-        layout = QVBoxLayout(self)
-        heading = QLabel("New operator")
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
+        layout = titled_layout(self, "New operator", width=500)
         note = QLabel("Operators run the appliance: workspaces, users, backups, jobs and the audit log. They see no "
                       "workspace's content unless they are members of it.")
         note.setWordWrap(True)
@@ -71,21 +55,13 @@ class NewOperatorDialog(QDialog):
         self.display_name = self.form.add_field("display_name", "Display name", QLineEdit(), hint="Optional.")
         self.generate = self.form.add_field("generate_password", "",
                                             QCheckBox("Generate a password (shown to you once, to pass on)"))
-        self.password = self.form.add_field("password", "Password", QLineEdit(),
-                                            hint="At least a few unrelated words; the appliance refuses weak ones.")
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password = self.form.add_password_field(
+            "password", "Password", hint="At least a few unrelated words; the appliance refuses weak ones.")
         self.generate.toggled.connect(lambda on: self.password.setEnabled(not on))
         layout.addWidget(self.form)
-        row = QHBoxLayout()
-        row.addStretch(1)
-        cancel = QPushButton("Cancel")
-        cancel.clicked.connect(self.reject)
-        row.addWidget(cancel)
-        self.create_button = QPushButton("Create operator")
-        self.create_button.setDefault(True)
-        self.create_button.clicked.connect(self.submit_action)
-        row.addWidget(self.create_button)
-        layout.addLayout(row)
+        buttons = DialogButtons(self, "Create operator", self.submit_action)
+        self.create_button = buttons.action
+        layout.addLayout(buttons)
 
     def submit_action(self) -> None:
         body = {"email": self.email.text().strip(), "display_name": self.display_name.text().strip()}
@@ -111,10 +87,8 @@ class UsersPage(Page):
 
     def __init__(self, context, parent=None, **kwargs) -> None:
         super().__init__(context, parent, **kwargs)
-        intro = QLabel("Every account on this appliance: operators, and the members workspaces invited. A disabled "
+        self.add_intro("Every account on this appliance: operators, and the members workspaces invited. A disabled "
                        "account cannot sign in; its sessions ended and its API keys were revoked when it was disabled.")
-        intro.setWordWrap(True)
-        self.body.addWidget(intro)
         self.users = RecordsModel([
             Column("email", "Email", show=self._email),
             Column("display_name", "Display name"),
@@ -123,19 +97,14 @@ class UsersPage(Page):
             Column("second_factor", "Second factor", show=lambda u: "on" if u["second_factor"] else "off"),
             Column("created_at", "Created", show=lambda u: when(u["created_at"]), sort=lambda u: u["created_at"]),
         ], loader=self._load_users, highlight=lambda u: DISABLED if u["status"] == "disabled" else None)
-        self.sorted = QSortFilterProxyModel(self)
-        self.sorted.setSourceModel(self.users)
-        self.sorted.setSortRole(Qt.ItemDataRole.UserRole)
-        self.sorted.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.table = _table("usersTable", self.sorted, (280, 220, 80, 90, 110))
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table = records_table(self.users, name="usersTable", widths={0: 280, 1: 220, 2: 80, 3: 90, 4: 110},
+                                   stretch=5, sort=(0, Qt.SortOrder.AscendingOrder), owner=self, ignore_case=True)
         self.table.selectionModel().selectionChanged.connect(self._user_selected)
         actions = QHBoxLayout()
-        self.new_button = _button(actions, "New operator", self.new_operator_action)
+        self.new_button = action_button("New operator", self.new_operator_action, row=actions)
         self.new_button.setVisible(context.operator_may("users.create"))
-        self.disable_button = _button(actions, "Disable", self.disable_action)
-        self.enable_button = _button(actions, "Enable", self.enable_action)
+        self.disable_button = action_button("Disable", self.disable_action, row=actions)
+        self.enable_button = action_button("Enable", self.enable_action, row=actions)
         self.selection_note = QLabel()
         self.selection_note.setObjectName("selectionNote")
         self.selection_note.setStyleSheet(f"color:{GREY};")
@@ -149,13 +118,14 @@ class UsersPage(Page):
             Column("client_address", "Address"),
             Column("user_agent", "Client", show=_device),
         ], loader=self._load_sessions)
-        self.sessions_table = _table("sessionsTable", self.sessions, (160, 110, 160, 130))
+        self.sessions_table = records_table(self.sessions, name="sessionsTable",
+                                            widths={0: 160, 1: 110, 2: 160, 3: 130}, stretch=4)
         self.sessions_table.selectionModel().selectionChanged.connect(self._update_actions)
         self.sessions_empty = QLabel()
         self.sessions_empty.setStyleSheet(f"color:{GREY};")
         session_actions = QHBoxLayout()
-        self.end_session_button = _button(session_actions, "End session", self.end_session_action)
-        self.end_all_button = _button(session_actions, "End all sessions", self.end_all_sessions_action)
+        self.end_session_button = action_button("End session", self.end_session_action, row=session_actions)
+        self.end_all_button = action_button("End all sessions", self.end_all_sessions_action, row=session_actions)
         session_actions.addWidget(self.sessions_empty, 1)
         self.body.addWidget(self.table, 3)
         self.body.addLayout(actions)
@@ -174,22 +144,14 @@ class UsersPage(Page):
     # --- reading ---------------------------------------------------------------------------------------------------
 
     def selected(self) -> dict | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.users.record(self.sorted.mapToSource(rows[0]).row()) if rows else None
+        return selected_record(self.table)
 
     def selected_session(self) -> dict | None:
-        rows = self.sessions_table.selectionModel().selectedRows()
-        return self.sessions.record(rows[0].row()) if rows else None
+        return selected_record(self.sessions_table)
 
     def select(self, user_id: str) -> bool:
         """Select the account's row; False if it is not (yet) in the table."""
-        for row, user in enumerate(self.users.records()):
-            if user["id"] == user_id:
-                self.table.selectionModel().select(
-                    self.sorted.mapFromSource(self.users.index(row, 0)),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-                return True
-        return False
+        return select_record(self.table, user_id)
 
     def refresh_action(self) -> None:
         if self.banner.kind == "error":
@@ -322,21 +284,13 @@ class UsersPage(Page):
         confirm(self, f"End the sessions of {user['email']}?",
                 f"Every session of {user['email']}{mine} ends now: they must sign in again wherever they were signed "
                 "in. Their password and API keys are not changed.",
-                "End all sessions", lambda: self._all_sessions(user, None, []), destructive=True)
+                "End all sessions", lambda: self._end_all(user), destructive=True)
 
-    def _all_sessions(self, user: dict, after: str | None, found: list[dict]) -> None:
-        """Page through the account's sessions, then end each one but the caller's own."""
-        query = "?limit=500" + (f"&after={after}" if after else "")
-
-        def got(answer: dict) -> None:
-            found.extend(s for s in answer["sessions"] if not s["current"])
-            if answer["next_after"]:
-                self._all_sessions(user, answer["next_after"], found)
-            else:
-                self._end_each(user, [s["id"] for s in found])
-
-        self.api.get(f"/api/v1/users/{user['id']}/sessions{query}", on_done=got,
-                     on_error=lambda e: self.show_error(e, role="operator"))
+    def _end_all(self, user: dict) -> None:
+        """Every session of the account but the caller's own, ended one by one."""
+        self.api.get_all(f"/api/v1/users/{user['id']}/sessions", "sessions",
+                         on_done=lambda sessions: self._end_each(user, [s["id"] for s in sessions if not s["current"]]),
+                         on_error=lambda e: self.show_error(e, role="operator"))
 
     def _end_each(self, user: dict, session_ids: list[str]) -> None:
         if not session_ids:
@@ -366,24 +320,3 @@ class UsersPage(Page):
                              f"{user['email']} had no other sessions to end.")
         self.sessions.reload()
 
-
-def _table(name: str, model, widths: tuple[int, ...]) -> QTableView:
-    table = QTableView()
-    table.setObjectName(name)
-    table.setModel(model)
-    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    table.verticalHeader().hide()
-    table.setWordWrap(False)
-    for column, width in enumerate(widths):
-        table.setColumnWidth(column, width)
-    table.horizontalHeader().setStretchLastSection(True)
-    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-    return table
-
-
-def _button(row: QHBoxLayout, text: str, action: Callable[[], None]) -> QPushButton:
-    button = QPushButton(text)
-    button.clicked.connect(action)
-    row.addWidget(button)
-    return button

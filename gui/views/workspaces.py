@@ -5,48 +5,20 @@ legal hold that keeps a workspace from ever being purged."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable
 
-from PySide6.QtCore import QItemSelectionModel, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
-from PySide6.QtWidgets import (
-    QAbstractItemView,
-    QCheckBox,
-    QDialog,
-    QHBoxLayout,
-    QHeaderView,
-    QLabel,
-    QLineEdit,
-    QPushButton,
-    QTableView,
-    QVBoxLayout,
-)
+from PySide6.QtWidgets import QHBoxLayout, QLabel
 
-from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
+from gui.views.workspace_dialogs import GREY, LegalHoldDialog, NewWorkspaceDialog, describe_hold
+from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import confirm
-from gui.widgets.formatting import when
-from gui.widgets.forms import FieldForm
+from gui.widgets.formatting import day, when
+from gui.widgets.tables import records_table, select_record, selected_record
 
 CANCELLED = "#eceff1"
-GREY = "#6b7580"
-HOLD_EXPLAINED = ("A workspace on legal hold is never purged, not even after it is cancelled, and no one can delete "
-                  "its conversations or leads until the hold is lifted.")
-
-
-def _on_field(error: ApiError) -> ApiError:
-    if error.field or error.status != 400:
-        return error
-    if error.message.startswith("a workspace name"):
-        return error.on_field("name")
-    if error.message.startswith("the owner"):
-        return error.on_field("owner_email")
-    return error
-
-
-def _day(text: str | None) -> str:
-    return when(text)[:10]
 
 
 def _cancelled(workspace: dict) -> bool:
@@ -61,20 +33,7 @@ def _status(workspace: dict) -> str:
     if (workspace.get("hold") or {}).get("on"):
         return "cancelled (read-only), held: not purged"
     purge = workspace.get("purge_after")
-    return f"cancelled (read-only), purged {_day(purge)}" if purge else "cancelled (read-only)"
-
-
-def _hold(workspace: dict) -> str:
-    """What the caller may know of the hold: `hold` is None when the API shows it neither to their role nor to
-    operators (an active workspace they are not a member of)."""
-    hold = workspace.get("hold")
-    if hold is None:
-        return f"not shown to {workspace['role']}s" if workspace.get("role") else "not shown to your role"
-    if not hold["on"]:
-        return "off"
-    if hold.get("reason"):
-        return f"on: {hold['reason']}"
-    return f"on since {_day(hold['since'])}" if hold.get("since") else "on"
+    return f"cancelled (read-only), purged {day(purge)}" if purge else "cancelled (read-only)"
 
 
 class WorkspacesModel(RecordsModel):
@@ -86,146 +45,25 @@ class WorkspacesModel(RecordsModel):
         return super().data(index, role)
 
 
-class NewWorkspaceDialog(QDialog):
-    """Name and (optionally) owner of a new workspace; `created` carries the workspace the API made."""
-
-    created = Signal(dict)
-
-    def __init__(self, page: Page) -> None:
-        super().__init__(page)
-        self.api = page.api
-        self.setWindowTitle("New workspace")
-        self.setMinimumWidth(480)
-        layout = QVBoxLayout(self)
-        heading = QLabel("New workspace")
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
-        self.form = FieldForm()
-        self.name = self.form.add_field("name", "Name", QLineEdit(), hint="1 to 100 characters, e.g. the customer's "
-                                        "or team's name.")
-        self.owner_email = self.form.add_field(
-            "owner_email", "Owner's email", QLineEdit(),
-            hint="Leave empty to own it yourself. Someone else must already have an account on this appliance.")
-        layout.addWidget(self.form)
-        self.create_button = _buttons(layout, self, "Create workspace", self.submit_action)
-
-    def submit_action(self) -> None:
-        body = {"name": self.name.text()}
-        if self.owner_email.text().strip():
-            body["owner_email"] = self.owner_email.text().strip()
-        self.form.clear_errors()
-        self.create_button.setEnabled(False)
-        self.api.post("/api/v1/workspaces", body, on_done=self._created, on_error=self._refused)
-
-    def _created(self, answer: dict) -> None:
-        self.created.emit(answer["workspace"])
-        self.accept()
-
-    def _refused(self, error: ApiError) -> None:
-        self.create_button.setEnabled(True)
-        self.form.show_error(_on_field(error))
-
-
-class LegalHoldDialog(QDialog):
-    """Put a workspace on legal hold with a reason, or lift the hold; `saved` carries the hold afterwards (or None)."""
-
-    saved = Signal(object)
-
-    def __init__(self, page: Page, workspace: dict, path: str, *, role: str | None) -> None:
-        super().__init__(page)
-        self.api, self.path, self.role = page.api, path, role
-        self.setWindowTitle(f"Legal hold: {workspace['name']}")
-        self.setMinimumWidth(520)
-        layout = QVBoxLayout(self)
-        heading = QLabel(f"Legal hold: {workspace['name']}")
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
-        note = QLabel(HOLD_EXPLAINED)
-        note.setWordWrap(True)
-        layout.addWidget(note)
-        hold = workspace.get("hold")
-        now = QLabel("Now: " + (_hold(workspace) if hold is not None else "not shown to your role (the appliance "
-                                "shows a hold to operators and to roles that may read retention settings)."))
-        now.setWordWrap(True)
-        now.setStyleSheet(f"color:{GREY};")
-        layout.addWidget(now)
-        self.form = FieldForm()
-        self.on = self.form.add_field("on", "Legal hold", QCheckBox("Keep this workspace on legal hold"))
-        self.reason = self.form.add_field("reason", "Reason", QLineEdit(),
-                                          hint="For the audit log: a case or request number (at most 500 characters).")
-        self.on.toggled.connect(self.reason.setEnabled)
-        self.on.setChecked(bool(hold and hold["on"]))
-        self.reason.setEnabled(self.on.isChecked())
-        self.reason.setText((hold or {}).get("reason") or "")
-        layout.addWidget(self.form)
-        self.save_button = _buttons(layout, self, "Save", self.submit_action)
-
-    def submit_action(self) -> None:
-        on = self.on.isChecked()
-        self.form.clear_errors()
-        self.save_button.setEnabled(False)
-        self.api.put(self.path, {"on": on, "reason": (self.reason.text().strip() or None) if on else None},
-                     on_done=self._saved, on_error=self._refused)
-
-    def _saved(self, answer: dict) -> None:
-        self.saved.emit(answer["legal_hold"])
-        self.accept()
-
-    def _refused(self, error: ApiError) -> None:
-        self.save_button.setEnabled(True)
-        self.form.show_error(error, role=self.role)
-
-
-def _buttons(layout: QVBoxLayout, dialog: QDialog, action: str, submit: Callable[[], None]) -> QPushButton:
-    row = QHBoxLayout()
-    row.addStretch(1)
-    cancel = QPushButton("Cancel")
-    cancel.clicked.connect(dialog.reject)
-    row.addWidget(cancel)
-    button = QPushButton(action)
-    button.setDefault(True)
-    button.clicked.connect(submit)
-    row.addWidget(button)
-    layout.addLayout(row)
-    return button
-
-
 class WorkspacesPage(Page):
     title = "Workspaces"
 
     def __init__(self, context, parent=None, **kwargs) -> None:
         super().__init__(context, parent, **kwargs)
-        intro = QLabel("Every workspace on this appliance. Operators see that a workspace exists and who owns it, "
+        self.add_intro("Every workspace on this appliance. Operators see that a workspace exists and who owns it, "
                        "never its content unless they are members." if self._everyone else
                        "The workspaces you are a member of, and your role in each.")
-        intro.setWordWrap(True)
-        self.body.addWidget(intro)
         self.workspaces = WorkspacesModel([
             Column("name", "Name"),
             Column("status", "Status", show=_status),
-            Column("hold", "Legal hold", show=_hold),
+            Column("hold", "Legal hold", show=describe_hold),
             Column("owner", "Owner", show=self._owner),
             Column("role", "Your role", show=lambda w: w.get("role") or "not a member"),
-            Column("created_at", "Created", show=lambda w: _day(w["created_at"]), sort=lambda w: w["created_at"]),
+            Column("created_at", "Created", show=lambda w: day(w["created_at"]), sort=lambda w: w["created_at"]),
         ], loader=self._load_workspaces, highlight=lambda w: CANCELLED if _cancelled(w) else None)
-        self.sorted = QSortFilterProxyModel(self)
-        self.sorted.setSourceModel(self.workspaces)
-        self.sorted.setSortRole(Qt.ItemDataRole.UserRole)
-        self.sorted.setSortCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-        self.table = QTableView()
-        self.table.setObjectName("workspacesTable")
-        self.table.setModel(self.sorted)
-        self.table.setSortingEnabled(True)
-        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.verticalHeader().hide()
-        self.table.setWordWrap(False)
-        header = self.table.horizontalHeader()
-        for column, width in enumerate((170, 265, 0, 180, 100, 95)):
-            if width:
-                self.table.setColumnWidth(column, width)
-        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.table = records_table(self.workspaces, name="workspacesTable",
+                                   widths={0: 170, 1: 265, 3: 180, 4: 100, 5: 95}, stretch=2,
+                                   sort=(0, Qt.SortOrder.AscendingOrder), owner=self, ignore_case=True)
         self.table.selectionModel().selectionChanged.connect(self._update_actions)
         self.empty = QLabel()
         self.empty.setObjectName("emptyState")
@@ -233,11 +71,11 @@ class WorkspacesPage(Page):
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.hide()
         actions = QHBoxLayout()
-        self.new_button = self._button(actions, "New workspace", self.new_workspace_action)
+        self.new_button = action_button("New workspace", self.new_workspace_action, row=actions)
         self.new_button.setVisible(context.operator_may("workspaces.create"))
-        self.cancel_button = self._button(actions, "Cancel workspace", self.cancel_workspace_action)
-        self.undo_button = self._button(actions, "Undo cancellation", self.undo_cancellation_action)
-        self.hold_button = self._button(actions, "Legal hold…", self.legal_hold_action)
+        self.cancel_button = action_button("Cancel workspace", self.cancel_workspace_action, row=actions)
+        self.undo_button = action_button("Undo cancellation", self.undo_cancellation_action, row=actions)
+        self.hold_button = action_button("Legal hold…", self.legal_hold_action, row=actions)
         actions.addStretch(1)
         self.selection_note = QLabel()
         self.selection_note.setObjectName("selectionNote")
@@ -250,13 +88,6 @@ class WorkspacesPage(Page):
         self.create_dialog: NewWorkspaceDialog | None = None
         self.hold_dialog: LegalHoldDialog | None = None
         self._update_actions()
-
-    @staticmethod
-    def _button(row: QHBoxLayout, text: str, action: Callable[[], None]) -> QPushButton:
-        button = QPushButton(text)
-        button.clicked.connect(action)
-        row.addWidget(button)
-        return button
 
     @property
     def _everyone(self) -> bool:
@@ -271,18 +102,11 @@ class WorkspacesPage(Page):
     # --- reading ---------------------------------------------------------------------------------------------------
 
     def selected(self) -> dict | None:
-        rows = self.table.selectionModel().selectedRows()
-        return self.workspaces.record(self.sorted.mapToSource(rows[0]).row()) if rows else None
+        return selected_record(self.table)
 
     def select(self, workspace_id: str) -> bool:
         """Select the workspace's row; False if it is not (yet) in the table."""
-        for row, workspace in enumerate(self.workspaces.records()):
-            if workspace["id"] == workspace_id:
-                self.table.selectionModel().select(
-                    self.sorted.mapFromSource(self.workspaces.index(row, 0)),
-                    QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows)
-                return True
-        return False
+        return select_record(self.table, workspace_id)
 
     def refresh_action(self) -> None:
         if self.banner.kind == "error":
@@ -335,7 +159,7 @@ class WorkspacesPage(Page):
             if workspace.get("purge_after") and not hold.get("on"):
                 notes.append(f"It is purged after {when(workspace['purge_after'])} unless the cancellation is undone.")
         if hold.get("on"):
-            since = f" since {_day(hold['since'])}" if hold.get("since") else ""
+            since = f" since {day(hold['since'])}" if hold.get("since") else ""
             notes.append(f"On legal hold{since}: never purged, and no conversation or lead can be deleted, while the "
                          "hold lasts.")
         if not self.context.may(workspace["id"], "workspace.cancel"):

@@ -1,7 +1,8 @@
-"""The panel's small dialogs: a confirmation that says what an action will do, and a secret (an API key, an
-invitation link, a generated password) shown once with a copy button.
+"""The panel's dialogs: how each starts (its title, also as its heading) and ends (Cancel, then its action), a
+confirmation that says what an action will do, and a secret (an API key, an invitation link, a generated password)
+shown once with a copy button.
 
-Both open window-modal without blocking (`open()`, never `exec()`), so the calls under way keep delivering while the
+They open window-modal without blocking (`open()`, never `exec()`), so the calls under way keep delivering while the
 admin reads; the tests answer them through the same buttons an admin clicks."""
 
 from __future__ import annotations
@@ -20,18 +21,43 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gui.widgets.buttons import action_button
+
+
+def titled_layout(dialog: QDialog, title: str, *, width: int, heading: str = "") -> QVBoxLayout:
+    """Give the dialog its title and width, and its layout, which opens with the heading: the title, unless `heading`
+    says more."""
+    dialog.setWindowTitle(title)
+    dialog.setMinimumWidth(width)
+    layout = QVBoxLayout(dialog)
+    label = QLabel(heading or title)
+    label.setObjectName("dialogTitle")
+    layout.addWidget(label)
+    return layout
+
+
+class DialogButtons(QHBoxLayout):
+    """The row that ends a dialog, at the right: Cancel, then the dialog's action, the default button (Enter clicks
+    it). `add` puts another button after them."""
+
+    def __init__(self, dialog: QDialog, action: str, on_action: Callable[[], None], *, name: str = "") -> None:
+        super().__init__()
+        self.addStretch(1)
+        self.cancel = action_button("Cancel", dialog.reject, row=self)
+        self.action = self.add(action, on_action, name=name)
+        self.action.setDefault(True)
+
+    def add(self, text: str, on_click: Callable[[], None], *, name: str = "") -> QPushButton:
+        return action_button(text, on_click, name=name, row=self)
+
 
 class ConfirmDialog(QDialog):
-    """"Cancel the workspace Acme?" with what it does, a Cancel button and one named for the action."""
+    """"Cancel the workspace Acme?" with what it does, a Cancel button and one named for the action. Unlike a form's
+    buttons, Cancel is the default here: Enter never confirms."""
 
     def __init__(self, parent: QWidget, title: str, text: str, action: str, *, destructive: bool = False) -> None:
         super().__init__(parent)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(440)
-        layout = QVBoxLayout(self)
-        heading = QLabel(title)
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
+        layout = titled_layout(self, title, width=440)
         self.text = QLabel(text)
         self.text.setWordWrap(True)
         layout.addWidget(self.text)
@@ -61,13 +87,8 @@ class SecretDialog(QDialog):
 
     def __init__(self, parent: QWidget, title: str, secret: str, explanation: str) -> None:
         super().__init__(parent)
-        self.setWindowTitle(title)
-        self.setMinimumWidth(560)
         self.secret = secret
-        layout = QVBoxLayout(self)
-        heading = QLabel(title)
-        heading.setObjectName("dialogTitle")
-        layout.addWidget(heading)
+        layout = titled_layout(self, title, width=560)
         note = QLabel(explanation)
         note.setWordWrap(True)
         layout.addWidget(note)
@@ -78,10 +99,7 @@ class SecretDialog(QDialog):
         self.value.setCursorPosition(0)
         self.value.setStyleSheet("font-family:monospace;")
         row.addWidget(self.value, 1)
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setObjectName("copySecret")
-        self.copy_button.clicked.connect(self.copy_action)
-        row.addWidget(self.copy_button)
+        self.copy_button = action_button("Copy", self.copy_action, name="copySecret", row=row)
         layout.addLayout(row)
         self.copied = QLabel()
         self.copied.setStyleSheet("color:#1e6b34;")

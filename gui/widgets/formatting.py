@@ -16,6 +16,11 @@ def when(text: str | None) -> str:
     return f"{moment.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
 
 
+def day(text: str | None) -> str:
+    """An API time as its day only: `2026-12-01`; '' for none."""
+    return when(text)[:10]
+
+
 def ago(text: str | None, *, now: dt.datetime | None = None) -> str:
     """How long ago an API time was: `5 min ago`, `3 h ago`, `2 days ago`."""
     if not text:

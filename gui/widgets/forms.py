@@ -3,7 +3,7 @@ under the email box), and everything else in the form's own message line."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QFormLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
 
 from gui.client.errors import ApiError
 from gui.widgets.banner import Banner
@@ -45,6 +45,12 @@ class FieldForm(QWidget):
         self._fields[name] = widget
         widget.setObjectName(f"field_{name}")
         return widget
+
+    def add_password_field(self, name: str, label: str, *, hint: str = "") -> QLineEdit:
+        """A line whose typing is shown as dots, for a password."""
+        field = self.add_field(name, label, QLineEdit(), hint=hint)
+        field.setEchoMode(QLineEdit.EchoMode.Password)
+        return field
 
     def field_error(self, name: str) -> str:
         label = self._errors.get(name)

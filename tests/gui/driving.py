@@ -1,11 +1,18 @@
-"""Driving the panel as an administrator would, for the tests: connect and pin, sign in, open a screen, wait for
-what the appliance answers. Every wait polls the Qt event loop (qtbot.waitUntil), never sleeps."""
+"""Driving the panel as an administrator would, for the tests: connect and pin, sign in, open a screen, click a row,
+answer a dialog, wait for what the appliance answers; and what the tests make through the API first (operators,
+workspaces, members). Every wait polls the Qt event loop (qtbot.waitUntil), never sleeps."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+from PySide6.QtCore import QSortFilterProxyModel
+from PySide6.QtWidgets import QLabel
 
 from appliance.keys import certificates
 from gui.app import Panel
@@ -16,7 +23,9 @@ from tests.running import RunningAppliance, free_port
 from tests.server.conftest import init_appliance
 
 OPERATOR = ("operator@example.com", "quartz lantern meadow 93")
+PASSWORD = "copper harbour violin 58"  # of every account the tests make (the first operator's is OPERATOR[1])
 WAIT_MS = 20_000
+_numbers = itertools.count(1)
 
 
 @dataclass
@@ -105,12 +114,37 @@ def signed_in_window(qtbot, tmp_path: Path, served: ServedAppliance, email: str 
 
 
 def open_page(qtbot, window: MainWindow, key: str, *, ready=None):
-    """Open `key` in the navigation and wait until `ready(page)` holds (default: a first answer arrived)."""
+    """Open `key` in the navigation, wait until `ready(page)` holds (when given), then until every call the page made
+    has been answered."""
     page = window.open(key)
     assert page is not None, f"{key} is not in the navigation: {window.destinations()}"
     if ready is not None:
         qtbot.waitUntil(lambda: bool(ready(page)), timeout=WAIT_MS)
+    idle(qtbot, window.context)
     return page
+
+
+def select_row(table, matches) -> None:
+    """Click the row whose record `matches`, where the table shows it (sorted or not)."""
+    shown = table.model()
+    proxy = shown if isinstance(shown, QSortFilterProxyModel) else None
+    model = proxy.sourceModel() if proxy is not None else shown
+    for row in range(shown.rowCount()):
+        index = shown.index(row, 0)
+        if matches(model.record((proxy.mapToSource(index) if proxy is not None else index).row())):
+            table.selectRow(row)
+            return
+    raise AssertionError(f"no such row in {table.objectName()}: {model.records()}")
+
+
+def text_of(widget) -> str:
+    """All that the labels of a dialog (or any widget) say."""
+    return " ".join(label.text() for label in widget.findChildren(QLabel))
+
+
+def token_of(link: str) -> str:
+    """The token of a link the appliance made (an invitation's accept_url)."""
+    return parse_qs(urlparse(link).query)["token"][0]
 
 
 def link_in(message, path: str) -> str:
@@ -144,3 +178,53 @@ def answer_confirmation(qtbot, parent, *, accept: bool = True) -> str:
     text = dialog.text.text()
     (dialog.action_button if accept else dialog.cancel_button).click()
     return text
+
+
+# --- made through the API ----------------------------------------------------------------------------------------
+
+def unique(what: str) -> str:
+    """`what` with a number and a few random letters: the appliance is shared by a module's tests."""
+    return f"{what}-{next(_numbers)}-{uuid.uuid4().hex[:6]}"
+
+
+def new_email(what: str) -> str:
+    return f"{unique(what)}@example.com"
+
+
+def new_operator(served: ServedAppliance, **fields) -> dict:
+    """Another operator, with PASSWORD; the user as the API gives it."""
+    status, body = served.api("POST", "/api/v1/users", {"email": new_email("op"), "password": PASSWORD, **fields})
+    assert status == 201, body
+    return body["user"]
+
+
+def new_workspace(served: ServedAppliance, what: str = "Workspace", *, owner_email: str | None = None) -> dict:
+    """A workspace named after `what` (owned by the operator unless `owner_email` says otherwise), as the API gives
+    it."""
+    body = {"name": unique(what), **({"owner_email": owner_email} if owner_email else {})}
+    status, answer = served.api("POST", "/api/v1/workspaces", body)
+    assert status == 201, answer
+    return answer["workspace"]
+
+
+def join(qtbot, served: ServedAppliance, workspace_id: str, role: str) -> tuple[str, str]:
+    """A new account, with PASSWORD, that joined the workspace as `role` through an invitation and confirmed its
+    address: its email and user id."""
+    email = new_email(role)
+    status, invited = served.api("POST", f"/api/v1/workspaces/{workspace_id}/invitations",
+                                 {"email": email, "role": role})
+    assert status == 201, invited
+    status, accepted = served.running.api("POST", "/api/v1/invitations/accept", {
+        "token": token_of(invited["accept_url"]), "password": PASSWORD})
+    assert status == 200, accepted
+    mailed = []
+
+    def verification_mailed() -> bool:
+        mailed[:] = [m for m in served.mails_to(email) if "/account/verify" in m.get_content()]
+        return bool(mailed)
+
+    qtbot.waitUntil(verification_mailed, timeout=WAIT_MS)
+    status, body = served.running.api("POST", "/api/v1/auth/verify-email",
+                                      {"token": link_in(mailed[0], "/account/verify")})
+    assert status == 200, body
+    return email, accepted["user_id"]

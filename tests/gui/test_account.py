@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import itertools
 
 import pytest
 
@@ -15,28 +14,25 @@ from appliance.accounts import totp
 from gui.views.account import PasswordDialog, SecondFactorDialog
 from gui.views.sign_in import SignInDialog
 from tests.gui.driving import (
+    PASSWORD,
     WAIT_MS,
     answer_confirmation,
     idle,
+    new_operator,
     new_panel,
     open_dialog,
     open_page,
     pin,
+    select_row,
     sign_in,
     signed_in_window,
     start_served,
 )
 
-PASSWORD = "copper orchard violin 58"
-_numbers = itertools.count(1)
 
-
-def new_operator(served) -> str:
-    email = f"admin{next(_numbers)}@example.com"
-    status, body = served.api("POST", "/api/v1/users", {"email": email, "password": PASSWORD,
-                                                        "display_name": "Second Admin"})
-    assert status == 201, body
-    return email
+def _second_admin(served) -> str:
+    """Another operator's email, so that each test changes an account of its own."""
+    return new_operator(served, display_name="Second Admin")["email"]
 
 
 def code_now(secret_text: str, *, ahead: int = 0) -> str:
@@ -50,7 +46,7 @@ def account_page(qtbot, window):
 
 def test_a_second_factor_turned_on_in_the_panel_is_asked_for_at_sign_in_and_a_recovery_code_works(
         qtbot, tmp_path, served):
-    email = new_operator(served)
+    email = _second_admin(served)
     window = signed_in_window(qtbot, tmp_path / "first", served, email, PASSWORD)
     page = account_page(qtbot, window)
     assert "Second factor: <b>off</b>" in page.profile.text()
@@ -64,12 +60,12 @@ def test_a_second_factor_turned_on_in_the_panel_is_asked_for_at_sign_in_and_a_re
     dialog.password.setText(PASSWORD)
     dialog.submit_action()
     qtbot.waitUntil(lambda: dialog.steps.currentWidget() is dialog.scan, timeout=WAIT_MS)
-    assert not dialog.qr.pixmap().isNull()
-    dialog.code.setText(code_now(dialog.secret.text()))
+    assert not dialog.scan.qr.pixmap().isNull()
+    dialog.scan.code.setText(code_now(dialog.scan.secret.text()))
     dialog.submit_action()
     qtbot.waitUntil(lambda: dialog.steps.currentWidget() is dialog.codes, timeout=WAIT_MS)
     recovery = dialog.codes.codes.toPlainText().split()
-    secret_text = dialog.secret.text()
+    secret_text = dialog.scan.secret.text()
     assert len(recovery) >= 8
     dialog.submit_action()
     qtbot.waitUntil(lambda: "Second factor: <b>on</b>" in page.profile.text(), timeout=WAIT_MS)
@@ -123,10 +119,10 @@ def test_an_operator_without_a_second_factor_enrols_at_sign_in_when_the_applianc
     sign_in(qtbot, panel)
     dialog = panel.sign_in_dialog
     qtbot.waitUntil(lambda: dialog.steps.currentWidget() is dialog.enrol, timeout=WAIT_MS)
-    assert not dialog.qr.pixmap().isNull() and dialog.secret.text()
+    assert not dialog.enrol.qr.pixmap().isNull() and dialog.enrol.secret.text()
     assert panel.window is None
 
-    dialog.enrol_code.setText(code_now(dialog.secret.text()))
+    dialog.enrol.code.setText(code_now(dialog.enrol.secret.text()))
     dialog.submit_action()
     qtbot.waitUntil(lambda: dialog.steps.currentWidget() is dialog.codes_page, timeout=WAIT_MS)
     assert len(dialog.codes_page.codes.toPlainText().split()) >= 8
@@ -141,7 +137,7 @@ def test_an_operator_without_a_second_factor_enrols_at_sign_in_when_the_applianc
 
 def test_changing_the_password_ends_the_other_sessions_and_a_wrong_current_one_is_said_on_its_field(
         qtbot, tmp_path, served):
-    email = new_operator(served)
+    email = _second_admin(served)
     elsewhere = served.token(email, PASSWORD)
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
     page = account_page(qtbot, window)
@@ -171,7 +167,7 @@ def test_changing_the_password_ends_the_other_sessions_and_a_wrong_current_one_i
 
 
 def test_other_sessions_are_listed_and_ended_from_my_account(qtbot, tmp_path, served):
-    email = new_operator(served)
+    email = _second_admin(served)
     first, second = served.token(email, PASSWORD), served.token(email, PASSWORD)
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
     page = account_page(qtbot, window)
@@ -179,8 +175,7 @@ def test_other_sessions_are_listed_and_ended_from_my_account(qtbot, tmp_path, se
     mine = [s for s in page.sessions.records() if s["current"]]
     assert len(mine) == 1 and mine[0]["user_agent"].startswith("ChatSpark control panel")
 
-    row = next(i for i, s in enumerate(page.sessions.records()) if not s["current"])
-    page.sessions_table.selectRow(row)
+    select_row(page.sessions_table, lambda s: not s["current"])
     assert page.end_button.isEnabled()
     page.end_session_action()
     answer_confirmation(qtbot, page)
@@ -195,7 +190,7 @@ def test_other_sessions_are_listed_and_ended_from_my_account(qtbot, tmp_path, se
 
 
 def test_when_the_server_ends_the_session_the_sign_in_dialog_returns_to_the_same_screen(qtbot, tmp_path, served):
-    email = new_operator(served)
+    email = _second_admin(served)
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
     page = open_page(qtbot, window, "jobs", ready=lambda p: p.jobs.rowCount() > 0)
     token = window.context.api._token
@@ -218,7 +213,7 @@ def test_when_the_server_ends_the_session_the_sign_in_dialog_returns_to_the_same
 
 
 def test_sign_out_ends_the_servers_session_and_returns_to_sign_in(qtbot, tmp_path, served):
-    email = new_operator(served)
+    email = _second_admin(served)
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
     token = window.context.api._token
     panel = window.panel
@@ -230,7 +225,7 @@ def test_sign_out_ends_the_servers_session_and_returns_to_sign_in(qtbot, tmp_pat
 
 
 def test_the_password_dialogs_forget_what_was_typed(qtbot, tmp_path, served):
-    email = new_operator(served)
+    email = _second_admin(served)
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
     page = account_page(qtbot, window)
     page.change_password_action()

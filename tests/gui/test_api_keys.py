@@ -4,37 +4,28 @@ revoked key is refused; weaker roles and cancelled workspaces cannot change keys
 
 from __future__ import annotations
 
-import itertools
-import uuid
-from urllib.parse import parse_qs, urlparse
-
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel
 
 from gui.views.api_keys import REVOKED, ApiKeysPage
 from gui.widgets.dialogs import SecretDialog
 from tests.gui.driving import (
+    PASSWORD,
     WAIT_MS,
     answer_confirmation,
-    idle,
-    link_in,
+    join,
+    new_workspace,
     open_dialog,
     open_page,
+    select_row,
     signed_in_window,
+    text_of,
+    unique,
 )
-
-_count = itertools.count(1)
-
-
-def _unique(what: str) -> str:
-    return f"{what}-{next(_count)}-{uuid.uuid4().hex[:6]}"
 
 
 def _workspace(served) -> str:
-    status, body = served.api("POST", "/api/v1/workspaces", {"name": _unique("Keys")})
-    assert status == 201, body
-    return body["workspace"]["id"]
+    return new_workspace(served, "Keys")["id"]
 
 
 def _as_key(served, key: str, method: str, path: str, body=None) -> int:
@@ -49,18 +40,11 @@ def _keys(served, workspace: str) -> list[dict]:
 
 
 def _page(qtbot, window, workspace: str) -> ApiKeysPage:
-    page = open_page(qtbot, window, f"api_keys:{workspace}")
-    idle(qtbot, window.context)
-    return page
+    return open_page(qtbot, window, f"api_keys:{workspace}")
 
 
 def _select(page: ApiKeysPage, name: str) -> None:
-    proxy = page.table.model()
-    for row in range(proxy.rowCount()):
-        if page.keys.record(proxy.mapToSource(proxy.index(row, 0)).row())["name"] == name:
-            page.table.selectRow(row)
-            return
-    raise AssertionError(f"no key {name}: {page.keys.records()}")
+    select_row(page.table, lambda key: key["name"] == name)
 
 
 def _row_of(page: ApiKeysPage, name: str) -> int:
@@ -80,16 +64,12 @@ def _create(qtbot, page: ApiKeysPage, name: str, scopes: list[str], **fields) ->
     return open_dialog(qtbot, page, SecretDialog)
 
 
-def _words(dialog) -> str:
-    return " ".join(label.text() for label in dialog.findChildren(QLabel))
-
-
 def test_a_key_made_in_the_panel_works_for_its_scope_and_is_refused_outside_it(qtbot, tmp_path, served):
     workspace = _workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _page(qtbot, window, workspace)
     assert page.empty.text() == "No API keys yet. Create one with New key…" and page.empty.isVisible()
-    name = _unique("Website")
+    name = unique("Website")
 
     secret = _create(qtbot, page, name, ["agents:read"], expires="30", per_minute="60",
                      addresses="127.0.0.1\n::1")
@@ -97,7 +77,7 @@ def test_a_key_made_in_the_panel_works_for_its_scope_and_is_refused_outside_it(q
     key = QGuiApplication.clipboard().text()
 
     assert key == secret.value.text() and key.startswith("csk_")
-    assert "cannot be shown again" in _words(secret)
+    assert "cannot be shown again" in text_of(secret)
     assert _as_key(served, key, "GET", f"/api/v1/workspaces/{workspace}/agents") == 200
     assert _as_key(served, key, "GET", f"/api/v1/workspaces/{workspace}/sources") == 403
     assert _as_key(served, key, "POST", f"/api/v1/workspaces/{workspace}/agents", {"name": "Nope"}) == 403
@@ -118,7 +98,7 @@ def test_a_bad_allowed_address_is_shown_on_its_field_and_nothing_is_made(qtbot, 
     page = _page(qtbot, window, workspace)
     page.new_key_action()
     dialog = page.create_dialog
-    dialog.name.setText(_unique("Bad address"))
+    dialog.name.setText(unique("Bad address"))
     dialog.scopes["chat"].setChecked(True)
     dialog.addresses.setPlainText("10.0.0.0/8\n10.0.0.300/24")
 
@@ -138,7 +118,7 @@ def test_a_bad_allowed_address_is_shown_on_its_field_and_nothing_is_made(qtbot, 
 
 def test_a_rotated_key_works_with_both_secrets_during_the_grace_period(qtbot, tmp_path, served):
     workspace = _workspace(served)
-    name = _unique("Rotating")
+    name = unique("Rotating")
     status, body = served.api("POST", f"/api/v1/workspaces/{workspace}/api-keys",
                               {"name": name, "scopes": ["agents:read"]})
     assert status == 201, body
@@ -155,8 +135,8 @@ def test_a_rotated_key_works_with_both_secrets_during_the_grace_period(qtbot, tm
 
     assert "24 hours" in said and "old secret keeps working" in said
     [rotated] = _keys(served, workspace)
-    assert new != old and "old secret works until" in _words(secret)
-    assert rotated["previous_valid_until"][:16].replace("T", " ") in _words(secret)
+    assert new != old and "old secret works until" in text_of(secret)
+    assert rotated["previous_valid_until"][:16].replace("T", " ") in text_of(secret)
     assert _as_key(served, old, "GET", f"/api/v1/workspaces/{workspace}/agents") == 200
     assert _as_key(served, new, "GET", f"/api/v1/workspaces/{workspace}/agents") == 200
     qtbot.waitUntil(lambda: page.keys.records()[0].get("rotated_at") is not None, timeout=WAIT_MS)
@@ -167,7 +147,7 @@ def test_a_revoked_key_is_refused_and_its_row_marked(qtbot, tmp_path, served):
     workspace = _workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _page(qtbot, window, workspace)
-    name = _unique("Doomed")
+    name = unique("Doomed")
     secret = _create(qtbot, page, name, ["chat", "agents:read"])
     key = secret.value.text()
     secret.accept()
@@ -190,23 +170,8 @@ def test_a_revoked_key_is_refused_and_its_row_marked(qtbot, tmp_path, served):
 
 def test_an_editor_has_no_api_keys_screen_and_is_told_why_by_role(qtbot, tmp_path, served):
     workspace = _workspace(served)
-    email, password = _unique("editor") + "@example.com", f"copper {uuid.uuid4().hex[:8]} harbour lantern"
-    status, body = served.api("POST", f"/api/v1/workspaces/{workspace}/invitations",
-                              {"email": email, "role": "editor"})
-    assert status == 201, body
-    token = parse_qs(urlparse(body["accept_url"]).query)["token"][0]
-    status, body = served.running.api("POST", "/api/v1/invitations/accept", {"token": token, "password": password})
-    assert status == 200, body
-    verification = []
-
-    def mailed() -> bool:
-        verification[:] = [m for m in served.mails_to(email) if "/account/verify" in m.get_content()]
-        return bool(verification)
-
-    qtbot.waitUntil(mailed, timeout=WAIT_MS)
-    assert served.running.api("POST", "/api/v1/auth/verify-email",
-                              {"token": link_in(verification[0], "/account/verify")})[0] == 200
-    window = signed_in_window(qtbot, tmp_path, served, email, password)
+    email, _ = join(qtbot, served, workspace, "editor")
+    window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
 
     assert f"api_keys:{workspace}" not in window.destinations()
     assert f"team:{workspace}" in window.destinations()

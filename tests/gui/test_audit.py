@@ -7,9 +7,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import itertools
 import re
-import uuid
 from urllib.parse import urlencode
 
 from PySide6.QtCore import QDate, Qt
@@ -19,22 +17,19 @@ from PySide6.QtWidgets import QFileDialog
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
 from appliance.storage.layout import Layout
-from gui.views import audit as audit_view
-from gui.views.audit import BROKEN, AuditPage, WorkspaceAuditPage
-from tests.gui.driving import OPERATOR, WAIT_MS, idle, link_in, open_page, signed_in_window
-
-PASSWORD = "amber kettle harbour 58"
-_names = itertools.count(1)
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix} {next(_names)} {uuid.uuid4().hex[:6]}"
-
-
-def _workspace(served) -> dict:
-    status, body = served.api("POST", "/api/v1/workspaces", {"name": _unique("Audit")})
-    assert status == 201, body
-    return body["workspace"]
+from gui.views import audit_export
+from gui.views.audit import BROKEN, AuditPage, WorkspaceAuditPage, _time
+from gui.widgets.dates import ANY_DATE
+from tests.gui.driving import (
+    OPERATOR,
+    PASSWORD,
+    WAIT_MS,
+    idle,
+    join,
+    new_workspace,
+    open_page,
+    signed_in_window,
+)
 
 
 def _api_events(served, path: str = "/api/v1/audit", *, token: str | None = None, **query) -> list[dict]:
@@ -44,9 +39,7 @@ def _api_events(served, path: str = "/api/v1/audit", *, token: str | None = None
 
 
 def _audit_page(qtbot, window, key: str = "audit") -> AuditPage:
-    page = open_page(qtbot, window, key, ready=lambda p: p.count.text())
-    idle(qtbot, window.context)
-    return page
+    return open_page(qtbot, window, key, ready=lambda p: p.count.text())
 
 
 def _filter(qtbot, page: AuditPage, **fields) -> list[int]:
@@ -75,7 +68,7 @@ def _today() -> QDate:
 
 
 def test_a_new_workspace_and_a_failed_login_done_through_the_api_appear(qtbot, tmp_path, served):
-    workspace = _workspace(served)
+    workspace = new_workspace(served)
     failed_before = _api_events(served, action="auth.login", outcome="failure")
     status, _ = served.running.api("POST", "/api/v1/auth/login", {"email": OPERATOR[0], "password": "wrong guess 1"})
     assert status == 401
@@ -97,7 +90,7 @@ def test_a_new_workspace_and_a_failed_login_done_through_the_api_appear(qtbot, t
 
 
 def test_filters_by_action_actor_and_date_narrow_the_rows_as_the_api_does(qtbot, tmp_path, served):
-    _workspace(served)
+    new_workspace(served)
     operator_id = served.api("GET", "/api/v1/me")[1]["user"]["id"]
     window = signed_in_window(qtbot, tmp_path, served)
     page = _audit_page(qtbot, window)
@@ -114,7 +107,7 @@ def test_filters_by_action_actor_and_date_narrow_the_rows_as_the_api_does(qtbot,
     assert by_actor == [e["seq"] for e in _api_events(served, action="workspace", actor_id=operator_id,
                                                       since=f"{today.toString('yyyy-MM-dd')}T00:00:00Z")]
 
-    before_today = _filter(qtbot, page, since=audit_view.ANY_DATE, until=today.addDays(-1))
+    before_today = _filter(qtbot, page, since=ANY_DATE, until=today.addDays(-1))
     assert before_today == [] == _api_events(served, action="workspace", actor_id=operator_id,
                                              until=f"{today.toString('yyyy-MM-dd')}T00:00:00Z")
     assert page.count.text().startswith("No events match these filters")
@@ -127,7 +120,7 @@ def test_filters_by_action_actor_and_date_narrow_the_rows_as_the_api_does(qtbot,
 
 def test_the_table_loads_the_next_page_through_the_cursor_when_it_scrolls(qtbot, tmp_path, served):
     for _ in range(5):
-        _workspace(served)
+        new_workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _audit_page(qtbot, window)
     page.page_size = 2
@@ -152,8 +145,8 @@ def test_the_table_loads_the_next_page_through_the_cursor_when_it_scrolls(qtbot,
 
 def test_export_csv_writes_the_rows_the_api_exports_with_the_same_filters(qtbot, tmp_path, served, monkeypatch):
     for _ in range(3):
-        _workspace(served)
-    monkeypatch.setattr(audit_view, "EXPORT_PAGE", 2)  # so the export pages through the cursor too
+        new_workspace(served)
+    monkeypatch.setattr(audit_export, "EXPORT_PAGE", 2)  # so the export pages through the cursor too
     window = signed_in_window(qtbot, tmp_path, served)
     page = _audit_page(qtbot, window)
     _filter(qtbot, page, action="workspace.create", since=_today())
@@ -179,7 +172,7 @@ def test_export_csv_writes_the_rows_the_api_exports_with_the_same_filters(qtbot,
 
 
 def test_verify_chain_says_intact_and_names_the_first_altered_row_in_red(qtbot, tmp_path, served):
-    workspace = _workspace(served)
+    workspace = new_workspace(served)
     [event] = [e for e in _api_events(served, action="workspace.create") if e["target_id"] == workspace["id"]]
     window = signed_in_window(qtbot, tmp_path, served)
     page = _audit_page(qtbot, window)
@@ -207,35 +200,17 @@ def test_verify_chain_says_intact_and_names_the_first_altered_row_in_red(qtbot, 
 
     said = page.banner.label.text()
     assert said.startswith(f"The audit chain is broken at row {event['seq']} (")
-    assert audit_view._time(event) in said and f"row {event['seq']} was altered" in said
+    assert _time(event) in said and f"row {event['seq']} was altered" in said
     row = [e["seq"] for e in page.events.records()].index(event["seq"])
     brush = page.events.data(page.events.index(row, 0), Qt.ItemDataRole.BackgroundRole)
     assert brush.color().name() == QColor(BROKEN).name()
     assert served.api("POST", "/api/v1/audit/verify")[1]["ok"] is True  # restored for the other tests
 
 
-def _member(qtbot, served, workspace_id: str, role: str) -> tuple[str, str]:
-    """Invite, accept and confirm a new member with `role`; their email and the user id."""
-    email = f"{role}-{uuid.uuid4().hex[:8]}@example.com"
-    status, invited = served.api("POST", f"/api/v1/workspaces/{workspace_id}/invitations", {"email": email,
-                                                                                             "role": role})
-    assert status == 201, invited
-    status, accepted = served.running.api("POST", "/api/v1/invitations/accept", {
-        "token": invited["accept_url"].split("token=")[1], "password": PASSWORD})
-    assert status == 200, accepted
-    qtbot.waitUntil(lambda: any("/account/verify" in m.get_content() for m in served.mails_to(email)),
-                    timeout=WAIT_MS)
-    mail = next(m for m in served.mails_to(email) if "/account/verify" in m.get_content())
-    status, _ = served.running.api("POST", "/api/v1/auth/verify-email",
-                                   {"token": link_in(mail, "/account/verify")})
-    assert status == 200
-    return email, accepted["user_id"]
-
-
 def test_a_workspace_admin_sees_only_that_workspaces_trail_and_a_viewer_is_told_why_not(qtbot, tmp_path, served):
-    mine, other = _workspace(served), _workspace(served)
-    admin_email, admin_id = _member(qtbot, served, mine["id"], "admin")
-    viewer_email, _ = _member(qtbot, served, mine["id"], "viewer")
+    mine, other = new_workspace(served), new_workspace(served)
+    admin_email, admin_id = join(qtbot, served, mine["id"], "admin")
+    viewer_email, _ = join(qtbot, served, mine["id"], "viewer")
     served.api("POST", f"/api/v1/workspaces/{other['id']}/invitations", {"email": admin_email, "role": "viewer"})
     (tmp_path / "admin").mkdir()
     window = signed_in_window(qtbot, tmp_path / "admin", served, admin_email, PASSWORD)
@@ -265,7 +240,7 @@ def test_a_workspace_admin_sees_only_that_workspaces_trail_and_a_viewer_is_told_
 
 
 def test_a_cancelled_workspaces_trail_stays_readable_and_says_why_nothing_else_can_change(qtbot, tmp_path, served):
-    workspace = _workspace(served)
+    workspace = new_workspace(served)
     status, body = served.api("POST", f"/api/v1/workspaces/{workspace['id']}/cancel")
     assert status == 200, body
     window = signed_in_window(qtbot, tmp_path, served)

@@ -38,7 +38,6 @@ def _made(served) -> dict:
 def _backups_page(qtbot, tmp_path, served) -> BackupsPage:
     window = signed_in_window(qtbot, tmp_path, served)
     page = open_page(qtbot, window, "backups", ready=lambda p: p.newest_line.text())
-    idle(qtbot, window.context)
     page.poll_ms = 100
     return page
 

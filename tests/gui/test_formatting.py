@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from gui.widgets.formatting import ago, duration, every, size, summary, when
+from gui.widgets.formatting import ago, day, duration, every, size, summary, when
 
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -30,6 +30,11 @@ def test_how_long_ago(moment, said):
 def test_times_are_shown_in_utc_and_what_cannot_be_read_is_shown_as_it_came():
     assert when("2026-12-02T13:05:09+01:00") == "2026-12-02 12:05 UTC"
     assert when("") == "" and when("soon") == "soon"
+
+
+def test_a_day_is_the_utc_date_of_a_time():
+    assert day("2026-12-02T00:30:00+01:00") == "2026-12-01"
+    assert day(None) == "" and day("") == ""
 
 
 def test_durations_sizes_and_summaries():

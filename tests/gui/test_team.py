@@ -5,28 +5,31 @@ relay says so plainly."""
 
 from __future__ import annotations
 
-import itertools
-import uuid
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import urlparse
 
 import pytest
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QLabel
 
-from gui.views.team import NO_RELAY, KeysConfirmation, TeamPage
+from gui.views.team import TeamPage
+from gui.views.team_dialogs import NO_RELAY, KeysConfirmation
 from gui.widgets.dialogs import SecretDialog
 from tests.gui.driving import (
+    PASSWORD,
     WAIT_MS,
     answer_confirmation,
     idle,
+    join,
     link_in,
+    new_email,
+    new_workspace,
     open_dialog,
     open_page,
+    select_row,
     signed_in_window,
     start_served,
+    text_of,
+    token_of,
 )
-
-_count = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -37,32 +40,13 @@ def served_without_relay(tmp_path_factory, relay):
     served.running.stop()
 
 
-def _unique(what: str) -> str:
-    return f"{what}-{next(_count)}-{uuid.uuid4().hex[:6]}"
-
-
-def _email(what: str) -> str:
-    return f"{_unique(what)}@example.com"
-
-
-def _password() -> str:
-    return f"copper {uuid.uuid4().hex[:8]} harbour lantern"
-
-
 def _workspace(served) -> str:
-    status, body = served.api("POST", "/api/v1/workspaces", {"name": _unique("Team")})
-    assert status == 201, body
-    return body["workspace"]["id"]
+    return new_workspace(served, "Team")["id"]
 
 
-def _token_of(link: str) -> str:
-    return parse_qs(urlparse(link).query)["token"][0]
-
-
-def _accept(served, link: str, password: str | None = None):
+def _accept(served, link: str):
     return served.running.api("POST", "/api/v1/invitations/accept",
-                              {"token": _token_of(link), "password": password or _password(),
-                               "display_name": "Invited Person"})
+                              {"token": token_of(link), "password": PASSWORD, "display_name": "Invited Person"})
 
 
 def _members(served, workspace: str) -> dict[str, dict]:
@@ -71,39 +55,8 @@ def _members(served, workspace: str) -> dict[str, dict]:
     return {m["email"]: m for m in body["members"]}
 
 
-def _join(qtbot, served, workspace: str, role: str) -> tuple[str, str]:
-    """Someone joins through an invitation the API made, and confirms their address: (email, password)."""
-    email, password = _email(role), _password()
-    status, body = served.api("POST", f"/api/v1/workspaces/{workspace}/invitations", {"email": email, "role": role})
-    assert status == 201, body
-    status, body = _accept(served, body["accept_url"], password)
-    assert status == 200, body
-    verification = []
-
-    def mailed() -> bool:
-        verification[:] = [m for m in served.mails_to(email) if "/account/verify" in m.get_content()]
-        return bool(verification)
-
-    qtbot.waitUntil(mailed, timeout=WAIT_MS)
-    status, body = served.running.api("POST", "/api/v1/auth/verify-email",
-                                      {"token": link_in(verification[0], "/account/verify")})
-    assert status == 200, body
-    return email, password
-
-
-def _select(table, model, matches) -> None:
-    proxy = table.model()
-    for row in range(proxy.rowCount()):
-        if matches(model.record(proxy.mapToSource(proxy.index(row, 0)).row())):
-            table.selectRow(row)
-            return
-    raise AssertionError(f"no such row in {table.objectName()}: {model.records()}")
-
-
 def _team(qtbot, window, workspace: str) -> TeamPage:
-    page = open_page(qtbot, window, f"team:{workspace}", ready=lambda p: p.members.rowCount() >= 1)
-    idle(qtbot, window.context)
-    return page
+    return open_page(qtbot, window, f"team:{workspace}", ready=lambda p: p.members.rowCount() >= 1)
 
 
 def _invite(qtbot, page: TeamPage, email: str, role: str) -> SecretDialog:
@@ -115,13 +68,20 @@ def _invite(qtbot, page: TeamPage, email: str, role: str) -> SecretDialog:
     return open_dialog(qtbot, page, SecretDialog)
 
 
-def _words(dialog) -> str:
-    return " ".join(label.text() for label in dialog.findChildren(QLabel))
-
-
 def _close(qtbot, dialog) -> None:
     dialog.accept()
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=WAIT_MS)
+
+
+def _invited_and_selected(qtbot, page: TeamPage, email: str, role: str) -> str:
+    """Invite `email` to a workspace with no invitation yet, close the link shown, select the new invitation's row;
+    the link."""
+    secret = _invite(qtbot, page, email, role)
+    link = secret.value.text()
+    _close(qtbot, secret)
+    qtbot.waitUntil(lambda: page.invitations.rowCount() == 1, timeout=WAIT_MS)
+    select_row(page.invitations_table, lambda i: i["email"] == email)
+    return link
 
 
 def test_an_invitation_sent_from_the_panel_is_mailed_and_its_copied_link_lets_the_person_join(qtbot, tmp_path,
@@ -129,7 +89,7 @@ def test_an_invitation_sent_from_the_panel_is_mailed_and_its_copied_link_lets_th
     workspace = _workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _team(qtbot, window, workspace)
-    email = _email("editor")
+    email = new_email("editor")
     assert window.context.mail_can_leave and page.mail_notice.isHidden()
 
     secret = _invite(qtbot, page, email, "editor")
@@ -137,7 +97,7 @@ def test_an_invitation_sent_from_the_panel_is_mailed_and_its_copied_link_lets_th
     copied = QGuiApplication.clipboard().text()
 
     assert secret.copy_button.text() == "Copy the link" and copied == secret.value.text()
-    assert "/invitations/accept?token=" in copied and "mail is on its way" in _words(secret)
+    assert "/invitations/accept?token=" in copied and "mail is on its way" in text_of(secret)
     qtbot.waitUntil(lambda: bool(served.mails_to(email)), timeout=WAIT_MS)
     assert link_in(served.mails_to(email)[0], "/invitations/accept") == urlparse(copied).query.split("=", 1)[1]
     status, body = _accept(served, copied)
@@ -153,12 +113,8 @@ def test_resend_and_copy_link_give_a_working_link_and_the_old_one_stops_working(
     workspace = _workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _team(qtbot, window, workspace)
-    email = _email("viewer")
-    first = _invite(qtbot, page, email, "viewer")
-    first_link = first.value.text()
-    _close(qtbot, first)
-    qtbot.waitUntil(lambda: page.invitations.rowCount() == 1, timeout=WAIT_MS)
-    _select(page.invitations_table, page.invitations, lambda i: i["email"] == email)
+    email = new_email("viewer")
+    first_link = _invited_and_selected(qtbot, page, email, "viewer")
 
     page.copy_link_action()  # the link this panel made is shown again as it is
     again = open_dialog(qtbot, page, SecretDialog)
@@ -169,7 +125,7 @@ def test_resend_and_copy_link_give_a_working_link_and_the_old_one_stops_working(
     resent = open_dialog(qtbot, page, SecretDialog)
     resent_link = resent.value.text()
 
-    assert "stops working" in said and "previous link no longer works" in _words(resent)
+    assert "stops working" in said and "previous link no longer works" in text_of(resent)
     assert resent_link != first_link
     status, _ = _accept(served, first_link)
     assert status == 400
@@ -178,8 +134,7 @@ def test_resend_and_copy_link_give_a_working_link_and_the_old_one_stops_working(
     other = signed_in_window(qtbot, tmp_path / "other", served)
     fresh_page = _team(qtbot, other, workspace)
     qtbot.waitUntil(lambda: fresh_page.invitations.rowCount() == 2, timeout=WAIT_MS)
-    _select(fresh_page.invitations_table, fresh_page.invitations,
-            lambda i: i["email"] == email and not i["revoked_at"])
+    select_row(fresh_page.invitations_table, lambda i: i["email"] == email and not i["revoked_at"])
     assert fresh_page.copy_link_button.isEnabled()
     fresh_page.copy_link_action()
     said = answer_confirmation(qtbot, fresh_page)
@@ -195,12 +150,8 @@ def test_a_revoked_invitation_link_no_longer_works(qtbot, tmp_path, served):
     workspace = _workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _team(qtbot, window, workspace)
-    email = _email("revoked")
-    secret = _invite(qtbot, page, email, "editor")
-    link = secret.value.text()
-    _close(qtbot, secret)
-    qtbot.waitUntil(lambda: page.invitations.rowCount() == 1, timeout=WAIT_MS)
-    _select(page.invitations_table, page.invitations, lambda i: i["email"] == email)
+    email = new_email("revoked")
+    link = _invited_and_selected(qtbot, page, email, "editor")
 
     page.revoke_invitation_action()
     answer_confirmation(qtbot, page)
@@ -209,20 +160,20 @@ def test_a_revoked_invitation_link_no_longer_works(qtbot, tmp_path, served):
     status, body = _accept(served, link)
     assert status == 400 and "not valid any more" in body["message"]
     assert email not in _members(served, workspace)
-    _select(page.invitations_table, page.invitations, lambda i: i["email"] == email)
+    select_row(page.invitations_table, lambda i: i["email"] == email)
     assert not page.revoke_button.isEnabled() and not page.copy_link_button.isEnabled()
 
 
 def test_an_admin_made_viewer_hands_their_api_keys_over_and_a_removed_member_is_gone(qtbot, tmp_path, served):
     workspace = _workspace(served)
-    admin_email, admin_password = _join(qtbot, served, workspace, "admin")
+    admin_email, _ = join(qtbot, served, workspace, "admin")
     status, created = served.api("POST", f"/api/v1/workspaces/{workspace}/api-keys",
                                  {"name": "Their key", "scopes": ["agents:read"]},
-                                 token=served.token(admin_email, admin_password))
+                                 token=served.token(admin_email, PASSWORD))
     assert status == 201, created
     window = signed_in_window(qtbot, tmp_path, served)
     page = _team(qtbot, window, workspace)
-    _select(page.members_table, page.members, lambda m: m["email"] == admin_email)
+    select_row(page.members_table, lambda m: m["email"] == admin_email)
     page.role_choice.setCurrentIndex(page.role_choice.findData("viewer"))
 
     page.change_role_action()
@@ -241,7 +192,7 @@ def test_an_admin_made_viewer_hands_their_api_keys_over_and_a_removed_member_is_
 
     qtbot.waitUntil(lambda: any(m["email"] == admin_email and m["role"] == "viewer" for m in page.members.records()),
                     timeout=WAIT_MS)
-    _select(page.members_table, page.members, lambda m: m["email"] == admin_email)
+    select_row(page.members_table, lambda m: m["email"] == admin_email)
     page.remove_member_action()
     said = answer_confirmation(qtbot, page)
     qtbot.waitUntil(lambda: admin_email not in [m["email"] for m in page.members.records()], timeout=WAIT_MS)
@@ -254,7 +205,7 @@ def test_the_owner_cannot_be_removed_or_demoted_from_the_panel(qtbot, tmp_path, 
     workspace = _workspace(served)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _team(qtbot, window, workspace)
-    _select(page.members_table, page.members, lambda m: m["role"] == "owner")
+    select_row(page.members_table, lambda m: m["role"] == "owner")
     assert page.invite_button.isEnabled()
     assert not page.remove_button.isEnabled() and not page.change_role_button.isEnabled()
     assert page.members.data(page.members.index(0, 0)).endswith("(you)")
@@ -262,12 +213,12 @@ def test_the_owner_cannot_be_removed_or_demoted_from_the_panel(qtbot, tmp_path, 
 
 def test_an_editor_sees_the_team_with_the_managing_buttons_off(qtbot, tmp_path, served):
     workspace = _workspace(served)
-    email, password = _join(qtbot, served, workspace, "editor")
-    window = signed_in_window(qtbot, tmp_path, served, email, password)
+    email, _ = join(qtbot, served, workspace, "editor")
+    window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
 
     assert f"api_keys:{workspace}" not in window.destinations()
     page = _team(qtbot, window, workspace)
-    _select(page.members_table, page.members, lambda m: m["role"] == "owner")
+    select_row(page.members_table, lambda m: m["role"] == "owner")
     assert not page.invite_button.isEnabled() and not page.remove_button.isEnabled()
     assert not page.change_role_button.isEnabled()
     assert page.invitations_table.isHidden()
@@ -278,8 +229,8 @@ def test_an_editor_sees_the_team_with_the_managing_buttons_off(qtbot, tmp_path, 
 def test_an_admin_whose_role_was_lowered_meanwhile_is_told_their_role_and_the_buttons_follow(qtbot, tmp_path,
                                                                                               served):
     workspace = _workspace(served)
-    email, password = _join(qtbot, served, workspace, "admin")
-    window = signed_in_window(qtbot, tmp_path, served, email, password)
+    email, _ = join(qtbot, served, workspace, "admin")
+    window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
     page = _team(qtbot, window, workspace)
     assert page.invite_button.isEnabled()
     member = _members(served, workspace)[email]
@@ -289,7 +240,7 @@ def test_an_admin_whose_role_was_lowered_meanwhile_is_told_their_role_and_the_bu
 
     page.invite_action()
     dialog = page.invite_dialog
-    dialog.email.setText(_email("late"))
+    dialog.email.setText(new_email("late"))
     dialog.submit.click()
     qtbot.waitUntil(lambda: not dialog.form.banner.isHidden(), timeout=WAIT_MS)
 
@@ -301,16 +252,16 @@ def test_an_admin_whose_role_was_lowered_meanwhile_is_told_their_role_and_the_bu
 
 def test_a_cancelled_workspace_shows_its_team_read_only(qtbot, tmp_path, served):
     workspace = _workspace(served)
-    email = _email("pending")
+    email = new_email("pending")
     assert served.api("POST", f"/api/v1/workspaces/{workspace}/invitations", {"email": email,
                                                                              "role": "viewer"})[0] == 201
     status, body = served.api("POST", f"/api/v1/workspaces/{workspace}/cancel")
     assert status == 200, body
     window = signed_in_window(qtbot, tmp_path, served)
     page = _team(qtbot, window, workspace)
-    _select(page.members_table, page.members, lambda m: True)
+    select_row(page.members_table, lambda m: True)
     qtbot.waitUntil(lambda: page.invitations.rowCount() == 1, timeout=WAIT_MS)
-    _select(page.invitations_table, page.invitations, lambda i: True)
+    select_row(page.invitations_table, lambda i: True)
 
     assert page.read_only_notice.isVisible() and "read-only" in page.read_only_notice.label.text()
     assert page.invitations.record(0)["email"] == email  # still listed, as everything in it can be read
@@ -327,12 +278,12 @@ def test_without_a_mail_relay_the_panel_says_so_and_the_link_it_shows_is_the_way
     page = _team(qtbot, window, workspace)
     assert not window.context.mail_can_leave
     assert page.mail_notice.isVisible() and page.mail_notice.label.text() == NO_RELAY
-    email = _email("by-hand")
+    email = new_email("by-hand")
 
     secret = _invite(qtbot, page, email, "viewer")
 
     assert page.invite_dialog.mail_note.text() == NO_RELAY
-    assert "nothing was mailed" in _words(secret)
+    assert "nothing was mailed" in text_of(secret)
     status, body = _accept(served, secret.value.text())
     assert status == 200, body
     assert _members(served, workspace)[email]["role"] == "viewer"

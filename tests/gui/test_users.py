@@ -4,25 +4,21 @@ one or all of an account's sessions, and the refusal to disable one's own accoun
 
 from __future__ import annotations
 
-import uuid
-
-from PySide6.QtWidgets import QLabel
-
 from gui.widgets.dialogs import SecretDialog
-from tests.gui.driving import OPERATOR, WAIT_MS, answer_confirmation, idle, open_dialog, open_page, signed_in_window
-
-PASSWORD = "copper harbour violin 58"
-
-
-
-def _address(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
-
-
-def _operator(served) -> dict:
-    status, answer = served.api("POST", "/api/v1/users", {"email": _address("op"), "password": PASSWORD})
-    assert status == 201, answer
-    return answer["user"]
+from tests.gui.driving import (
+    OPERATOR,
+    PASSWORD,
+    WAIT_MS,
+    answer_confirmation,
+    idle,
+    new_email,
+    new_operator,
+    open_dialog,
+    open_page,
+    select_row,
+    signed_in_window,
+    text_of,
+)
 
 
 def _login(served, email: str, password: str = PASSWORD) -> int:
@@ -37,7 +33,6 @@ def _me(served, token: str) -> int:
 def _users_page(qtbot, window, user_id: str | None = None):
     """The Users page, with the account's row selected and its sessions shown when `user_id` is given."""
     page = open_page(qtbot, window, "users")
-    idle(qtbot, window.context)
     if user_id is not None:
         assert page.select(user_id)
         idle(qtbot, window.context)
@@ -54,7 +49,7 @@ def _status_shown(page, user_id: str) -> str:
 def test_a_new_operator_gets_a_generated_password_shown_once_which_signs_them_in(qtbot, tmp_path, served):
     window = signed_in_window(qtbot, tmp_path, served)
     page = _users_page(qtbot, window)
-    email = _address("new-op")
+    email = new_email("new-op")
 
     page.new_operator_action()
     dialog = page.create_dialog
@@ -65,7 +60,7 @@ def test_a_new_operator_gets_a_generated_password_shown_once_which_signs_them_in
     dialog.create_button.click()
     secret = open_dialog(qtbot, page, SecretDialog)
 
-    explanation = " ".join(label.text() for label in secret.findChildren(QLabel))
+    explanation = text_of(secret)
     assert "only this once" in explanation and "securely" in explanation and "change it" in explanation
     assert _login(served, email, secret.secret) == 200
     secret.accept()
@@ -82,7 +77,7 @@ def test_a_weak_password_or_a_wrong_address_is_shown_under_its_field(qtbot, tmp_
     taken = window.context.user["email"]
 
     for email, password, field, words in (("not an address", PASSWORD, "email", "not an email address"),
-                                          (_address("weak"), "short", "password", "too short"),
+                                          (new_email("weak"), "short", "password", "too short"),
                                           (taken, PASSWORD, "email", "already exists")):
         dialog.email.setText(email)
         dialog.password.setText(password)
@@ -95,7 +90,7 @@ def test_a_weak_password_or_a_wrong_address_is_shown_under_its_field(qtbot, tmp_
 
 def test_a_disabled_account_cannot_sign_in_and_its_token_stops_working_until_it_is_enabled(qtbot, tmp_path,
                                                                                           served):
-    user = _operator(served)
+    user = new_operator(served)
     token = served.token(user["email"], PASSWORD)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _users_page(qtbot, window, user["id"])
@@ -118,15 +113,14 @@ def test_a_disabled_account_cannot_sign_in_and_its_token_stops_working_until_it_
 
 
 def test_ending_one_session_then_all_of_them_logs_the_account_out_there(qtbot, tmp_path, served):
-    user = _operator(served)
+    user = new_operator(served)
     first, second, third = (served.token(user["email"], PASSWORD) for _ in range(3))
     _, me = served.running.api("GET", "/api/v1/me", token=first)
     window = signed_in_window(qtbot, tmp_path, served)
     page = _users_page(qtbot, window, user["id"])
     assert len(page.sessions.records()) == 3
 
-    row = next(i for i, s in enumerate(page.sessions.records()) if s["id"] == me["session"]["id"])
-    page.sessions_table.selectRow(row)
+    select_row(page.sessions_table, lambda s: s["id"] == me["session"]["id"])
     page.end_session_action()
     qtbot.waitUntil(lambda: "Ended 1 session of" in page.banner.label.text(), timeout=WAIT_MS)
     idle(qtbot, window.context)

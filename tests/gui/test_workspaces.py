@@ -4,60 +4,21 @@ and a member who sees only their own workspaces and is told why their role canno
 
 from __future__ import annotations
 
-import uuid
-
-from PySide6.QtWidgets import QLabel
-
 from gui.widgets.formatting import when
-from tests.gui.driving import WAIT_MS, answer_confirmation, idle, link_in, open_page, signed_in_window
-
-PASSWORD = "copper harbour violin 58"
-
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix} {uuid.uuid4().hex[:8]}"
-
-
-def _address(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
-
-
-def _operator(served) -> dict:
-    status, answer = served.api("POST", "/api/v1/users", {"email": _address("op"), "password": PASSWORD})
-    assert status == 201, answer
-    return answer["user"]
-
-
-def _workspace(served, name: str, owner_email: str | None = None) -> dict:
-    body = {"name": name, **({"owner_email": owner_email} if owner_email else {})}
-    status, answer = served.api("POST", "/api/v1/workspaces", body)
-    assert status == 201, answer
-    return answer["workspace"]
-
-
-def _member(qtbot, served, workspace_id: str, role: str) -> str:
-    """A new account that joined the workspace with `role` through an invitation, its address verified."""
-    email = _address(role)
-    status, invited = served.api("POST", f"/api/v1/workspaces/{workspace_id}/invitations",
-                                 {"email": email, "role": role})
-    assert status == 201, invited
-    status, answer = served.running.api("POST", "/api/v1/invitations/accept",
-                                        {"token": invited["accept_url"].split("token=")[1], "password": PASSWORD})
-    assert status == 200, answer
-    found = []
-    qtbot.waitUntil(lambda: bool(found.extend(m for m in served.mails_to(email) if "/account/verify?token=" in
-                                              m.get_content()) or found), timeout=WAIT_MS)
-    status, answer = served.running.api("POST", "/api/v1/auth/verify-email",
-                                        {"token": link_in(found[0], "/account/verify")})
-    assert status == 200, answer
-    return email
-
-
-def _workspaces_page(qtbot, window):
-    page = open_page(qtbot, window, "workspaces")
-    idle(qtbot, window.context)
-    return page
+from tests.gui.driving import (
+    PASSWORD,
+    WAIT_MS,
+    answer_confirmation,
+    idle,
+    join,
+    new_email,
+    new_operator,
+    new_workspace,
+    open_page,
+    signed_in_window,
+    text_of,
+    unique,
+)
 
 
 def _row(page, workspace_id: str) -> dict[str, str]:
@@ -67,24 +28,20 @@ def _row(page, workspace_id: str) -> dict[str, str]:
     return {column.title: model.data(model.index(row, n)) for n, column in enumerate(model.columns)}
 
 
-def _texts(widget) -> str:
-    return " ".join(label.text() for label in widget.findChildren(QLabel))
-
-
 def _navigation_sections(window) -> list[str]:
     return [window.navigation.topLevelItem(i).text(0) for i in range(window.navigation.topLevelItemCount())]
 
 
 def test_an_operator_creates_a_workspace_for_an_owner_and_one_of_their_own_which_joins_the_navigation(
         qtbot, tmp_path, served):
-    owner = _operator(served)
+    owner = new_operator(served)
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _workspaces_page(qtbot, window)
-    theirs, mine = _unique("Theirs"), _unique("Mine")
+    page = open_page(qtbot, window, "workspaces")
+    theirs, mine = unique("Theirs"), unique("Mine")
 
     page.new_workspace_action()
     dialog = page.create_dialog
-    assert "Leave empty to own it yourself" in _texts(dialog)
+    assert "Leave empty to own it yourself" in text_of(dialog)
     dialog.name.setText(theirs)
     dialog.owner_email.setText(owner["email"])
     dialog.create_button.click()
@@ -115,12 +72,12 @@ def test_an_operator_creates_a_workspace_for_an_owner_and_one_of_their_own_which
 
 def test_a_wrong_name_or_owner_is_shown_under_its_field_and_nothing_is_created(qtbot, tmp_path, served):
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _workspaces_page(qtbot, window)
+    page = open_page(qtbot, window, "workspaces")
     page.new_workspace_action()
     dialog = page.create_dialog
 
     for name, owner, field, words in (("", "", "name", "required"), ("x" * 101, "", "name", "at most 100"),
-                                      ("Fine name", _address("nobody"), "owner_email", "no account uses")):
+                                      ("Fine name", new_email("nobody"), "owner_email", "no account uses")):
         dialog.name.setText(name)
         dialog.owner_email.setText(owner)
         dialog.create_button.click()
@@ -134,10 +91,10 @@ def test_a_wrong_name_or_owner_is_shown_under_its_field_and_nothing_is_created(q
 
 
 def test_cancelling_shows_the_purge_date_makes_the_workspace_read_only_and_undo_restores_it(qtbot, tmp_path, served):
-    name = _unique("Ending")
-    workspace = _workspace(served, name)
+    workspace = new_workspace(served, "Ending")
+    name = workspace["name"]
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _workspaces_page(qtbot, window)
+    page = open_page(qtbot, window, "workspaces")
     assert page.select(workspace["id"])
     assert page.cancel_button.isEnabled() and not page.undo_button.isEnabled()
 
@@ -172,17 +129,17 @@ def test_cancelling_shows_the_purge_date_makes_the_workspace_read_only_and_undo_
 
 def test_the_legal_hold_goes_on_and_off_for_an_owner_and_for_an_operator_who_is_not_a_member(qtbot, tmp_path,
                                                                                            served):
-    own = _workspace(served, _unique("Held"))
-    other = _operator(served)
-    theirs = _workspace(served, _unique("Elsewhere"), other["email"])
+    own = new_workspace(served, "Held")
+    other = new_operator(served)
+    theirs = new_workspace(served, "Elsewhere", owner_email=other["email"])
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _workspaces_page(qtbot, window)
+    page = open_page(qtbot, window, "workspaces")
 
     def save_hold(workspace_id: str, on: bool, reason: str = "") -> None:
         assert page.select(workspace_id) and page.hold_button.isEnabled()
         page.legal_hold_action()
         dialog = page.hold_dialog
-        assert "never purged" in _texts(dialog)
+        assert "never purged" in text_of(dialog)
         dialog.on.setChecked(on)
         dialog.reason.setText(reason)
         dialog.save_button.click()
@@ -214,13 +171,13 @@ def test_the_legal_hold_goes_on_and_off_for_an_owner_and_for_an_operator_who_is_
 
 def test_a_member_sees_only_their_workspaces_no_users_page_and_why_their_role_cannot_cancel(qtbot, tmp_path,
                                                                                           served):
-    theirs = _workspace(served, _unique("Team"))
-    _workspace(served, _unique("Not theirs"))
-    email = _member(qtbot, served, theirs["id"], "admin")
+    theirs = new_workspace(served, "Team")
+    new_workspace(served, "Not theirs")
+    email, _ = join(qtbot, served, theirs["id"], "admin")
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
 
     assert "users" not in window.destinations() and "overview" not in window.destinations()
-    page = _workspaces_page(qtbot, window)
+    page = open_page(qtbot, window, "workspaces")
     assert [w["id"] for w in page.workspaces.records()] == [theirs["id"]]
     assert not page.new_button.isVisible()
     assert page.select(theirs["id"])
