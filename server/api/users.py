@@ -6,6 +6,7 @@ import secrets
 
 from flask import Blueprint, g, jsonify, request
 
+from appliance.accounts.users import check_display_name, check_email
 from appliance.errors import NotFound, ValidationError
 from server.api.auth import session_json
 from server.api.pagination import page
@@ -27,14 +28,19 @@ def list_users():
 def create_operator():
     """Another operator, active at once; with `generate_password` the answer holds the password, shown this once."""
     data = body()
+    # Each field is checked in its own right first, so an error names the field it is about.
+    email = check_email(text(data, "email"))
+    try:
+        display_name = check_display_name(text(data, "display_name", required=False) or "")
+    except ValidationError as exc:
+        raise ValidationError(f"'display_name': {exc}") from None
     password = text(data, "password", required=False)
     generated = data.get("generate_password") is True
     if generated == bool(password):
-        raise ValidationError("give 'password', or 'generate_password': true, not both")
+        raise ValidationError("'password': give one, or 'generate_password': true, not both")
     if generated:
         password = secrets.token_urlsafe(18)
-    user = services().users.create_operator(email=text(data, "email"), password=password,
-                                            display_name=text(data, "display_name", required=False) or "",
+    user = services().users.create_operator(email=email, password=password, display_name=display_name,
                                             actor_id=g.user.id, client_address=client_address())
     return jsonify(user=user.public(), **({"password": password} if generated else {})), 201
 
