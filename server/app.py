@@ -7,6 +7,7 @@ import time
 
 from flask import Flask, abort, g, request
 
+from appliance import resources
 from appliance.services import Services
 from appliance.settings import Settings
 from server import (
@@ -30,7 +31,8 @@ SOURCE_BODIES = ("knowledge.add_source", "knowledge.edit_source")
 
 
 def create_app(services: Services, *, settings: Settings, scheduler=None) -> Flask:
-    app = Flask(__name__, static_url_path="/static")
+    app = Flask(__name__, static_url_path="/static", static_folder=resources.static_dir(),
+                template_folder=resources.templates_dir())
     app.request_class = InMemoryRequest
     app.json = StrictJSONProvider(app)
     app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body_bytes,

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import html
-from pathlib import Path
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from appliance import errors
+from appliance import errors, resources
 from appliance.agent.agents import origin_of
 from appliance.conversations.leads import THANKS
 from appliance.widget.service import Caller, WidgetService
 from server.http_errors import STATUS_BY_ERROR
 
 blueprint = Blueprint("widget", __name__)
-WIDGET_JS = Path(__file__).resolve().parent / "static" / "widget" / "widget.js"
 A = "/widget/v1/agents/<public_id>"
 PREFLIGHT_MAX_AGE = "600"
 # What the widget shows for each refusal; the code tells it what to do (renew the token, wait, give up).
@@ -54,7 +52,7 @@ def _body() -> dict:
 
 @blueprint.get("/widget.js")
 def widget_js():
-    script = WIDGET_JS.read_bytes()
+    script = resources.widget_script().read_bytes()
     response = Response(script, mimetype="text/javascript")
     response.set_etag(hashlib.sha256(script).hexdigest()[:32])
     response.cache_control.public = True

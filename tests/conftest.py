@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
 from appliance.bootstrap import initialise, open_appliance
 from appliance.clock import FixedClock
 from appliance.keys.masterkey import KdfParameters
+from appliance.settings import CONFIG_ENV
 from appliance.storage.layout import Layout
+
+# No test may act on this machine's installed appliance: every `chatspark` a test starts reads no settings file
+# (neither /etc/chatspark/appliance.toml nor the user's own) unless the test names one.
+os.environ[CONFIG_ENV] = os.devnull
 
 # Cheap argon2id for tests that only need a wrapped key to exist; the real cost is tested on its own.
 FAST_KDF = KdfParameters(time_cost=1, memory_cost_kib=1024, parallelism=1)

@@ -22,9 +22,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def chatspark(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+def chatspark(*args: str, env: dict | None = None, timeout: float = 60,
+              unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run the command to its end; `env` adds to this process's environment, `unset` takes variables out of it."""
+    environment = {name: value for name, value in {**os.environ, **(env or {})}.items() if name not in unset}
     return subprocess.run([*CHATSPARK, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, stdin=subprocess.DEVNULL)
+                          env=environment, stdin=subprocess.DEVNULL)
 
 
 def children_named(pid: int, name: str) -> list[int]:

@@ -82,7 +82,8 @@ def _holder(conn, workspace_id: str, user_id: str | None) -> tuple[str | None, s
 
 
 def settle_keys(conn, *, workspace_id: str, holder_id: str, reason: str, hand_to: str | None, audit: AuditLog,
-                now: str, actor_id: str | None, client_address: str | None) -> list[KeySettlement]:
+                now: str, actor_id: str | None, client_address: str | None,
+                actor_type: str = "user") -> list[KeySettlement]:
     """Inside the transaction that changed `holder_id`'s role or account: if they may no longer hold keys in the
     workspace, revoke every key answering to them there, or hand each to `hand_to`, a member who may. Each key is
     audited; the list says what became of which."""
@@ -108,7 +109,7 @@ def settle_keys(conn, *, workspace_id: str, holder_id: str, reason: str, hand_to
             conn.execute("UPDATE api_keys SET created_by = ? WHERE id = ?", (hand_to, row["id"]))
             settled.append(KeySettlement(row["id"], row["name"], "handed_over", hand_to))
             action, details = "api_key.hand_over", {"reason": reason, "from": holder_id, "to": hand_to}
-        audit.record(action, actor_type="user", actor_id=actor_id, target_type="api_key", target_id=row["id"],
+        audit.record(action, actor_type=actor_type, actor_id=actor_id, target_type="api_key", target_id=row["id"],
                      workspace_id=workspace_id, client_address=client_address, details=details, conn=conn)
     return settled
 

@@ -162,10 +162,10 @@ class AuthService:
                                target_id=session_id, client_address=client_address, conn=conn)
 
     def end_all_sessions(self, user_id: str, *, actor_id: str, client_address: str | None,
-                         workspace_id: str | None = None) -> int:
+                         workspace_id: str | None = None, actor_type: str = "user") -> int:
         with self._db.transaction() as conn:
             ended = self._sessions.end_all_for_user(conn, user_id)
-            self._audit.record("session.end_all", actor_type="user", actor_id=actor_id, target_type="user",
+            self._audit.record("session.end_all", actor_type=actor_type, actor_id=actor_id, target_type="user",
                                target_id=user_id, workspace_id=workspace_id, client_address=client_address,
                                details={"sessions_ended": ended}, conn=conn)
         return ended

@@ -15,8 +15,8 @@ from typing import Iterable
 
 import zxcvbn
 
+from appliance import resources
 from appliance.errors import WeakPassphrase, WeakPassword
-from appliance.settings import shipped_config_dir
 
 MIN_LENGTH = 12
 # zxcvbn's score 4: 10^10 guesses or more. Passphrases guard files that can be attacked offline (exports, recovery
@@ -45,7 +45,7 @@ _ADVICE = {
 
 def default_common_passwords_path() -> Path:
     """The shipped common-password list: in the frozen bundle or beside the source tree."""
-    return shipped_config_dir() / "common-passwords.txt"
+    return resources.config_dir() / "common-passwords.txt"
 
 
 def load_common_passwords(path: Path) -> frozenset[str]:

@@ -161,7 +161,7 @@ class UserService:
         return self.get(user_id)
 
     def set_disabled(self, user_id: str, *, disabled: bool, actor_id: str, client_address: str | None,
-                     hand_api_keys_to: str | None = None) -> StatusChange:
+                     hand_api_keys_to: str | None = None, actor_type: str = "user") -> StatusChange:
         """Disable (ending every session at once, and revoking the API keys that answer to the account, or handing
         them to `hand_api_keys_to`) or re-enable an account. Revoked keys stay revoked when it is enabled again."""
         user = self.get(user_id)
@@ -181,8 +181,8 @@ class UserService:
                         "ORDER BY workspace_id", (user_id,)).fetchall():
                     settled += settle_keys(conn, workspace_id=workspace_id, holder_id=user_id, reason="user.disable",
                                            hand_to=hand_api_keys_to, audit=self._audit, now=now, actor_id=actor_id,
-                                           client_address=client_address)
-            self._audit.record("user.disable" if disabled else "user.enable", actor_type="user", actor_id=actor_id,
-                               target_type="user", target_id=user_id, client_address=client_address,
+                                           client_address=client_address, actor_type=actor_type)
+            self._audit.record("user.disable" if disabled else "user.enable", actor_type=actor_type,
+                               actor_id=actor_id, target_type="user", target_id=user_id, client_address=client_address,
                                details={"sessions_ended": ended, **settled_details(settled)}, conn=conn)
         return StatusChange(self.get(user_id), settled)

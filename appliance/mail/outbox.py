@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from appliance.clock import Clock, isoformat
-from appliance.errors import ConfigurationError, MailError, ValidationError
+from appliance.errors import ConfigurationError, MailError, NotFound, ValidationError
 from appliance.mail.relay import SmtpRelay
 from appliance.storage.database import Database
 
@@ -87,6 +87,17 @@ class OutboxEntry:
     next_attempt_at: dt.datetime
     sent_at: dt.datetime | None
     last_error: str | None
+
+
+@dataclass(frozen=True)
+class QueuedMail:
+    """One mail with its body, for an operator to pass its link on when no relay delivers it."""
+
+    entry: OutboxEntry
+    body: str
+
+
+_ENTRY_COLUMNS = "id, recipient, subject, status, attempts, created_at, next_attempt_at, sent_at, last_error"
 
 
 @dataclass(frozen=True)
@@ -168,16 +179,19 @@ class Outbox:
                             oldest_pending_at=_instant(counts["oldest"]),
                             last_error=error["last_error"] if error else None)
 
-    def recent(self, limit: int = 50) -> list[OutboxEntry]:
-        """The latest queued mails, newest first, without their bodies."""
-        rows = self.db.query(
-            "SELECT id, recipient, subject, status, attempts, created_at, next_attempt_at, sent_at, last_error "
-            "FROM outbox ORDER BY id DESC LIMIT ?", (limit,)
-        )
-        return [OutboxEntry(id=r["id"], recipient=r["recipient"], subject=r["subject"], status=r["status"],
-                            attempts=r["attempts"], created_at=_instant(r["created_at"]),
-                            next_attempt_at=_instant(r["next_attempt_at"]), sent_at=_instant(r["sent_at"]),
-                            last_error=r["last_error"]) for r in rows]
+    def recent(self, limit: int = 50, *, unsent: bool = False) -> list[OutboxEntry]:
+        """The latest queued mails, newest first, without their bodies; with `unsent`, only those not delivered
+        (waiting, or failed for good)."""
+        where = "WHERE status != 'sent' " if unsent else ""
+        rows = self.db.query(f"SELECT {_ENTRY_COLUMNS} FROM outbox {where}ORDER BY id DESC LIMIT ?", (limit,))
+        return [_entry(r) for r in rows]
+
+    def get(self, mail_id: int) -> QueuedMail:
+        """One mail with its body (empty once delivered: a single-use link must not outlive its purpose here)."""
+        row = self.db.query_one(f"SELECT {_ENTRY_COLUMNS}, body FROM outbox WHERE id = ?", (mail_id,))
+        if row is None:
+            raise NotFound(f"no mail {mail_id} in the outbox")
+        return QueuedMail(_entry(row), row["body"])
 
     def _claim_due(self, limit: int) -> list[_Claimed]:
         now = self.clock.now()
@@ -249,6 +263,13 @@ def check_recipient(to: str) -> None:
     local, _, domain = to.rpartition("@")
     if len(to) > 254 or len(local) > 64 or not _ADDR_SPEC.fullmatch(to):
         raise ValidationError(f"to must be one plain address like name@example.com, not {to!r}")
+
+
+def _entry(row) -> OutboxEntry:
+    return OutboxEntry(id=row["id"], recipient=row["recipient"], subject=row["subject"], status=row["status"],
+                       attempts=row["attempts"], created_at=_instant(row["created_at"]),
+                       next_attempt_at=_instant(row["next_attempt_at"]), sent_at=_instant(row["sent_at"]),
+                       last_error=row["last_error"])
 
 
 def _instant(text: str | None) -> dt.datetime | None:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from importlib import resources
 
+from appliance import resources
 from appliance.errors import DatabaseTooNew, MigrationFailed
 from appliance.storage.database import Database
 
@@ -24,7 +24,7 @@ def migrations_for(kind: str) -> list[Migration]:
     """The migrations of one database kind, in order; numbers must run 1, 2, 3... without gaps."""
     if kind not in KINDS:
         raise ValueError(f"unknown database kind {kind!r}")
-    folder = resources.files("appliance.storage") / "migrations" / kind
+    folder = resources.migrations_dir(kind)
     found = []
     for entry in folder.iterdir():
         match = _NAME.match(entry.name)

@@ -63,8 +63,10 @@ class WorkspaceService:
         self._files = files
         self._audit = audit
 
-    def create(self, *, name: str, owner_id: str, actor_id: str, client_address: str | None) -> Workspace:
-        """Record the workspace with its owner, then make its database under a key of its own."""
+    def create(self, *, name: str, owner_id: str, actor_id: str, client_address: str | None,
+               actor_type: str = "user") -> Workspace:
+        """Record the workspace with its owner, then make its database under a key of its own. The actor is a user
+        (`actor_id`) unless `actor_type` says otherwise (the CLI is the system)."""
         name = check_name(name)
         workspace_id = uuid.uuid4().hex[:16]
         now = isoformat(self._clock.now())
@@ -75,7 +77,7 @@ class WorkspaceService:
             conn.execute("INSERT INTO workspaces (id, name, created_at) VALUES (?, ?, ?)", (workspace_id, name, now))
             conn.execute("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, 'owner', ?)",
                          (workspace_id, owner_id, now))
-            self._audit.record("workspace.create", actor_type="user", actor_id=actor_id, target_type="workspace",
+            self._audit.record("workspace.create", actor_type=actor_type, actor_id=actor_id, target_type="workspace",
                                target_id=workspace_id, workspace_id=workspace_id, client_address=client_address,
                                details={"owner_id": owner_id}, conn=conn)
         try:

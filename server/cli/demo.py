@@ -8,9 +8,9 @@ import html
 import os
 from pathlib import Path
 
+from appliance import resources
 from appliance.errors import ValidationError
 from appliance.services import build_services, public_url
-from appliance.settings import shipped_config_dir
 from server.cli.options import open_from
 
 DEMO_NAME = "Northwind demo"
@@ -18,7 +18,7 @@ SUGGESTED = ["How many days of leave do I get?", "Where do visitors park?", "How
 
 
 def demo_content_dir() -> Path:
-    return shipped_config_dir() / "demo"
+    return resources.config_dir() / "demo"
 
 
 def site_origins(port: int) -> list[str]:

@@ -26,6 +26,8 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     init.add_argument("--operator-email", metavar="EMAIL", help="also create the first appliance operator")
     init.add_argument("--operator-name", default="", metavar="NAME", help="the first operator's display name")
     add_password_options(init)
+    init.add_argument("--no-hints", action="store_true",
+                      help="leave out the hints of what to run next (for scripts that go on to it themselves)")
     init.set_defaults(handler=_init)
 
 
@@ -55,8 +57,13 @@ def _init(args: argparse.Namespace) -> int:
                             password=operator)
         finally:
             appliance.close()
-    else:
-        print("No operator yet: add one with `chatspark users create-operator --email EMAIL "
-              f"--data-dir {layout.data_dir} --key-dir {layout.key_dir}`.")
-    print(f"Next: chatspark serve --data-dir {layout.data_dir} --key-dir {layout.key_dir}")
+    if args.no_hints:
+        return 0
+    # The directories are named only when flags gave them: otherwise the settings find them again.
+    given = (("config", args.config and Path(args.config).resolve()),
+             ("data-dir", args.data_dir and layout.data_dir), ("key-dir", args.key_dir and layout.key_dir))
+    where = "".join(f" --{name} {path}" for name, path in given if path)
+    if operator is None:
+        print(f"No operator yet: add one with `chatspark users create-operator --email EMAIL{where}`.")
+    print(f"Next: chatspark serve{where}")
     return 0

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance import resources
 from appliance.errors import ConfigurationError
 from appliance.knowledge.embedding import INSTALL_HINT, MODEL_FILE, TOKENIZER_FILE, Embedder, EmbeddingUnavailable
 
@@ -80,7 +81,11 @@ def install_model(out: Path, files: tuple[PackagedFile, ...]) -> Embedder:
 
 
 def locate(packaged: PackagedFile) -> tuple[Path, importlib.metadata.FileHash | None]:
-    """Where the installed distribution keeps the file, and the hash its RECORD gives for it."""
+    """Where the installed distribution keeps the file, and the hash its RECORD gives for it; in a bundle that
+    carries the model, the bundle's copy (checked when the bundle was built)."""
+    bundled = resources.embedding_model_dir()
+    if bundled is not None:
+        return bundled / packaged.name, None
     try:
         distribution = importlib.metadata.distribution(packaged.distribution)
     except importlib.metadata.PackageNotFoundError:

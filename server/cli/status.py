@@ -15,7 +15,7 @@ from appliance.clock import SystemClock
 from appliance.errors import ApplianceError
 from appliance.keys import certificates, masterkey
 from appliance.keys.pinning import ClientError, PinnedClient
-from appliance.monitoring import facts
+from appliance.monitoring import facts, serving
 from appliance.services import build_services
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
@@ -40,7 +40,9 @@ def _status(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     wrapped = masterkey.is_wrapped(Path(settings.key_dir).expanduser())
     passphrase = read_passphrase(settings.passphrase_file) if wrapped and settings.passphrase_file else None
-    report = collect(settings, now=SystemClock().now(), passphrase=passphrase)
+    # Where the running service says it listens, unless the flags name a place to look.
+    record = None if args.host or args.port else serving.read(Layout.of(settings.data_dir, settings.key_dir))
+    report = collect(settings, now=SystemClock().now(), passphrase=passphrase, record=record)
     print(json.dumps(report.facts, indent=2) if args.json else "\n".join(report.lines))
     return 0 if report.service_answers else EXIT_NOT_ANSWERING
 
@@ -76,6 +78,7 @@ def _keyed_facts(settings: Settings, layout: Layout, *, passphrase: str | None) 
 
 def _lines(found: dict[str, Any]) -> list[str]:
     lines = [f"version:         {found['version']}",
+             f"settings:        {', '.join(found['settings_files']) or 'the shipped defaults only'}",
              f"data directory:  {found['data_dir']}{'' if found['data_dir_exists'] else ' (missing)'}",
              f"key directory:   {found['key_dir']}{'' if found['key_dir_exists'] else ' (missing)'}"]
     if "databases" in found:
@@ -119,17 +122,21 @@ def _lines(found: dict[str, Any]) -> list[str]:
     return lines
 
 
-def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = None) -> StatusReport:
-    """Public files, the keyed facts when the keys open here, and the service's health endpoint."""
+def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = None,
+            record: serving.ServingRecord | None = None) -> StatusReport:
+    """Public files, the keyed facts when the keys open here, and the service's health endpoint: where the running
+    service's `record` says it listens, else where the settings say."""
     layout = Layout.of(settings.data_dir, settings.key_dir)
-    found = facts.files(layout, settings, now=now)
+    found = {**facts.files(layout, settings, now=now), "settings_files": [str(path) for path in settings.files]}
     if layout.control_db.exists():
         found.update(_keyed_facts(settings, layout, passphrase=passphrase))
     lines = _lines(found)
     answers = False
-    url_host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else ("::1" if settings.host == "::" else settings.host)
-    url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{settings.port}"
-    service: dict[str, Any] = {"url": url, "answers": False}
+    host, port = (record.host, record.port) if record else (settings.host, settings.port)
+    url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{port}"
+    service: dict[str, Any] = {"url": url, "answers": False, "pid": record.pid if record else None,
+                               "address_from": "serving_record" if record else "settings"}
     ca_pem = layout.ca_cert.read_bytes() if layout.ca_cert.exists() else None
     if ca_pem is None:
         lines.append(f"service:         unknown (no CA certificate at {layout.ca_cert})")
@@ -141,10 +148,12 @@ def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = No
             health = client.get("/readyz")
             answers = health.status == 200
             state = health.json().get("status", "?") if health.body else "?"
-            lines.append(f"service:         {url} answers: {state} (HTTP {health.status})")
+            by = f"; serve pid {record.pid} since {record.started_at[:16].replace('T', ' ')} UTC" if record else ""
+            lines.append(f"service:         {url} answers: {state} (HTTP {health.status}{by})")
             service.update(answers=answers, status=state)
         except ClientError as exc:
-            lines.append(f"service:         not answering at {url} ({exc})")
+            alone = "" if record else "; no `chatspark serve` of this data directory is running"
+            lines.append(f"service:         not answering at {url} ({exc}{alone})")
             service["problem"] = str(exc)
         except ApplianceError as exc:
             lines.append(f"service:         {url} is not this appliance ({exc})")

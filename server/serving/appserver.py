@@ -3,6 +3,8 @@ every body kept in memory (see `server.in_memory`)."""
 
 from __future__ import annotations
 
+import http.client
+import socket
 import threading
 from pathlib import Path
 
@@ -42,6 +44,30 @@ class AppServer:
     def start(self) -> None:
         self._thread.start()
 
+    def answers(self, path: str, *, timeout: float = 5.0) -> bool:
+        """Whether the app answers GET `path` with 200 on its socket (how serve checks /readyz for systemd)."""
+        connection = _UnixHTTPConnection(self.socket_path, timeout=timeout)
+        try:
+            connection.request("GET", path, headers={"Accept": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            return response.status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            connection.close()
+
     def close(self) -> None:
         self._server.close()
         self.socket_path.unlink(missing_ok=True)
+
+
+class _UnixHTTPConnection(http.client.HTTPConnection):
+    def __init__(self, socket_path: Path, *, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self._socket_path = socket_path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(str(self._socket_path))

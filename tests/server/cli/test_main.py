@@ -1,16 +1,18 @@
-"""The `chatspark` command as an operator meets it: help, init, and serve refusing to start, changing nothing."""
+"""The `chatspark` command as an operator meets it: help, init, and serve refusing to start, changing nothing; output
+cut short by its reader, and argument errors told with the subcommand's usage."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from appliance.keys import certificates
-from tests.running import chatspark, free_port
+from tests.running import CHATSPARK, chatspark, free_port
 from tests.server.conftest import init_appliance
 
 
@@ -190,3 +192,78 @@ def test_status_of_an_appliance_that_is_not_serving_exits_3(tmp_path):
     assert result.returncode == 3
     assert "version:" in result.stdout and "certificate:" in result.stdout and "expires" in result.stdout
     assert "not answering" in result.stdout
+
+
+def test_init_from_make_run_leaves_out_the_hint_of_the_step_it_takes_next(tmp_path):
+    dirs = ["--data-dir", str(tmp_path / "d"), "--key-dir", str(tmp_path / "k")]
+    hinted = chatspark("init", *dirs)
+    quiet = chatspark("init", "--data-dir", str(tmp_path / "d2"), "--key-dir", str(tmp_path / "k2"), "--no-hints")
+
+    assert f"Next: chatspark serve --data-dir {tmp_path / 'd'} --key-dir {tmp_path / 'k'}" in hinted.stdout
+    assert quiet.returncode == 0 and "CA fingerprint" in quiet.stdout
+    assert "Next:" not in quiet.stdout and "No operator yet" not in quiet.stdout
+
+
+@pytest.fixture(scope="module")
+def busy_appliance(tmp_path_factory):
+    """An appliance whose audit log holds enough rows that listing them overflows a pipe's buffer."""
+    from appliance import settings as settings_module
+    from appliance.bootstrap import open_appliance
+    from appliance.clock import SystemClock
+    from appliance.services import build_services
+    from appliance.storage.layout import Layout
+
+    data_dir, key_dir = init_appliance(tmp_path_factory.mktemp("busy"))
+    appliance = open_appliance(Layout.of(data_dir, key_dir), clock=SystemClock())
+    services = build_services(appliance, settings_module.load(environ={}))
+    try:
+        with appliance.control_db.transaction() as conn:
+            for n in range(2000):
+                services.audit.record("test.row", target_type="row", target_id=str(n), conn=conn)
+    finally:
+        services.knowledge.close()
+        appliance.close()
+    return ["--data-dir", str(data_dir), "--key-dir", str(key_dir)]
+
+
+@pytest.mark.parametrize("args", [
+    ["--help"], ["backup", "--help"], ["status", "--json"], ["doctor"], ["audit", "list", "--json"],
+    ["backup", "list", "--json"], ["jobs", "list"], ["workspaces", "list", "--json"], ["users", "list"],
+    ["mail", "outbox", "--json"], ["keys", "list"],
+], ids=" ".join)
+def test_output_into_a_pipe_its_reader_closed_ends_quietly_as_sigpipe_would(busy_appliance, args):
+    reader, writer = os.pipe()
+    os.close(reader)  # as `| head -0` would: every write meets a pipe nobody reads
+    dirs = busy_appliance if args[-1] != "--help" else []
+    try:
+        result = subprocess.run([*CHATSPARK, *args, *dirs], stdout=writer, stderr=subprocess.PIPE, text=True,
+                                stdin=subprocess.DEVNULL, timeout=60)
+    finally:
+        os.close(writer)
+
+    assert result.stderr == ""
+    assert result.returncode == 141  # 128 + SIGPIPE, as a shell reports `cat` ended by `head`
+
+
+def test_a_long_listing_piped_into_head_ends_quietly(busy_appliance):
+    command = " ".join([*CHATSPARK, "audit", "list", "--limit", "2000", "--json", *busy_appliance])
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", f"{command} | head -n 3"], capture_output=True,
+                            text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+    assert result.stdout.splitlines()[0] == "[" and len(result.stdout.splitlines()) == 3
+    assert result.stderr == "" and result.returncode == 141
+
+
+@pytest.mark.parametrize("args, command", [
+    (["backup", "list", "--bogus"], "chatspark backup list"),
+    (["jobs", "runs", "--verbose"], "chatspark jobs runs"),
+    (["audit", "verify", "extra"], "chatspark audit verify"),
+    (["status", "--colour"], "chatspark status"),
+    (["--bogus", "status"], "chatspark"),
+])
+def test_an_unknown_argument_is_told_with_the_usage_of_its_subcommand(args, command):
+    result = chatspark(*args)
+
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"usage: {command} ") and f"{command}: error: unrecognized arguments" in (
+        result.stderr)
