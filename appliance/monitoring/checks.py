@@ -18,6 +18,7 @@ from typing import Iterator
 from appliance.errors import ApplianceError, CertificateError
 from appliance.keys import certificates
 from appliance.keys.pinning import ClientError, PinnedClient
+from appliance.monitoring import serving
 from appliance.monitoring.serving import ServingRecord
 from appliance.settings import SYSTEM_CONFIG_FILE, Settings
 from appliance.storage.layout import Layout
@@ -233,7 +234,7 @@ def port(settings: Settings, layout: Layout, record: ServingRecord | None) -> li
                            f"{settings.files[-1] if settings.files else SYSTEM_CONFIG_FILE}, where commands read "
                            "them, and start the service without the flag"))
     address = f"{settings.host}:{settings.port}"
-    problem = _bind_error(settings.host, settings.port)
+    problem = serving.bind_error(settings.host, settings.port)
     if problem is None:
         found.append(Check("port", OK, f"{address} is free for `chatspark serve`"))
     elif problem.errno == errno.EACCES:
@@ -274,24 +275,11 @@ def caddy(binary: Path | None, *, problem: str | None = None) -> Check:
     return Check("caddy", OK, f"Caddy {version.split()[0]} at {binary}")
 
 
-def _bind_error(host: str, port: int) -> OSError | None:
-    """Why `serve` could not listen on host:port (as it binds there), or None when it could."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            return exc
-    return None
-
-
 def _answers_as_this_appliance(layout: Layout, host: str, port: int) -> str | None:
     """None when the listener at host:port is this appliance (TLS under its CA, /readyz answering), else what it is."""
-    connect = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     try:
         ca_pem = layout.ca_cert.read_bytes()
-        client = PinnedClient(f"https://{'[' + connect + ']' if ':' in connect else connect}:{port}",
+        client = PinnedClient(serving.local_url(host, port),
                               ca_fingerprint=certificates.fingerprint(certificates.load_certificate(ca_pem)),
                               ca_pem=ca_pem, timeout=3)
         health = client.get("/readyz")

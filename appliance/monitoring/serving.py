@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +24,25 @@ class ServingRecord:
     url: str
     started_at: str
     version: str
+
+
+def local_url(host: str, port: int) -> str:
+    """The HTTPS URL that reaches, from this machine, a listener bound to host:port (a wildcard bind answers on
+    loopback)."""
+    connect = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    return f"https://{'[' + connect + ']' if ':' in connect else connect}:{port}"
+
+
+def bind_error(host: str, port: int) -> OSError | None:
+    """Why `serve` could not listen on host:port (binding as it does), or None when it could."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            return exc
+    return None
 
 
 def record_path(layout: Layout) -> Path:

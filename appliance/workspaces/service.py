@@ -28,6 +28,19 @@ class Workspace:
     legal_hold_since: str | None = None   # a hold keeps it from being purged and its records from being deleted
     legal_hold_reason: str | None = None
 
+    def public(self, *, with_hold: bool) -> dict:
+        """As the API and the CLI show it. The purge date is every member's to know (it is mailed to them); the legal
+        hold, whose reason may name a dispute, only when `with_hold` (operators, and roles that may read retention
+        settings): then `legal_hold` is null when there is none, and otherwise absent."""
+        data = {"id": self.id, "name": self.name, "status": self.status, "created_at": self.created_at,
+                "owner": {"id": self.owner_id, "email": self.owner_email},
+                "purge_after": self.purge_after if self.status == "cancelled" else None,
+                "purge_started_at": self.purge_started_at}
+        if with_hold:
+            data["legal_hold"] = ({"since": self.legal_hold_since, "reason": self.legal_hold_reason}
+                                  if self.legal_hold_since else None)
+        return data
+
 
 @dataclass(frozen=True)
 class Member:

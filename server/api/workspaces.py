@@ -16,19 +16,12 @@ blueprint = Blueprint("workspaces", __name__)
 
 
 def workspace_json(workspace, role: str | None = None) -> dict:
-    """`role` is the caller's (None when an operator lists every workspace). The purge date is every member's to
-    know (it is mailed to them); the legal hold, whose reason may name a dispute, only operators' and those whose role
-    may read retention settings (`legal_hold` is then null when there is none, and absent otherwise)."""
-    data = {"id": workspace.id, "name": workspace.name, "status": workspace.status,
-            "created_at": workspace.created_at, "owner": {"id": workspace.owner_id, "email": workspace.owner_email},
-            "purge_after": workspace.purge_after if workspace.status == "cancelled" else None,
-            "purge_started_at": workspace.purge_started_at}
+    """`role` is the caller's (None when an operator lists every workspace); the hold is shown as
+    Workspace.public says."""
+    operator = g.user is not None and g.user.is_operator
+    data = workspace.public(with_hold=operator or (role is not None and "retention.read" in permissions.allowed(role)))
     if role is not None:
         data["role"] = role
-    operator = g.user is not None and g.user.is_operator
-    if operator or (role is not None and "retention.read" in permissions.allowed(role)):
-        data["legal_hold"] = ({"since": workspace.legal_hold_since, "reason": workspace.legal_hold_reason}
-                              if workspace.legal_hold_since else None)
     return data
 
 

@@ -133,8 +133,7 @@ def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = No
     lines = _lines(found)
     answers = False
     host, port = (record.host, record.port) if record else (settings.host, settings.port)
-    url_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
-    url = f"https://{'[' + url_host + ']' if ':' in url_host else url_host}:{port}"
+    url = serving.local_url(host, port)
     service: dict[str, Any] = {"url": url, "answers": False, "pid": record.pid if record else None,
                                "address_from": "serving_record" if record else "settings"}
     ca_pem = layout.ca_cert.read_bytes() if layout.ca_cert.exists() else None

@@ -48,12 +48,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
 
 def workspace_json(workspace: Workspace) -> dict:
     """A workspace as GET /api/v1/workspaces?all=1 shows it to an operator."""
-    return {"id": workspace.id, "name": workspace.name, "status": workspace.status,
-            "created_at": workspace.created_at, "owner": {"id": workspace.owner_id, "email": workspace.owner_email},
-            "purge_after": workspace.purge_after if workspace.status == "cancelled" else None,
-            "purge_started_at": workspace.purge_started_at,
-            "legal_hold": ({"since": workspace.legal_hold_since, "reason": workspace.legal_hold_reason}
-                           if workspace.legal_hold_since else None)}
+    return workspace.public(with_hold=True)
 
 
 def _list(args: argparse.Namespace) -> int:

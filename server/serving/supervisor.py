@@ -6,7 +6,6 @@ import logging
 import os
 import shutil
 import signal
-import socket
 import threading
 import time
 from typing import TextIO
@@ -30,14 +29,10 @@ log = logging.getLogger("chatspark.serve")
 
 
 def check_port_free(host: str, port: int) -> None:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise ServiceError(f"cannot listen on {caddy_config.listen_address(host, port)}: {exc.strerror}; "
-                               "stop whatever holds that port or choose another with --port") from None
+    problem = serving.bind_error(host, port)
+    if problem is not None:
+        raise ServiceError(f"cannot listen on {caddy_config.listen_address(host, port)}: {problem.strerror}; "
+                           "stop whatever holds that port or choose another with --port")
 
 
 def display_url(settings: Settings) -> str:

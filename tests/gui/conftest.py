@@ -10,15 +10,14 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported
 
 import pytest  # noqa: E402
 
-from tests.appliance.mail.smtp_server import issue_relay_certificate, running_smtp_server  # noqa: E402
+from tests.appliance.mail.smtp_server import starttls_relay  # noqa: E402
 from tests.gui.driving import ServedAppliance, start_served  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
-    cert = issue_relay_certificate(tmp_path_factory.mktemp("relay"))
-    with running_smtp_server(tls_context=cert.server_context(), require_starttls=True) as server:
-        yield server, cert.ca_file
+    with starttls_relay(tmp_path_factory.mktemp("relay")) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

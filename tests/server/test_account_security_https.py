@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from appliance.accounts.totp import code_at, step_of
-from tests.appliance.mail.smtp_server import issue_relay_certificate, running_smtp_server
+from tests.appliance.mail.smtp_server import starttls_relay
 from tests.running import RunningAppliance, free_port, tls13_context
 from tests.server.conftest import init_appliance
 from tests.server.test_accounts_https import Browser, mail_to
@@ -26,9 +26,8 @@ LIMIT = 10  # login_max_failures_per_account, the shipped default
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
-    cert = issue_relay_certificate(tmp_path_factory.mktemp("relay"))
-    with running_smtp_server(tls_context=cert.server_context(), require_starttls=True) as server:
-        yield server, cert.ca_file
+    with starttls_relay(tmp_path_factory.mktemp("relay")) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

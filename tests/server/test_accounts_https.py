@@ -14,7 +14,7 @@ import pytest
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
 from appliance.storage.layout import Layout
-from tests.appliance.mail.smtp_server import issue_relay_certificate, running_smtp_server
+from tests.appliance.mail.smtp_server import starttls_relay
 from tests.running import RunningAppliance, chatspark, free_port, tls13_context
 from tests.server.conftest import init_appliance
 
@@ -25,9 +25,8 @@ HANDED_OUT: list[str] = []
 
 @pytest.fixture(scope="module")
 def relay(tmp_path_factory):
-    cert = issue_relay_certificate(tmp_path_factory.mktemp("relay"))
-    with running_smtp_server(tls_context=cert.server_context(), require_starttls=True) as server:
-        yield server, cert.ca_file
+    with starttls_relay(tmp_path_factory.mktemp("relay")) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")

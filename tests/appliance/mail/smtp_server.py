@@ -123,6 +123,14 @@ def running_smtp_server(*, ssl_context: ssl.SSLContext | None = None, handler: C
         controller.stop()
 
 
+@contextlib.contextmanager
+def starttls_relay(directory: Path) -> Iterator[tuple[SmtpServer, Path]]:
+    """A relay that requires STARTTLS under its own CA, as an appliance's tests talk to: (server, CA file)."""
+    cert = issue_relay_certificate(directory)
+    with running_smtp_server(tls_context=cert.server_context(), require_starttls=True) as server:
+        yield server, cert.ca_file
+
+
 def unused_port() -> int:
     """A loopback port nothing listens on (bound then released), for a relay that is down."""
     with socket.socket() as sock:
