@@ -168,6 +168,11 @@ class DailyShareUsedUp(TooManyAttempts):
 class PermissionDenied(ApplianceError):
     code = "forbidden"
 
+    def __init__(self, message: str, *, role: str | None = None) -> None:
+        """`role`: the caller's role in the workspace, when that is why (a client explains the refusal with it)."""
+        super().__init__(message)
+        self.role = role
+
 
 class NotFound(ApplianceError):
     code = "not_found"

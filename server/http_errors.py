@@ -37,10 +37,10 @@ STATUS_BY_ERROR: list[tuple[type[errors.ApplianceError], int]] = [
 MAX_MESSAGE = 500
 
 
-def error_response(code: str, message: str, status: int):
+def error_response(code: str, message: str, status: int, **extra: str):
     if len(message) > MAX_MESSAGE:
         message = message[:MAX_MESSAGE - 1] + "…"
-    response = jsonify(error=code, message=message)
+    response = jsonify(error=code, message=message, **extra)
     response.status_code = status
     return response
 
@@ -60,7 +60,8 @@ def install(app: Flask) -> None:
         status = next((s for kind, s in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
         if status >= 500:
             log.error("request failed: %s", exc, extra={"error_code": exc.code})
-        response = error_response(exc.code, str(exc), status)
+        role = getattr(exc, "role", None) if isinstance(exc, errors.PermissionDenied) else None
+        response = error_response(exc.code, str(exc), status, **({"role": role} if role else {}))
         if isinstance(exc, errors.TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after_seconds)
         if status == 401:

@@ -96,7 +96,7 @@ def check(role: str | None, action: str, *, workspace_id: str) -> None:
     if role is None:
         raise NotFound(f"no workspace {workspace_id}")
     if _RANK[role] < _RANK[needed]:
-        raise PermissionDenied(f"this needs the {needed} role in the workspace; you are {role}")
+        raise PermissionDenied(f"this needs the {needed} role in the workspace; you are {role}", role=role)
 
 
 def markdown() -> str:

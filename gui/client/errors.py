@@ -18,6 +18,7 @@ class ApiError(Exception):
     message: str         # the appliance's message, or the panel's own
     retry_after: int | None = None
     named_field: str | None = None  # set by the screen when the appliance's words do not name the field
+    role: str | None = None  # on a 403: the caller's role the appliance found (newer than the panel's, maybe)
 
     def __str__(self) -> str:
         return self.message
@@ -28,11 +29,13 @@ class ApiError(Exception):
             decoded = json.loads(body) if body else {}
         except ValueError:
             decoded = {}
-        code = decoded.get("error", "http_error") if isinstance(decoded, dict) else "http_error"
-        message = decoded.get("message") if isinstance(decoded, dict) else None
+        if not isinstance(decoded, dict):
+            decoded = {}
         retry = headers.get("retry-after")
-        return cls(status, code, message or f"the appliance answered HTTP {status}",
-                   int(retry) if retry and retry.isdigit() else None)
+        role = decoded.get("role")
+        return cls(status, decoded.get("error", "http_error"),
+                   decoded.get("message") or f"the appliance answered HTTP {status}",
+                   int(retry) if retry and retry.isdigit() else None, role=role if isinstance(role, str) else None)
 
     @classmethod
     def unreachable(cls, detail: str) -> "ApiError":
@@ -62,7 +65,9 @@ class ApiError(Exception):
         return match.group("field").split("/")[-1] if match else None
 
     def explain(self, *, role: str | None = None) -> str:
-        """The message as the panel shows it: what happened, and what to do."""
+        """The message as the panel shows it: what happened, and what to do. `role` is the caller's role as the
+        screen knows it; the one the appliance named in a 403 wins (it may have changed meanwhile)."""
+        role = self.role or role
         if self.status == 403 and role:
             return f"Your role, {role}, cannot do this. {self.message[:1].upper()}{self.message[1:]}"
         if self.status == 409 and self.code == "workspace_read_only":

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
-from gui.views.team_dialogs import GRANTABLE, NO_RELAY, ROLES_HELP, InviteDialog, KeysConfirmation, refusal_role
+from gui.views.team_dialogs import GRANTABLE, NO_RELAY, ROLES_HELP, InviteDialog, KeysConfirmation
 from gui.widgets.banner import Banner
 from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import confirm, show_secret
@@ -115,13 +115,9 @@ class TeamPage(Page):
     def may(self, permission: str) -> bool:
         return not self.read_only and self.context.may(self.workspace_id, permission)
 
-    def role_for(self, error: ApiError) -> str | None:
-        """The role to explain a refusal with: the one the appliance named, else the one the panel knows."""
-        return refusal_role(error, self.role)
-
     def _refused(self, error: ApiError) -> None:
         """An action the API refused. (A load that fails only says so: reloading from it could go round forever.)"""
-        self.show_error(error, role=self.role_for(error))
+        self.show_error(error)
         if error.status == 403:
             # The role may have changed meanwhile: the navigation reloads /me and refreshes this page, whose buttons
             # then follow the API's answer; that refresh keeps this explanation on screen.
@@ -164,14 +160,14 @@ class TeamPage(Page):
         query = "?limit=100" + (f"&after={after}" if after else "")
         self.api.get(f"/api/v1/workspaces/{self.workspace_id}/members{query}",
                      on_done=lambda a: deliver(a["members"], a.get("next_after")),
-                     on_error=lambda e: (self.members.loading_failed(), self.show_error(e, role=self.role_for(e))))
+                     on_error=lambda e: (self.members.loading_failed(), self.show_error(e)))
 
     def _load_invitations(self, after, deliver) -> None:
         query = "?limit=100" + (f"&after={after}" if after else "")
         self.api.get(f"/api/v1/workspaces/{self.workspace_id}/invitations{query}",
                      on_done=lambda a: deliver(a["invitations"], a.get("next_after")),
                      on_error=lambda e: (self.invitations.loading_failed(),
-                                         self.show_error(e, role=self.role_for(e))))
+                                         self.show_error(e)))
 
     def _invitations_loaded(self) -> None:
         if self.invitations_table.isHidden():

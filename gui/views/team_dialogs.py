@@ -3,8 +3,6 @@ also asks what becomes of the member's API keys; with the roles they offer and h
 
 from __future__ import annotations
 
-import re
-
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QDialog, QHBoxLayout, QLabel, QLineEdit, QWidget
 
@@ -19,16 +17,6 @@ NO_RELAY = ("This appliance has no mail relay: invitations are not mailed. Copy 
             "yourself.")
 ROLES_HELP = ("Viewers read and ask the agents; editors also change agents and sources and read conversations; "
               "admins also manage the team, API keys, retention and the audit trail.")
-# "...; you are viewer": the role the appliance found, which is newer than the panel's when it changed meanwhile.
-_ROLE_NAMED = re.compile(r"\byou are (viewer|editor|admin|owner)\b")
-
-
-def refusal_role(error: ApiError, known: str | None) -> str | None:
-    """The role to explain a refusal with: the one the appliance named, else the one the panel knows."""
-    named = _ROLE_NAMED.search(error.message) if error.status == 403 else None
-    return named.group(1) if named else known
-
-
 class KeysConfirmation(ConfirmDialog):
     """A confirmation that also asks what becomes of the member's API keys: revoked (the API's default) or handed
     to another member who may hold keys."""
@@ -101,6 +89,6 @@ class InviteDialog(QDialog):
 
     def _refused(self, error: ApiError) -> None:
         self.submit.setEnabled(True)
-        self.form.show_error(error, role=refusal_role(error, self.page.role))
+        self.form.show_error(error, role=self.page.role)
         if error.status == 403:
             self.page.reload_navigation.emit()

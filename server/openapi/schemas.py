@@ -60,7 +60,10 @@ WEB_URL = {"type": ["string", "null"], "description": "The http(s) address of a 
 
 SCHEMAS: dict[str, dict] = {
     "Error": obj({"error": {"type": "string", "description": "A stable machine-readable code."},
-                      "message": MESSAGE}),
+                  "message": MESSAGE,
+                  "role": {"enum": list(ROLES), "description": "On a 403 that a workspace role caused: the caller's "
+                                                               "role there."}},
+                 optional=("role",)),
     "User": obj({"id": STRING, "email": STRING, "display_name": STRING, "is_operator": BOOLEAN,
                      "status": STRING, "email_verified": BOOLEAN, "second_factor": BOOLEAN, "created_at": TIME}),
     "Session": obj({"id": STRING, "created_at": TIME, "last_seen_at": TIME, "expires_at": TIME,

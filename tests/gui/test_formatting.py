@@ -42,3 +42,4 @@ def test_durations_sizes_and_summaries():
     assert (size(None), size(512), size(2048), size(3 * 1024**3)) == ("", "512 B", "2.0 KiB", "3.0 GiB")
     assert summary({"sent": 2, "retried": 0, "details": {"x": 1}}) == "sent=2 retried=0"
     assert summary(None) == ""
+

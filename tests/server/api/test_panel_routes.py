@@ -160,3 +160,15 @@ def test_workspaces_show_their_purge_date_to_members_and_their_hold_only_to_who_
     client.put(f"/api/v1/workspaces/{workspace_id}/legal-hold", headers=auth(), json={"on": False})
     assert client.get(f"/api/v1/workspaces/{workspace_id}", headers=auth()).get_json()["workspace"]["legal_hold"] \
         is None
+
+
+def test_a_refusal_for_too_small_a_role_names_the_callers_role(world, services):
+    client, auth, workspace_id = world
+    viewer = _member(client, auth, services, workspace_id, "rory@example.com", "viewer")
+
+    refused = client.get(f"/api/v1/workspaces/{workspace_id}/api-keys", headers=viewer)
+
+    assert refused.status_code == 403
+    assert refused.get_json()["role"] == "viewer" and refused.get_json()["error"] == "forbidden"
+    operator_only = client.get("/api/v1/users", headers=viewer)
+    assert operator_only.status_code == 403 and "role" not in operator_only.get_json()
