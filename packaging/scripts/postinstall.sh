@@ -38,7 +38,7 @@ if [ ! -e "$KEY_DIR/keys.db" ]; then
     # init reads it from a copy that only chatspark can read, in its own 0700 directory, removed at once after.
     handover="$DATA_DIR/.first-operator-password"
     install -m 0600 -o chatspark -g chatspark "$PASSWORD_FILE" "$handover"
-    if ! as_chatspark /usr/bin/chatspark init --config "$CONFIG" --operator-email "$OPERATOR_EMAIL" \
+    if ! as_chatspark /usr/bin/chatspark init --config "$CONFIG" --no-hints --operator-email "$OPERATOR_EMAIL" \
             --password-file "$handover"; then
         rm -f "$handover"
         echo "chatspark init failed (see above); fix it, then finish with: dpkg --configure -a (rpm: reinstall)" >&2
