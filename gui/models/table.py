@@ -102,12 +102,12 @@ class RecordsModel(QAbstractTableModel):
 
     def _more(self, records: list[dict], next_after: str | None) -> None:
         self._loading = False
+        self._next = next_after  # before the rows arrive, so what listens to them knows whether more follow
+        self._complete = next_after is None
         if records:
             self.beginInsertRows(QModelIndex(), len(self._records), len(self._records) + len(records) - 1)
             self._records.extend(records)
             self.endInsertRows()
-        self._next = next_after
-        self._complete = next_after is None
 
     def loading_failed(self) -> None:
         """The loader gave up on a page (the error is shown by the screen); a later scroll tries again."""
