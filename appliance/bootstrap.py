@@ -29,6 +29,7 @@ from appliance.keys.database_keys import open_database
 from appliance.keys.keystore import CONTROL_DB_KEY, Keystore
 from appliance.storage.data_lock import DataLock
 from appliance.storage.database import Database
+from appliance.storage.durable import sync_directory
 from appliance.storage.layout import Layout, make_private_dir
 from appliance.storage.migrations import migrate
 from appliance.storage.workspace_files import WorkspaceDatabases
@@ -127,11 +128,13 @@ def initialise(
 
 
 def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = None,
-                   exclusive: bool = False) -> Appliance:
+                   exclusive: bool = False, lock: DataLock | None = None) -> Appliance:
     """Open keys then data, checking at each step that they belong together; create or change nothing on failure.
 
     The appliance holds the data directory's lock until it is closed: shared, or with `exclusive` (key rotation)
-    alone, refusing while any other process has it open. A key rotation a crash cut short is settled here.
+    alone, refusing while any other process has it open. A key rotation a crash cut short is settled here. Given
+    `lock`, one the caller took already (an upgrade keeps the directory to itself from its snapshot through its
+    migrations), the appliance holds that one instead and releases it when closed.
     """
     if not layout.key_dir.is_dir():
         raise NotInitialised(f"key directory {layout.key_dir} does not exist; run `chatspark init` or give --key-dir")
@@ -146,7 +149,8 @@ def open_appliance(layout: Layout, *, clock: Clock, passphrase: str | None = Non
             f"{layout.data_dir} is not an appliance data directory (no {layout.identity_file.name}); "
             "run `chatspark init` or give the right --data-dir"
         ) from None
-    lock = DataLock.acquire(layout.lock_file, exclusive=exclusive)
+    if lock is None:
+        lock = DataLock.acquire(layout.lock_file, exclusive=exclusive)
     try:
         return _open_locked(layout, clock=clock, passphrase=passphrase, identity=identity, lock=lock)
     except BaseException:
@@ -254,7 +258,7 @@ def _settle_ca_replacement(appliance: Appliance) -> None:
                                reason="interrupted replacement finished")
         _write_public(layout.tls_dir / PREVIOUS_CA_FILE, layout.ca_cert.read_bytes())
         os.replace(next_file, layout.ca_cert)
-        _sync_directory(layout.tls_dir)
+        sync_directory(layout.tls_dir)
     keystore.promote_pending(CA_KEY)  # the old key is kept among the retired ones
 
 
@@ -294,15 +298,4 @@ def _write_public(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
     tmp.chmod(0o644)
     tmp.replace(path)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make a rename in `directory` durable (POSIX; Windows cannot open a directory, and commits renames itself)."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    sync_directory(path.parent)

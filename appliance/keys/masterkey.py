@@ -24,6 +24,7 @@ from appliance.errors import (
 )
 from appliance.keys.keystore import FILE_NAME as KEYSTORE_FILE_NAME
 from appliance.storage.database import Database
+from appliance.storage.durable import sync_directory
 
 PLAIN_NAME = "master.key"
 WRAPPED_NAME = "master.key.wrapped"
@@ -109,7 +110,7 @@ def change_protection(key_dir: Path, *, passphrase: str | None, new_passphrase: 
     else:
         _replace(key_dir / WRAPPED_NAME, json.dumps(_wrap(key, new_passphrase, kdf), indent=2).encode())
         (key_dir / PLAIN_NAME).unlink(missing_ok=True)
-    _sync_directory(key_dir)
+    sync_directory(key_dir)
 
 
 def _wrap(key: bytes, passphrase: str, kdf: KdfParameters) -> dict:
@@ -192,16 +193,7 @@ def _replace(path: Path, data: bytes) -> None:
     new.unlink(missing_ok=True)  # left by a crash before its rename
     _write_new(new, data)
     os.replace(new, path)
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    if os.name == "posix":
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    sync_directory(path.parent)
 
 
 def _refuse_if_shared(path: Path) -> None:

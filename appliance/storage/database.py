@@ -90,6 +90,20 @@ class Database:
             conn.close()
 
     @classmethod
+    def read_only_query(cls, path: Path, key: bytes, sql: str, parameters: tuple = ()) -> list[sqlcipher3.Row]:
+        """Rows of one query on an existing file opened read-only and immutable: nothing in the directory changes,
+        not even a -wal (what an upgrade asks of databases it must leave byte for byte as they are)."""
+        path = Path(path)
+        if not path.is_file():
+            raise DatabaseMissing(f"database {path} does not exist")
+        conn = _open_keyed(path, key, f"file:{quote(str(path))}?mode=ro&immutable=1", timeout=0, allow_empty=False)
+        try:
+            conn.row_factory = sqlcipher3.Row
+            return conn.execute(sql, parameters).fetchall()
+        finally:
+            conn.close()
+
+    @classmethod
     def open_verified(cls, path: Path, key: bytes, **options: Any) -> "Database":
         """Open an existing database after checking its key and the integrity of every page.
 

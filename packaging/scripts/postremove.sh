@@ -11,6 +11,7 @@ esac
 # The links postinstall made (an upgrade keeps them: the new release's postinstall moved them already).
 if [ "${1:-}" != purge ]; then
     rm -f /usr/bin/chatspark /opt/chatspark/current
+    rm -rf /opt/chatspark/previous  # a release an upgrade kept to roll back to
     rmdir /opt/chatspark 2>/dev/null || true
     [ -d /run/systemd/system ] && systemctl daemon-reload || true
 fi

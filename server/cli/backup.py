@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                                 description="Copy every database consistently (the service may keep running), "
                                             "pack them with a manifest of hashes and encrypt the result under the "
                                             "backup key.")
+    create.add_argument("--json", action="store_true", help="print the backup as JSON (as `backup list --json`)")
     create.set_defaults(handler=_create)
 
     listing = actions.add_parser("list", parents=[common, wrapped], help="list backups, newest first",
@@ -87,6 +88,9 @@ def _with_service(args: argparse.Namespace, use):
 def _create(args: argparse.Namespace) -> int:
     def create(service: BackupService) -> int:
         backup = service.create(actor=CLI)
+        if args.json:
+            print(json.dumps(service.describe(backup), indent=2))
+            return 0
         print(f"backup {backup.id} written to {service.path_of(backup)}")
         print(f"  {backup.size} bytes, {len(backup.workspace_ids)} workspaces, encrypted under {backup.key_id}")
         print(f"Verify it with `chatspark backup verify {backup.id}`.")

@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server.cli.jobs",
     "server.cli.keys",
     "server.cli.backup",
+    "server.cli.upgrade",
 )
 
 

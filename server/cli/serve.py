@@ -20,6 +20,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     serve.add_argument("--passphrase-file", type=Path, metavar="FILE", help="passphrase for a wrapped master key")
     serve.add_argument("--demo-site-port", type=int, metavar="PORT",
                        help="also serve the demo intranet page (see `demo create --site-port`) on this port")
+    serve.add_argument("--trial", action="store_true",
+                       help="serve without running any scheduled job or resuming indexing, and without recording "
+                            "itself for `status` (what `chatspark upgrade` starts to prove a release serves)")
     serve.set_defaults(handler=_serve)
 
 
@@ -30,5 +33,5 @@ def _serve(args: argparse.Namespace) -> int:
     passphrase = None
     if masterkey.is_wrapped(Path(settings.key_dir).expanduser()):
         passphrase = read_passphrase(settings.passphrase_file)
-    serve(settings, passphrase=passphrase, out=sys.stdout)
+    serve(settings, passphrase=passphrase, out=sys.stdout, trial=args.trial)
     return 0

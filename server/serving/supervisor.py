@@ -129,10 +129,12 @@ def notify_service_manager(manager: ServiceManager, app_server: AppServer, stop:
             next_ping = time.monotonic() + manager.watchdog_seconds / 2
 
 
-def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: ServiceManager | None = None) -> None:
+def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: ServiceManager | None = None,
+          trial: bool = False) -> None:
     """Run until SIGTERM or SIGINT. Every check that can refuse happens before anything is started or written.
     Under systemd (`manager`, from the environment by default) READY=1 is sent once /readyz passes, and WATCHDOG=1
-    while the app answers."""
+    while the app answers. A `trial` (an upgrade proving the new release serves) runs no job, resumes no indexing
+    and leaves no serving record, so that a rollback after it finds nothing done in its name."""
     manager = ServiceManager() if manager is None else manager
     logs.configure(level=settings.log_level)
     layout = Layout.of(settings.data_dir, settings.key_dir)
@@ -172,10 +174,11 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: S
                                connection_limit=settings.app_connection_limit,
                                channel_timeout=settings.app_channel_timeout_seconds)
         app_server.start()
-        scheduler.start()
+        scheduler.start(paused=trial)
         # Only active workspaces: a cancelled one is read-only (undoing it resumes its indexing), and one whose
         # purge a crash interrupted has no key left to open it with.
-        resumed = resume_workspaces(services, [w.id for w in services.workspaces.list_all() if w.status == "active"])
+        resumed = [] if trial else resume_workspaces(
+            services, [w.id for w in services.workspaces.list_all() if w.status == "active"])
         if resumed:
             log.info("resumed indexing", extra={"sources": resumed})
         config = caddy_config.build_config(settings, upstream_socket=app_server.socket_path,
@@ -194,9 +197,10 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: S
             log.warning("the appliance CA has no name constraints; set tls_replace_ca to replace it")
         log.info("serving", extra={"url": display_url(settings), "caddy_pid": supervisor.pid,
                                    "app_socket": str(app_server.socket_path), "version": __version__})
-        serving.write(layout, serving.ServingRecord(pid=os.getpid(), host=settings.host, port=settings.port,
-                                                    url=display_url(settings), started_at=isoformat(clock.now()),
-                                                    version=__version__))
+        if not trial:
+            serving.write(layout, serving.ServingRecord(pid=os.getpid(), host=settings.host, port=settings.port,
+                                                        url=display_url(settings), started_at=isoformat(clock.now()),
+                                                        version=__version__))
         print(banner(settings, layout, fingerprint, own_ca=own_ca, previous_fingerprint=ca_before,
                      unconstrained=own_ca and not certificates.is_constrained(ca)), file=out, flush=True)
         notify_service_manager(manager, app_server, stop, url=display_url(settings))

@@ -29,10 +29,10 @@ def package_state(name: str) -> str:
     return result.stdout.strip() if result.returncode == 0 else "not-installed"
 
 
-def apt(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+def apt(*args: str | Path, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess:
     # Waits for the dpkg lock rather than failing while another apt-get (a `make test` installing chromium) runs.
     return run("apt-get", "-y", "-q", "-o", "DPkg::Lock::Timeout=300", *args, env={**os.environ, **APT, **(env or {})},
-               timeout=600)
+               timeout=600, check=check)
 
 
 def install(deb: Path, **env: str) -> str:

@@ -9,28 +9,22 @@ import hashlib
 import os
 import pwd
 import re
-import signal
 import stat
-import subprocess
-import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from appliance import __version__
 from appliance.keys import certificates
-from tests.notifications import NotificationSocket
 from tests.packaging import installing
-from tests.packaging.conftest import ROOT, UNIT, package, run
+from tests.packaging.conftest import UNIT, package, run
 from tests.packaging.installing import BACKUP_DIR, CONFIG, DATA_DIR, INSTALLED_UNIT, KEY_DIR, PASSWORD_FILE
+from tests.packaging.service import SYSTEMD_RUNS, serving
 from tests.packaging.serving import Served, demo_agent, port_closed
-from tests.packaging.unit_sandbox import NOT_REPRODUCED
 from tests.running import children_named, free_port
 
 OPERATOR = "operator@localhost.localdomain"
 RELEASE = Path(f"/opt/chatspark/{__version__}")
-SYSTEMD_RUNS = Path("/run/systemd/system").is_dir()
 
 
 @pytest.fixture(scope="module")
@@ -108,61 +102,12 @@ def test_the_settings_file_is_a_conffile(installed):
     assert str(CONFIG) in conffiles
 
 
-@contextmanager
-def sandboxed_without_systemd(port: int, tmp_path: Path):
-    """The unit's ExecStart as chatspark under the unit's sandbox (unit_sandbox), as systemd would start it, with a
-    notification socket of the test's own: yields the main process id once READY=1 came, after checking the
-    watchdog pings; on the way out stops it as systemd would (SIGTERM) and checks it stopped clean."""
-    notifications = NotificationSocket(tmp_path)
-    settings = [f"CHATSPARK_PORT={port}",  # as a drop-in's Environment= would: 8443 may be taken on this machine
-                *(f"{k}={v}" for k, v in notifications.environment(watchdog_seconds=2).items())]
-    print(f"\nSandbox of {INSTALLED_UNIT} not reproduced without systemd: {'; '.join(NOT_REPRODUCED)}")
-    try:
-        with (tmp_path / "out").open("w") as out, (tmp_path / "err").open("w") as err:
-            service = subprocess.Popen([sys.executable, "-m", "tests.packaging.unit_sandbox", INSTALLED_UNIT,
-                                        *(part for item in settings for part in ("--env", item))],
-                                       cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
-        try:
-            assert notifications.wait_for("READY=1", timeout=90)["STATUS"].startswith("serving https://")
-            notifications.wait_for("WATCHDOG=1", timeout=10)
-            yield service.pid
-        finally:
-            service.send_signal(signal.SIGTERM)
-            code = service.wait(30)
-        errors = (tmp_path / "err").read_text()
-        assert code == 0, errors[-3000:]
-        assert notifications.wait_for("STOPPING=1", timeout=5)
-        assert "Traceback" not in errors
-        assert "cpuinfo" not in errors, "the ONNX runtime could not read the CPU's features"
-    finally:
-        notifications.close()
-
-
-@contextmanager
-def started_by_systemd(port: int, tmp_path: Path):
-    """The installed service started by systemd itself (the port set by a runtime drop-in); `active` means READY=1."""
-    drop_in = Path("/run/systemd/system/chatspark.service.d/test-port.conf")
-    drop_in.parent.mkdir(parents=True, exist_ok=True)
-    drop_in.write_text(f"[Service]\nEnvironment=CHATSPARK_PORT={port}\n")
-    try:
-        run("systemctl", "daemon-reload")
-        run("systemctl", "restart", "chatspark.service", timeout=150)
-        assert run("systemctl", "is-active", "chatspark.service").stdout.strip() == "active"
-        yield int(run("systemctl", "show", "-p", "MainPID", "--value", "chatspark.service").stdout)
-    finally:
-        run("systemctl", "stop", "chatspark.service", check=False)
-        drop_in.unlink()
-        run("systemctl", "daemon-reload", check=False)
-    assert run("systemctl", "is-active", "chatspark.service", check=False).stdout.strip() == "inactive"
-
-
 def test_the_unit_s_exec_start_under_its_sandbox_serves_readyz_a_login_and_a_chat(installed, tmp_path):
     port, site_port = free_port(), free_port()
     demo = run("runuser", "-u", "chatspark", "--", "/usr/bin/chatspark", "demo", "create", "--config", CONFIG,
                "--owner-email", OPERATOR, "--site-port", str(site_port), "--appliance-url",
                f"https://localhost:{port}", cwd=DATA_DIR)
     public_id = demo_agent(demo.stdout)
-    serving = started_by_systemd if SYSTEMD_RUNS else sandboxed_without_systemd
     with serving(port, tmp_path) as main_pid:
         served = Served(port, DATA_DIR / "tls" / "ca.crt")
         status, body = served.call("GET", "/readyz")
