@@ -16,7 +16,7 @@ from appliance.clock import SystemClock
 from appliance.errors import ConfigurationError, ValidationError
 from appliance.keys import masterkey, recovery_kit, rotation
 from appliance.storage.layout import Layout
-from server.cli.options import open_from, read_passphrase, settings_from
+from server.cli.options import open_from, read_passphrase, refuse_root_in_service_data, settings_from
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -97,6 +97,7 @@ def _rotate(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     layout = Layout.of(settings.data_dir, settings.key_dir)
     passphrase = read_passphrase(settings.passphrase_file) if masterkey.is_wrapped(layout.key_dir) else None
+    refuse_root_in_service_data(layout)
     appliance = open_appliance(layout, clock=SystemClock(), passphrase=passphrase, exclusive=True)
     try:
         done = rotation.rotate(appliance, parts=args.only or rotation.PARTS)
@@ -136,6 +137,7 @@ def _change_passphrase(args: argparse.Namespace) -> int:
             raise ConfigurationError("the master key is wrapped: give its current passphrase with --passphrase-file")
     new = None if args.to_clear_key else _new_passphrase(args.new_passphrase_file, "New master key passphrase")
     # Opening the appliance proves the current passphrase before anything is written, and gives the audit log.
+    refuse_root_in_service_data(layout)
     appliance = open_appliance(layout, clock=SystemClock(), passphrase=old)
     try:
         masterkey.change_protection(layout.key_dir, passphrase=old, new_passphrase=new)

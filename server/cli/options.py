@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
+import os
+import pwd
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -65,10 +67,30 @@ def read_passphrase(path: Path | None, *, confirm: bool = False) -> str | None:
     return None
 
 
+def refuse_root_in_service_data(layout: Layout) -> None:
+    """Root opening a data directory that belongs to the service's user would leave files (a database's -wal and
+    -shm, a log) the service can no longer open; such commands are run as that user instead."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return
+    try:
+        owner = layout.data_dir.stat().st_uid
+    except FileNotFoundError:
+        return
+    if owner != 0:
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        raise errors.ConfigurationError(
+            f"{layout.data_dir} belongs to {name}, and files this command made there as root would lock the service "
+            f"out: run it as {name} (runuser -u {name} -- chatspark ...)")
+
+
 def open_from(args: argparse.Namespace) -> tuple[Appliance, settings_module.Settings]:
     """Open the appliance a command names, asking for the passphrase only on a terminal."""
     settings = settings_from(args)
     layout = Layout.of(settings.data_dir, settings.key_dir)
+    refuse_root_in_service_data(layout)
     passphrase = read_passphrase(settings.passphrase_file) if masterkey.is_wrapped(layout.key_dir) else None
     return open_appliance(layout, clock=SystemClock(), passphrase=passphrase), settings
 

@@ -16,7 +16,7 @@ from appliance.errors import ApplianceError
 from appliance.keys import certificates, masterkey
 from appliance.keys.pinning import ClientError, PinnedClient
 from appliance.monitoring import facts, serving
-from appliance.services import build_services
+from appliance.services import build_services, public_url
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
 from server.cli.options import EXIT_NOT_ANSWERING, read_passphrase, settings_from
@@ -133,8 +133,10 @@ def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = No
     lines = _lines(found)
     answers = False
     host, port = (record.host, record.port) if record else (settings.host, settings.port)
-    url = serving.local_url(host, port)
-    service: dict[str, Any] = {"url": url, "answers": False, "pid": record.pid if record else None,
+    url = serving.local_url(host, port)  # asked from this machine, where a wildcard bind answers on loopback
+    shown = record.url if record else public_url(settings) + "/"  # the URL serve printed, as users reach it
+    service: dict[str, Any] = {"url": shown, "checked_at": url, "answers": False,
+                               "pid": record.pid if record else None,
                                "address_from": "serving_record" if record else "settings"}
     ca_pem = layout.ca_cert.read_bytes() if layout.ca_cert.exists() else None
     if ca_pem is None:
@@ -148,13 +150,13 @@ def collect(settings: Settings, *, now: dt.datetime, passphrase: str | None = No
             answers = health.status == 200
             state = health.json().get("status", "?") if health.body else "?"
             by = f"; serve pid {record.pid} since {record.started_at[:16].replace('T', ' ')} UTC" if record else ""
-            lines.append(f"service:         {url} answers: {state} (HTTP {health.status}{by})")
+            lines.append(f"service:         {shown} answers: {state} (HTTP {health.status}{by})")
             service.update(answers=answers, status=state)
         except ClientError as exc:
             alone = "" if record else "; no `chatspark serve` of this data directory is running"
-            lines.append(f"service:         not answering at {url} ({exc}{alone})")
+            lines.append(f"service:         not answering at {shown} (asked at {url}: {exc}{alone})")
             service["problem"] = str(exc)
         except ApplianceError as exc:
-            lines.append(f"service:         {url} is not this appliance ({exc})")
+            lines.append(f"service:         {shown} is not this appliance ({exc})")
             service["problem"] = str(exc)
     return StatusReport(lines, answers, {**found, "service": service})

@@ -24,7 +24,7 @@ from appliance.upgrades.runner import (
     record_failure,
     this_release_name,
 )
-from server.cli.options import read_passphrase, services_from, settings_from
+from server.cli.options import read_passphrase, refuse_root_in_service_data, services_from, settings_from
 
 EXIT_DOWNGRADE = 3
 EXIT_ROLLED_BACK = 4
@@ -80,6 +80,7 @@ def _upgrade(args: argparse.Namespace) -> int:
         return 0
     settings = settings_from(args)
     layout = Layout.of(settings.data_dir, settings.key_dir)
+    refuse_root_in_service_data(layout)
     if args.finish:
         snapshot.discard(layout)
         print("The upgrade snapshot is discarded; the pre-upgrade backup stays.")

@@ -34,14 +34,15 @@ def test_with_no_flags_the_appliance_and_its_port_come_from_the_users_settings_f
     # Read last, after /etc/chatspark/appliance.toml where this machine has one, so its values win.
     assert re.search(rf"^settings: .*{re.escape(str(settings_file))}$", stopped.stdout, re.M), stopped.stdout
     assert f"data directory:  {tmp_path / 'data'}" in stopped.stdout
-    assert f"not answering at https://127.0.0.1:{port}" in stopped.stdout
+    assert f"not answering at https://localhost:{port}/ (asked at https://127.0.0.1:{port}:" in stopped.stdout
     running = RunningAppliance(tmp_path / "data", tmp_path / "keys", port).start()
     try:
         serving = chatspark("status", env=env, unset=INSTALLED)
     finally:
         running.stop()
     assert serving.returncode == 0, serving.stdout
-    assert f"service:         https://127.0.0.1:{port} answers: ready" in serving.stdout
+    # The URL serve printed, as a browser reaches it, not the loopback address status asked at.
+    assert f"service:         https://localhost:{port}/ answers: ready" in serving.stdout
 
 
 def test_status_asks_the_running_service_where_it_listens_not_the_settings(own_appliance):
@@ -54,7 +55,8 @@ def test_status_asks_the_running_service_where_it_listens_not_the_settings(own_a
 
     assert found.returncode == 0, found.stdout + found.stderr
     service = json.loads(found.stdout)["service"]
-    assert service["url"] == f"https://127.0.0.1:{own_appliance.port}" and service["answers"] is True
+    assert service["url"] == f"https://localhost:{own_appliance.port}/" and service["answers"] is True
+    assert service["checked_at"] == f"https://127.0.0.1:{own_appliance.port}"
     assert (service["address_from"], service["pid"]) == ("serving_record", own_appliance.process.pid)
     flagged = chatspark("status", *dirs, "--port", settings_port["CHATSPARK_PORT"], env=settings_port)
     assert flagged.returncode == 3 and "not answering" in flagged.stdout
@@ -62,7 +64,7 @@ def test_status_asks_the_running_service_where_it_listens_not_the_settings(own_a
     assert not (own_appliance.data_dir / "serving.json").exists()
     stopped = chatspark("status", *dirs, env=settings_port)
     assert stopped.returncode == 3
-    assert f"not answering at https://127.0.0.1:{settings_port['CHATSPARK_PORT']}" in stopped.stdout
+    assert f"not answering at https://localhost:{settings_port['CHATSPARK_PORT']}/" in stopped.stdout
     assert "no `chatspark serve` of this data directory is running" in stopped.stdout
 
 
