@@ -69,6 +69,7 @@ OPERATOR_PERMISSIONS: dict[str, str] = {
     "jobs.run": "run a scheduled job now (refused while a run of it is going on)",
     "backups.create": "make a backup of every database now (restore is on the command line only)",
     "backups.read": "list the backups and read each one's verification results",
+    "mail.read": "list the mail outbox and read a waiting mail whole, links and all (audited as mail.show)",
     "backups.verify": "verify a backup by restoring it into a scratch directory and checking it",
     "backups.prune": "delete the backups beyond the kept number (never the newest verified one)",
     "users.create": "create another appliance operator",

@@ -14,7 +14,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from appliance.clock import Clock, isoformat
-from appliance.errors import ConfigurationError, MailError, NotFound, ValidationError
+from appliance.errors import ConfigurationError, Conflict, MailError, NotFound, ValidationError
 from appliance.mail.relay import SmtpRelay
 from appliance.storage.database import Database
 
@@ -88,6 +88,14 @@ class OutboxEntry:
     sent_at: dt.datetime | None
     last_error: str | None
 
+    def public(self, *, now: dt.datetime) -> dict:
+        """As the API and `chatspark mail outbox --json` show it."""
+        return {"id": self.id, "status": self.status, "recipient": self.recipient, "subject": self.subject,
+                "attempts": self.attempts, "created_at": isoformat(self.created_at),
+                "age_seconds": int((now - self.created_at).total_seconds()),
+                "next_attempt_at": isoformat(self.next_attempt_at) if self.status == "pending" else None,
+                "sent_at": isoformat(self.sent_at) if self.sent_at else None, "last_error": self.last_error}
+
 
 @dataclass(frozen=True)
 class QueuedMail:
@@ -95,6 +103,20 @@ class QueuedMail:
 
     entry: OutboxEntry
     body: str
+
+
+def reveal(outbox: "Outbox", audit, mail_id: int, *, actor_type: str, actor_id: str,
+           client_address: str | None = None) -> QueuedMail:
+    """One mail not yet delivered, body and all, for an operator to pass its link on by hand; audited (`mail.show`),
+    since its links act for the recipient. A delivered mail's body is not kept, so it cannot be shown."""
+    mail = outbox.get(mail_id)
+    entry = mail.entry
+    if entry.status == "sent":
+        raise Conflict(f"mail {entry.id} was delivered at {isoformat(entry.sent_at)}; its body is not kept, its links "
+                       "were for the recipient alone")
+    audit.record("mail.show", actor_type=actor_type, actor_id=actor_id, target_type="mail", target_id=str(entry.id),
+                 client_address=client_address, details={"recipient": entry.recipient, "subject": entry.subject})
+    return mail
 
 
 _ENTRY_COLUMNS = "id, recipient, subject, status, attempts, created_at, next_attempt_at, sent_at, last_error"

@@ -11,6 +11,7 @@ from server.api import (
     exports,
     jobs,
     knowledge,
+    mail,
     me,
     overview,
     retention,
@@ -20,7 +21,7 @@ from server.api import (
 
 # The areas in the order the OpenAPI document lists them; each module holds one blueprint.
 AREAS = (auth, me, overview, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention,
-         backups)
+         backups, mail)
 
 
 def register(app: Flask) -> None:

@@ -8,8 +8,7 @@ import datetime as dt
 import json
 
 from appliance.clock import isoformat
-from appliance.errors import Conflict
-from appliance.mail.outbox import OutboxEntry
+from appliance.mail.outbox import reveal
 from server.cli.options import CLI_ACTOR_ID, CLI_ACTOR_TYPE, passphrase_option, services_from
 
 STATES = {"pending": "waiting", "failed": "failed", "sent": "sent"}
@@ -40,21 +39,13 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     show.set_defaults(handler=_show)
 
 
-def entry_json(entry: OutboxEntry, *, now: dt.datetime) -> dict:
-    return {"id": entry.id, "status": entry.status, "recipient": entry.recipient, "subject": entry.subject,
-            "attempts": entry.attempts, "created_at": isoformat(entry.created_at),
-            "age_seconds": int((now - entry.created_at).total_seconds()),
-            "next_attempt_at": isoformat(entry.next_attempt_at) if entry.status == "pending" else None,
-            "sent_at": isoformat(entry.sent_at) if entry.sent_at else None, "last_error": entry.last_error}
-
-
 def _outbox(args: argparse.Namespace) -> int:
     with services_from(args) as services:
         entries = services.outbox.recent(args.limit, unsent=not args.all)
         now = services.appliance.clock.now()
         relay = services.outbox.relay is not None
     if args.json:
-        print(json.dumps([entry_json(e, now=now) for e in entries], indent=2, ensure_ascii=False))
+        print(json.dumps([e.public(now=now) for e in entries], indent=2, ensure_ascii=False))
         return 0
     if not entries:
         print("the outbox is empty" if args.all else "no mail waiting")
@@ -71,17 +62,12 @@ def _outbox(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
     with services_from(args) as services:
-        mail = services.outbox.get(args.mail_id)
+        mail = reveal(services.outbox, services.audit, args.mail_id, actor_type=CLI_ACTOR_TYPE,
+                      actor_id=CLI_ACTOR_ID)
         entry = mail.entry
-        if entry.status == "sent":
-            raise Conflict(f"mail {entry.id} was delivered at {isoformat(entry.sent_at)}; its body is not kept, its "
-                           "links were for the recipient alone")
-        services.audit.record("mail.show", actor_type=CLI_ACTOR_TYPE, actor_id=CLI_ACTOR_ID, target_type="mail",
-                              target_id=str(entry.id), details={"recipient": entry.recipient,
-                                                                "subject": entry.subject})
         now = services.appliance.clock.now()
     if args.json:
-        print(json.dumps({**entry_json(entry, now=now), "body": mail.body}, indent=2, ensure_ascii=False))
+        print(json.dumps({**entry.public(now=now), "body": mail.body}, indent=2, ensure_ascii=False))
         return 0
     print(f"Mail {entry.id}, {STATES.get(entry.status, entry.status)}, queued {isoformat(entry.created_at)} "
           f"({_age(now - entry.created_at)} ago), {entry.attempts} attempt(s)")

@@ -111,6 +111,9 @@ QUERY_PARAMETERS = {
     "users.disable_user": [("hand_api_keys_to", STRING, "The user id of a member who may manage keys in every "
                                                         "workspace where the account holds keys, to hand them to "
                                                         "instead of revoking them.")],
+    "mail.list_outbox": [("limit", {"type": "string", "pattern": "^[0-9]+$"}, "At most this many, 1 to 200 "
+                                                                               "(default 50)."),
+                         ("all", {"enum": ["true", "false"], "default": "false"}, "Delivered mail too.")],
     "jobs.list_runs": [("job", STRING, "Only the runs of this job."),
                        ("limit", {"type": "string", "pattern": "^[0-9]+$"}, "Runs per page, 1 to 500 (default 100)."),
                        ("after", {"type": "string", "pattern": "^[0-9]+$"}, "The next_after of the previous page.")],
@@ -372,4 +375,11 @@ def operations() -> list[tuple]:
         ("post", "/backups/{backup_id}/verify", "backups.verify_backup",
          "Verify a backup by restoring it into a scratch directory; the result is recorded", "operator", None, 200,
          wrapped("backup", ref("Backup")), {404, 409}),
+        ("get", "/mail/outbox", "mail.list_outbox",
+         "Mail not delivered yet, newest first (all=true: delivered mail too), and whether a relay is set",
+         "operator", None, 200, obj({"mail": array(ref("OutboxMail")), "relay": BOOLEAN}), set()),
+        ("get", "/mail/outbox/{mail_id}", "mail.show_mail",
+         "One mail not delivered yet with its body, to pass its link on by hand (audited as mail.show)", "operator",
+         None, 200, wrapped("mail", ref("OutboxMailWithBody")),
+         {404, 409}),
     ]

@@ -58,6 +58,10 @@ MESSAGE = {"type": "string", "description": "What happened, worded for a person.
 WEB_URL = {"type": ["string", "null"], "description": "The http(s) address of a crawled page (a URL or sitemap "
                                                        "source); null for uploads, pasted text and Q&A pairs."}
 
+_OUTBOX_MAIL = {
+    "id": INTEGER, "status": {"enum": ["pending", "failed", "sent"]}, "recipient": STRING, "subject": STRING,
+    "attempts": INTEGER, "created_at": TIME, "age_seconds": INTEGER, "next_attempt_at": MAYBE_TIME,
+    "sent_at": MAYBE_TIME, "last_error": MAYBE_STRING}
 SCHEMAS: dict[str, dict] = {
     "Error": obj({"error": {"type": "string", "description": "A stable machine-readable code."},
                   "message": MESSAGE,
@@ -317,4 +321,7 @@ SCHEMAS: dict[str, dict] = {
         "workspace_ids": array(STRING), "verified_at": MAYBE_TIME,
         "verification_status": {"enum": ["passed", "failed", None]},
         "verification": {"oneOf": [ref("BackupVerification"), {"type": "null"}]}}),
+    "OutboxMail": obj(_OUTBOX_MAIL),
+    "OutboxMailWithBody": obj({**_OUTBOX_MAIL, "body": {
+        "type": "string", "description": "The whole text, links and all: they act for the recipient alone."}}),
 }

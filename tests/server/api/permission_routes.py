@@ -121,6 +121,9 @@ OTHER_ROUTES = [
     Route("users.create", "POST", "/api/v1/users", {"email": "second-operator@example.com", "generate_password": True},
           201, endpoint="users.create_operator"),
     Route("backups.prune", "POST", "/api/v1/backups/prune", endpoint="backups.prune_backups"),
+    Route("mail.read", "GET", "/api/v1/mail/outbox?all=true", endpoint="mail.list_outbox"),
+    # No such mail: an operator passes the permission check and learns so (tests/server/api/test_mail.py shows one).
+    Route("mail.read", "GET", "/api/v1/mail/outbox/999999", status=404, endpoint="mail.show_mail"),
     Route("jobs.read", "GET", "/api/v1/jobs", endpoint="jobs.list_jobs"),
     Route("jobs.read", "GET", "/api/v1/jobs/runs?job=checkpoint_databases&limit=5", endpoint="jobs.list_runs"),
     Route("jobs.run", "POST", "/api/v1/jobs/prune_expired/run", status=202, endpoint="jobs.run_job"),
