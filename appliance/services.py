@@ -84,13 +84,11 @@ def public_url(settings: Settings) -> str:
     return f"https://{host}" if settings.port == 443 else f"https://{host}:{settings.port}"
 
 
-def _embedder(model_dir):
-    """The dense model when one is configured; the optional packages are imported only then."""
-    if model_dir is None:
-        return None
-    from appliance.knowledge.embedding import load_optional
+def _embedder(settings: Settings):
+    """The dense model unless the operator turned it off, loaded at its first use (`Knowledge.load_model`)."""
+    from appliance.knowledge.embedding import deferred
 
-    return load_optional(model_dir)
+    return deferred(settings.dense_retrieval, settings.embedding_model_dir)
 
 
 def _resume(agents: Agents, knowledge: Knowledge, workspace_ids: list[str]) -> int:
@@ -129,7 +127,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     knowledge = Knowledge(
         files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
-        embedder=_embedder(settings.embedding_model_dir), threads=settings.indexing_threads)
+        embedder=_embedder(settings), threads=settings.indexing_threads)
     agents = Agents(files=appliance.workspaces, clock=clock, knowledge=knowledge, routes=routes,
                     egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
                                                    if h.strip()))

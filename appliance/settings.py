@@ -86,7 +86,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("crawl_allowed_hosts", str, "", "Comma-separated host names the crawler may fetch (the customer's sites)."),
     Setting("crawl_page_budget", int, 200, "Most pages one URL or sitemap source may fetch."),
     Setting("crawl_allow_private_addresses", bool, False, "Let the crawler reach loopback and link-local addresses."),
-    Setting("embedding_model_dir", Path, None, "Folder with model.onnx and tokenizer.json for dense retrieval."),
+    Setting("dense_retrieval", bool, True, "Fuse the local embedding model's ranking with full-text search."),
+    Setting("embedding_model_dir", Path, None, "Folder with model.onnx and tokenizer.json to use instead of the "
+                                               "shipped all-MiniLM-L6-v2. Empty: the shipped model."),
     Setting("egress_allowed_hosts", str, "", "Comma-separated host[:port] an agent's generator may be on (no port: "
                                              "443 for https, 80 for http)."),
     Setting("indexing_threads", int, 1, "Background threads that index training sources."),

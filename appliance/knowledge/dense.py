@@ -43,26 +43,34 @@ class VectorCache:
 
 def dense_ranking(db: Database, embedder: "Embedder", question: str, *, limit: int,
                   cache: VectorCache | None = None) -> list[tuple[int, float]]:
-    """(chunk id, cosine) of the `limit` closest passages of ready sources, best first."""
+    """(chunk id, cosine) of the `limit` closest passages of ready sources, best first; a passage stored with
+    several vectors (a Q&A pair: the pair, and its question alone) scores its closest one."""
     from appliance.knowledge.embedding import cosine_top_k
 
     ids, matrix = (cache or VectorCache()).vectors(db, embedder.dimension)
     if not ids:
         return []
     query = embedder.embed([question])[0]
-    return [(ids[row], score) for row, score in cosine_top_k(query, matrix, limit)]
+    ranked: dict[int, float] = {}
+    for row, score in cosine_top_k(query, matrix, limit * 2):
+        ranked.setdefault(ids[row], score)
+        if len(ranked) == limit:
+            break
+    return list(ranked.items())
 
 
 def _load(db: Database, dimension: int) -> tuple[list[int], Any]:
+    """One matrix row per stored vector, with the chunk id of each row (a chunk may own several rows)."""
     import numpy
 
-    rows = db.query("SELECT c.id, c.embedding FROM chunks c JOIN sources s ON s.id = c.source_id "
+    rows = db.query("SELECT c.id, c.origin, c.embedding FROM chunks c JOIN sources s ON s.id = c.source_id "
                     "AND s.status = 'ready' WHERE c.embedding IS NOT NULL")
     width = dimension * 4
-    # Vectors of another width were written by another model: those passages wait for a re-index.
-    rows = [r for r in rows if len(r["embedding"]) == width]
+    # A passage has one vector, a Q&A pair one or two (older indexes: one); a blob of another size was written by
+    # another model, and waits for a re-index.
+    rows = [r for r in rows if len(r["embedding"]) in ((width, 2 * width) if r["origin"] == "qa" else (width,))]
     if not rows:
         return [], numpy.zeros((0, dimension), dtype=numpy.float32)
-    ids = [r["id"] for r in rows]
-    matrix = numpy.frombuffer(b"".join(bytes(r["embedding"]) for r in rows), dtype="<f4").reshape(len(rows), -1)
+    ids = [r["id"] for r in rows for _ in range(len(r["embedding"]) // width)]
+    matrix = numpy.frombuffer(b"".join(bytes(r["embedding"]) for r in rows), dtype="<f4").reshape(len(ids), -1)
     return ids, matrix

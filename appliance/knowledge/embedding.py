@@ -1,11 +1,13 @@
-"""Optional dense embeddings: a local sentence-embedding model (ONNX) that turns passages into unit vectors.
+"""Dense embeddings: a local sentence-embedding model (ONNX) that turns passages into unit vectors.
 
-onnxruntime, tokenizers and numpy are an optional extra (`pip install 'chatspark-appliance[dense]'`), imported only
-when a model is loaded, so the appliance runs with BM25 alone when they are absent and no model is configured.
+The appliance ships one (all-MiniLM-L6-v2, int8; appliance.resources finds it) and uses it unless the operator sets
+`dense_retrieval = false`. onnxruntime, tokenizers and numpy are imported only when a model is loaded, so a command
+that never embeds does not pay for them.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +20,8 @@ MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 # all-MiniLM-L6-v2's max_seq_length in sentence-transformers; special tokens count towards it.
 MAX_TOKENS = 256
-INSTALL_HINT = "pip install 'chatspark-appliance[dense]'"
+INSTALL_HINT = "reinstall chatspark-appliance (pip install --force-reinstall chatspark-appliance)"
+OFF_HINT = "or set dense_retrieval = false for full-text search alone"
 # Stored vectors are float32, little-endian, whatever the machine that wrote them.
 BLOB_DTYPE = "<f4"
 
@@ -42,6 +45,19 @@ class Embedder:
     @classmethod
     def load(cls, model_dir: Path, *, threads: int = 1, max_tokens: int = MAX_TOKENS) -> "Embedder":
         """Open model_dir/model.onnx and model_dir/tokenizer.json; `threads` is onnxruntime's intra-op thread count."""
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise EmbeddingUnavailable(
+                f"embedding model folder {model_dir} does not exist; point embedding_model_dir at a folder with "
+                f"{MODEL_FILE} and {TOKENIZER_FILE} (`chatspark models install-minilm --out DIR` writes one), "
+                f"or leave it empty for the shipped model"
+            )
+        return cls.load_files(model_dir / MODEL_FILE, model_dir / TOKENIZER_FILE, threads=threads,
+                              max_tokens=max_tokens)
+
+    @classmethod
+    def load_files(cls, model_path: Path, tokenizer_path: Path, *, threads: int = 1,
+                   max_tokens: int = MAX_TOKENS) -> "Embedder":
         if threads < 1:
             raise EmbeddingUnavailable(f"embedding threads must be at least 1, not {threads}")
         try:
@@ -50,18 +66,12 @@ class Embedder:
             import tokenizers
         except ImportError as exc:
             raise EmbeddingUnavailable(
-                f"dense retrieval needs onnxruntime, tokenizers and numpy ({exc.name} is missing): {INSTALL_HINT}"
+                f"dense retrieval needs onnxruntime, tokenizers and numpy ({exc.name} is missing): {INSTALL_HINT}, "
+                f"{OFF_HINT}"
             ) from None
-        model_dir = Path(model_dir)
-        if not model_dir.is_dir():
-            raise EmbeddingUnavailable(
-                f"embedding model folder {model_dir} does not exist; point embedding_model_dir at a folder with "
-                f"{MODEL_FILE} and {TOKENIZER_FILE} (`chatspark models install-minilm --out DIR` writes one)"
-            )
-        model_path, tokenizer_path = model_dir / MODEL_FILE, model_dir / TOKENIZER_FILE
         for path in (model_path, tokenizer_path):
-            if not path.is_file():
-                raise EmbeddingUnavailable(f"{path} is missing; the embedding model folder needs {MODEL_FILE} and "
+            if not Path(path).is_file():
+                raise EmbeddingUnavailable(f"{path} is missing; an embedding model needs {MODEL_FILE} and "
                                            f"{TOKENIZER_FILE} (`chatspark models install-minilm --out DIR`)")
 
         options = onnxruntime.SessionOptions()
@@ -130,11 +140,66 @@ class Embedder:
 
 
 def load_optional(model_dir: Path | None, *, threads: int = 1) -> Embedder | None:
-    """The configured embedder, or None when no model is configured (BM25 only); a configured but unusable one
-    raises EmbeddingUnavailable."""
+    """The embedder of a model folder, or None when there is none (BM25 only); an unusable one raises
+    EmbeddingUnavailable."""
     if model_dir is None:
         return None
     return Embedder.load(model_dir, threads=threads)
+
+
+_loaded: dict[tuple[str, str], Embedder] = {}
+_loading = threading.Lock()
+
+
+def configured(enabled: bool, model_dir: Path | None) -> Embedder | None:
+    """The embedder the settings ask for (`dense_retrieval`, `embedding_model_dir`): None when dense retrieval is
+    off, else the given folder's model or the shipped one. One loaded model serves the whole process: an ONNX
+    session is safe to run from several threads, and loading one takes a quarter of a second and 30 MB."""
+    if not enabled:
+        return None
+    if model_dir is not None:
+        if not Path(model_dir).is_dir():
+            return Embedder.load(model_dir)  # raises the error that names the missing folder
+        files = (Path(model_dir) / MODEL_FILE, Path(model_dir) / TOKENIZER_FILE)
+    else:
+        from appliance import resources
+
+        shipped = resources.shipped_embedding_model()
+        if shipped is None:
+            raise EmbeddingUnavailable(f"the shipped embedding model is missing: {INSTALL_HINT}, {OFF_HINT}")
+        files = shipped
+    key = (str(files[0]), str(files[1]))
+    with _loading:
+        if key not in _loaded:
+            _loaded[key] = Embedder.load_files(*files)
+        return _loaded[key]
+
+
+class DeferredEmbedder:
+    """The configured model, loaded at its first use: a command that never indexes nor answers (most of the CLI)
+    does not pay the second it takes to import onnxruntime and load the model. `serve` loads it at start, so a
+    broken model stops the service there rather than at the first question."""
+
+    def __init__(self, model_dir: Path | None) -> None:
+        self._model_dir = model_dir
+        self._model: Embedder | None = None
+
+    def model(self) -> Embedder:
+        if self._model is None:
+            self._model = configured(True, self._model_dir)  # locked and shared inside
+        return self._model
+
+    @property
+    def dimension(self) -> int:
+        return self.model().dimension
+
+    def embed(self, texts: list[str], *, batch_size: int = 32) -> numpy.ndarray:
+        return self.model().embed(texts, batch_size=batch_size)
+
+
+def deferred(enabled: bool, model_dir: Path | None) -> DeferredEmbedder | None:
+    """What the settings ask for, loaded at its first use; None when dense retrieval is off."""
+    return DeferredEmbedder(model_dir) if enabled else None
 
 
 def to_blob(vector: numpy.ndarray) -> bytes:

@@ -1,16 +1,20 @@
-"""Retrieval for answering: BM25 over the passages, fused with dense similarity when an embedding model is set.
+"""Retrieval for answering: BM25 over the passages, fused with dense similarity when the embedding model is on.
 
-How to fuse depends on what is being searched, as measured on the evaluation sets (docs/retrieval.md): matching a
-question against Q&A pairs is a paraphrase task where the dense model is strong and BM25 only breaks ties, while
-finding a passage in long documents is a task where the exact terms matter most and the dense score only nudges.
+The fusion is a convex combination (appliance.knowledge.fusion) whose one weight depends on what the question is
+matched against, measured on the evaluation sets by cross-validation (docs/retrieval.md): against Q&A pairs, a
+paraphrase task where the dense model is strong, the cosine weighs DENSE_WEIGHT_QA; against passages of documents,
+where the exact terms matter most, DENSE_WEIGHT_PASSAGES. A question whose best candidates are some of each gets the
+weight in between, in proportion, so no threshold decides. One weight for both kinds lost to the better single
+method on both sets, whichever set it was tuned on.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from appliance.knowledge import search
-from appliance.knowledge.fusion import reciprocal_rank_fusion
+from appliance.knowledge.fusion import convex_fusion
 from appliance.knowledge.search import Hit
 from appliance.storage.database import Database
 
@@ -19,11 +23,31 @@ if TYPE_CHECKING:
     from appliance.knowledge.embedding import Embedder
 
 CANDIDATES = 50
-PER_SOURCE = 3
-# Q&A matching: reciprocal-rank fusion leaning on the dense ranking.
-QA_RRF_K, QA_DENSE_WEIGHT = 5, 4.0
-# Passages: BM25 normalised by the best score, plus this share of the cosine similarity.
-PASSAGE_DENSE_SHARE = 0.3
+# Candidates of each list whose origin sets the dense weight.
+KIND_SAMPLE = 10
+DENSE_WEIGHT_QA, DENSE_WEIGHT_PASSAGES = 0.9, 0.3
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Both rankings of one question, before fusion: BM25 (best first) and dense (chunk id, cosine)."""
+
+    lexical: list[Hit]
+    dense: list[tuple[int, float]]
+    hits: dict[int, Hit]
+
+    def dense_weight(self) -> float:
+        sample = [c for c, _ in self.dense[:KIND_SAMPLE]] + [h.chunk_id for h in self.lexical[:KIND_SAMPLE]]
+        origins = [self.hits[c].origin for c in sample if c in self.hits]
+        share = sum(o == "qa" for o in origins) / len(origins) if origins else 0.0
+        return share * DENSE_WEIGHT_QA + (1 - share) * DENSE_WEIGHT_PASSAGES
+
+    def fused(self, dense_weight: float | None = None) -> list[Hit]:
+        if not self.dense:
+            return self.lexical
+        weight = self.dense_weight() if dense_weight is None else dense_weight
+        order = convex_fusion([(h.chunk_id, h.score) for h in self.lexical], self.dense, dense_weight=weight)
+        return [self.hits[c] for c, _ in order if c in self.hits]
 
 
 class Retriever:
@@ -35,48 +59,20 @@ class Retriever:
         self._embedder = embedder
         self._vectors = vectors
 
-    def retrieve(self, question: str, *, limit: int = 10) -> list[Hit]:
-        return _diverse(self._ranked(question), limit)
+    @property
+    def dense(self) -> bool:
+        return self._embedder is not None
 
-    def _ranked(self, question: str) -> list[Hit]:
+    def retrieve(self, question: str, *, limit: int = 10) -> list[Hit]:
+        return self.candidates(question).fused()[:limit]
+
+    def candidates(self, question: str) -> Candidates:
         lexical = search.search(self._db, question, limit=CANDIDATES)
         if self._embedder is None:
-            return lexical
+            return Candidates(lexical, [], {h.chunk_id: h for h in lexical})
         from appliance.knowledge.dense import dense_ranking
 
         dense = dense_ranking(self._db, self._embedder, question, limit=CANDIDATES, cache=self._vectors)
-        by_id = {h.chunk_id: h for h in lexical}
-        by_id.update(search.hits_by_id(self._db, [c for c, _ in dense if c not in by_id]))
-        candidates = [c for c, _ in dense[:10]] + [h.chunk_id for h in lexical[:10]]
-        faq = sum(by_id[c].origin == "qa" for c in candidates if c in by_id) * 2 > len(candidates)
-        order = _fuse_faq(lexical, dense) if faq else _fuse_passages(lexical, dense)
-        return [by_id[c] for c in order if c in by_id]
-
-
-def _fuse_faq(lexical: list[Hit], dense: list[tuple[int, float]]) -> list[int]:
-    fused = reciprocal_rank_fusion([[h.chunk_id for h in lexical], [c for c, _ in dense]], k=QA_RRF_K,
-                                   weights=[1.0, QA_DENSE_WEIGHT])
-    return [c for c, _ in fused]
-
-
-def _fuse_passages(lexical: list[Hit], dense: list[tuple[int, float]]) -> list[int]:
-    scores: dict[int, float] = {}
-    best = lexical[0].score if lexical else 0.0
-    for hit in lexical:
-        scores[hit.chunk_id] = (1 - PASSAGE_DENSE_SHARE) * (hit.score / best if best > 0 else 0.0)
-    for chunk_id, cosine in dense:
-        scores[chunk_id] = scores.get(chunk_id, 0.0) + PASSAGE_DENSE_SHARE * max(0.0, cosine)
-    return sorted(scores, key=lambda c: -scores[c])
-
-
-def _diverse(hits: list[Hit], limit: int) -> list[Hit]:
-    """At most PER_SOURCE passages of one source, so one long document cannot crowd out every other answer."""
-    taken: dict[str, int] = {}
-    out = []
-    for hit in hits:
-        if taken.get(hit.source_id, 0) < PER_SOURCE:
-            taken[hit.source_id] = taken.get(hit.source_id, 0) + 1
-            out.append(hit)
-            if len(out) == limit:
-                break
-    return out
+        hits = {h.chunk_id: h for h in lexical}
+        hits.update(search.hits_by_id(self._db, [c for c, _ in dense if c not in hits]))
+        return Candidates(lexical, dense, hits)

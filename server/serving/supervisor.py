@@ -167,6 +167,7 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: S
                 log.warning("appliance CA replaced; clients must trust the new one",
                             extra={"previous_fingerprint": ca_before, "fingerprint": ca_after})
         services = build_services(appliance, settings)
+        services.knowledge.load_model()
         scheduler = build_scheduler(services)
         app = create_app(services, settings=settings, scheduler=scheduler)
         app_server = AppServer(app, runtime_dir / "app.sock", threads=settings.app_threads,

