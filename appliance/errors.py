@@ -178,6 +178,12 @@ class NotFound(ApplianceError):
     code = "not_found"
 
 
+class PassageChanged(NotFound):
+    """A cited passage whose text was edited or deleted after the reply: what it said then is no longer kept."""
+
+    code = "passage_changed"
+
+
 class Conflict(ApplianceError):
     code = "conflict"
 

@@ -20,6 +20,7 @@ STATUS_BY_ERROR: list[tuple[type[errors.ApplianceError], int]] = [
     (errors.EmailNotVerified, 403),
     (errors.AuthenticationFailed, 401),
     (errors.PermissionDenied, 403),
+    (errors.PassageChanged, 410),
     (errors.NotFound, 404),
     (errors.DatabaseMissing, 404),
     (errors.UnknownKey, 404),

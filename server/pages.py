@@ -1,8 +1,11 @@
-"""The few HTML pages the appliance serves itself: log in, account, verify email, reset password, accept invitation."""
+"""The few HTML pages the appliance serves itself: log in, account, verify email, reset password, accept invitation,
+and an agent's widget preview."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import segno
 from flask import Blueprint, g, redirect, render_template, request
@@ -17,8 +20,10 @@ from server.auth import (
     csrf_token,
     current_session,
     services,
+    workspace_role,
 )
 from server.http_errors import STATUS_BY_ERROR
+from server.widget import embed_snippet
 
 blueprint = Blueprint("pages", __name__)
 # The device token a browser keeps after signing in (appliance/accounts/devices.py): it still gets in while strangers'
@@ -39,6 +44,7 @@ class Field:
 
 PASSWORD_HINT = ("12 to 256 characters, hard to guess: a passphrase of several unrelated words is good. Common "
                  "passwords, repeats, sequences and your own name or address are refused.")
+_LOCAL_PATH = re.compile(r"/(?!/)[A-Za-z0-9._~/-]{0,300}")
 CODE = Field("totp_code", "Code from your authenticator app, if you set one up (or a recovery code)", required=False,
              autocomplete="one-time-code")
 
@@ -60,10 +66,19 @@ def _code_fields() -> dict[str, str | None]:
     return {"totp_code": code, "recovery_code": None} if code.isdigit() else {"totp_code": None, "recovery_code": code}
 
 
+def _local_path(value: str | None) -> str | None:
+    """`value` if it is a plain path on this appliance (where to go after logging in), else None: nothing a browser
+    could read as another site (`//host`, backslashes, whitespace it strips, escapes)."""
+    return value if isinstance(value, str) and _LOCAL_PATH.fullmatch(value) else None
+
+
 @blueprint.route("/login", methods=["GET", "POST"])
 def login():
+    after = _local_path(request.values.get("next"))
     fields = [Field("email", "Email", "email", autocomplete="username"),
               Field("password", "Password", "password", autocomplete="current-password"), CODE]
+    if after:
+        fields.append(Field("next", "", "hidden", value=after))
     links = [{"href": "/account/forgot", "text": "Forgot your password?"}]
     if request.method == "GET":
         return form("Log in", action="/login", fields=fields, submit="Log in", links=links)
@@ -76,7 +91,7 @@ def login():
     except ApplianceError as exc:
         return form("Log in", action="/login", fields=fields, submit="Log in", links=links, error=str(exc),
                     status=_status(exc))
-    response = redirect("/account", code=303)
+    response = redirect(after or "/account", code=303)
     response.set_cookie(SESSION_COOKIE, result.token, secure=True, httponly=True, samesite="Strict", path="/",
                         max_age=int(services().sessions.absolute.total_seconds()))
     response.set_cookie(DEVICE_COOKIE, result.device_token, secure=True, httponly=True, samesite="Strict", path="/",
@@ -102,12 +117,13 @@ def _account_page(*, status: int = 200, **context):
                            enrol_only=g.session.enrol_only, **context), status
 
 
-def _signed_in_or_redirect():
-    """None when signed in (and, for a form post, its CSRF value matches); else the page to answer with."""
+def _signed_in_or_redirect(*, back: bool = False):
+    """None when signed in (and, for a form post, its CSRF value matches); else the page to answer with. With
+    `back`, logging in leads back to this page."""
     try:
         current_session()
     except errors.AuthenticationFailed:
-        return redirect("/login", code=303)
+        return redirect(f"/login?next={quote(request.path)}" if back else "/login", code=303)
     except errors.PermissionDenied as exc:
         return form("Your account", action="", fields=None, error=str(exc), status=403,
                     links=[{"href": "/account", "text": "Back to your account"}])
@@ -284,3 +300,18 @@ def accept_invitation():
               if result.new_account else f"You joined {workspace.name}.")
     return form("Invitation accepted", action="", fields=None, notice=notice,
                 links=[{"href": "/login" if result.new_account else "/account", "text": "Continue"}])
+
+
+@blueprint.get("/workspaces/<workspace_id>/agents/<agent_id>/preview")
+def agent_preview(workspace_id: str, agent_id: str):
+    """The agent's chat widget on a page of the appliance's own origin, for the workspace's people to try it as a
+    visitor would; where the agent refuses this origin, the widget says so on the page."""
+    if (gone := _signed_in_or_redirect(back=True)) is not None:
+        return gone
+    try:
+        workspace_role(workspace_id, "agents.read")
+        agent = services().agents.of(workspace_id).get(agent_id)
+    except ApplianceError as exc:
+        return form("Preview", action="", fields=None, error=str(exc), status=_status(exc))
+    return render_template("preview.html", title=f"Preview of {agent.name}", agent=agent,
+                           snippet=embed_snippet(services().links.public_url, agent.public_id))

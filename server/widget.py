@@ -74,7 +74,8 @@ def open_session(public_id: str):
                "lead_form": {"fields": agent.lead_fields, "consent_text": agent.consent_text,
                              "consent_version": agent.consent_version}},
         conversation={"id": session.claims.conversation_id, "messages": [_message(m) for m in session.messages],
-                      "lead_submitted": session.lead_submitted})
+                      "lead_submitted": session.lead is not None,
+                      "lead": session.lead and {"after_message_id": session.lead.after_message_id, "message": THANKS}})
 
 
 @blueprint.post(f"{A}/messages", provide_automatic_options=False)
@@ -93,6 +94,12 @@ def rate_reply(public_id: str, message_id: int):
     return jsonify(message_id=message_id, feedback=data["rating"])
 
 
+@blueprint.get(f"{A}/messages/<int:message_id>/sources/<int:rank>", provide_automatic_options=False)
+def cited_passage(public_id: str, message_id: int, rank: int):
+    passage = _widget().cited_passage(_token(), _caller(), message_id, rank, agent=public_id)
+    return jsonify(passage=passage.public())
+
+
 @blueprint.post(f"{A}/leads", provide_automatic_options=False)
 def leave_lead(public_id: str):
     data = _body()
@@ -106,7 +113,7 @@ def preflight(public_id: str, rest: str):
     if not g.get("widget_origin_allowed"):
         _widget().refuse(public_id, g.widget_origin, client_address=request.remote_addr)
     response = Response(status=204)
-    response.headers["Access-Control-Allow-Methods"] = "POST"
+    response.headers["Access-Control-Allow-Methods"] = "GET, POST"
     response.headers["Access-Control-Allow-Headers"] = "Authorization, Content-Type"
     response.headers["Access-Control-Max-Age"] = PREFLIGHT_MAX_AGE
     return response
@@ -114,7 +121,7 @@ def preflight(public_id: str, rest: str):
 
 def _message(message) -> dict:
     return {"id": message.id, "role": message.role, "text": message.text,
-            "sources": [s.public() for s in message.sources], "answered": message.answered,
+            "sources": [{**s.public(), "rank": s.rank} for s in message.sources], "answered": message.answered,
             "offer_lead_form": message.offer_lead_form, "feedback": message.feedback,
             "created_at": message.created_at}
 

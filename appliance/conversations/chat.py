@@ -10,6 +10,7 @@ from appliance.agent.agents import Agent
 from appliance.agent.answer import Answerer, Reply
 from appliance.clock import Clock, isoformat
 from appliance.conversations import analytics, daily_usage
+from appliance.conversations.cited_passages import CitedPassage, cited_passage
 from appliance.errors import NotFound, ValidationError
 from appliance.knowledge.search import citation_url
 from appliance.storage.database import Database
@@ -41,10 +42,19 @@ class Exchange:
 
 
 @dataclass(frozen=True)
+class LeadLeft:
+    """The (first) lead a visitor left in a conversation: when, and after which message (None: before any)."""
+
+    created_at: str
+    after_message_id: int | None
+
+
+@dataclass(frozen=True)
 class SourceLink:
     title: str
     url: str | None
     heading_path: str
+    rank: int               # its place among the reply's citations, which names it for `cited_passage`
 
     def public(self) -> dict:
         return {"title": self.title, "url": self.url, "heading_path": self.heading_path}
@@ -93,7 +103,7 @@ def message_sources(db: Database, message_ids: list[int]) -> dict[int, list[Sour
         title = row["chunk_title"] or row["source_title"]
         if title:
             links.setdefault(row["message_id"], []).append(
-                SourceLink(title, citation_url(row["kind"], row["url"]), row["heading_path"] or ""))
+                SourceLink(title, citation_url(row["kind"], row["url"]), row["heading_path"] or "", row["rank"]))
     return links
 
 
@@ -214,9 +224,18 @@ class ConversationService:
                 analytics.record(conn, agent_id=row["agent_id"], kind=f"thumbs_{rating}", at=at,
                                  conversation_id=conversation_id, message_id=message_id)
 
-    def has_lead(self, conversation_id: str) -> bool:
-        row = self._db.query_one("SELECT 1 FROM leads WHERE conversation_id = ? LIMIT 1", (conversation_id,))
-        return row is not None
+    def cited_passage(self, conversation_id: str, message_id: int, rank: int) -> CitedPassage:
+        """The passage reply `message_id` of this conversation cited `rank`th, as it read then."""
+        return cited_passage(self._db, conversation_id=conversation_id, message_id=message_id, rank=rank)
+
+    def lead_left(self, conversation_id: str) -> LeadLeft | None:
+        """Whether the visitor left a lead in the conversation and, if so, after which of its messages: the last one
+        at or before the lead's time (to the second)."""
+        row = self._db.query_one(
+            "SELECT l.created_at, (SELECT max(m.id) FROM messages m WHERE m.conversation_id = l.conversation_id "
+            "AND m.created_at <= l.created_at) AS after_message_id "
+            "FROM leads l WHERE l.conversation_id = ? ORDER BY l.created_at LIMIT 1", (conversation_id,))
+        return LeadLeft(row["created_at"], row["after_message_id"]) if row else None
 
     def questions_today(self, agent_id: str, *, counted_as: str | None = None) -> int:
         """Questions asked of the agent since midnight UTC, for its daily limit; with `counted_as`, only the widget

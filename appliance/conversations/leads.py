@@ -67,7 +67,7 @@ def check_fields(agent: Agent, values: Any) -> dict[str, str]:
     errors: dict[str, str] = {}
     for name in values:
         if name not in known:
-            errors[str(name)[:40]] = "this form has no such field"
+            errors[str(name)[:40]] = "This form has no such field"
     cleaned: dict[str, str] = {}
     for name, field in known.items():
         value = values.get(name)
@@ -85,9 +85,9 @@ def check_fields(agent: Agent, values: Any) -> dict[str, str]:
         elif _CONTROL.search(value) or (field["type"] != "textarea" and "\n" in value):
             errors[name] = f"{field['label']} must be plain text on one line"
         elif field["type"] == "email" and not _EMAIL.fullmatch(value):
-            errors[name] = "enter an email address like name@example.com"
+            errors[name] = "Enter an email address like name@example.com"
         elif field["type"] == "tel" and (not _PHONE.fullmatch(value) or not 6 <= sum(c.isdigit() for c in value) <= 20):
-            errors[name] = "enter a phone number like +44 20 7946 0958"
+            errors[name] = "Enter a phone number like +44 20 7946 0958"
         else:
             cleaned[name] = value.lower() if field["type"] == "email" else value
     if errors:
@@ -106,10 +106,11 @@ class LeadService:
         """Store a lead with the consent text and version shown; its conversation starts here if it has not yet."""
         cleaned = check_fields(agent, fields)
         if consent is not True:
-            raise FieldErrors("tick the consent box to leave your details", {"consent": "consent is required"})
+            raise FieldErrors("tick the consent box to leave your details",
+                              {"consent": "Tick this box to leave your details"})
         if consent_version != agent.consent_version:
             raise FieldErrors("the consent text has changed; read it again and confirm",
-                              {"consent": "the consent text has changed; read it again"})
+                              {"consent": "The consent text has changed; read it again"})
         at = self._clock.now()
         now = isoformat(at)
         lead_id = uuid.uuid4().hex

@@ -1,5 +1,5 @@
-"""What the chat widget may do: open a visitor session, ask, rate a reply, leave a lead, each checked against the
-agent's allowed origins, the visitor's token and the rate limits."""
+"""What the chat widget may do: open a visitor session, ask, rate a reply, open a cited passage, leave a lead, each
+checked against the agent's allowed origins, the visitor's token and the rate limits."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from appliance.agent.routes import AgentRoutes
 from appliance.agent.service import Agents
 from appliance.clock import Clock
 from appliance.conversations.analytics import day_of
-from appliance.conversations.chat import Message, Visitor
+from appliance.conversations.chat import LeadLeft, Message, Visitor
+from appliance.conversations.cited_passages import CitedPassage
 from appliance.conversations.leads import Lead
 from appliance.conversations.service import Conversations
 from appliance.errors import ApplianceError, DailyShareUsedUp, NotAvailableHere, NotFound, VisitorTokenInvalid
@@ -62,7 +63,7 @@ class WidgetSession:
     claims: VisitorToken
     agent: Agent
     messages: list[Message]
-    lead_submitted: bool
+    lead: LeadLeft | None
 
 
 @dataclass(frozen=True)
@@ -130,9 +131,10 @@ class WidgetService:
             conversation_id=previous.conversation_id if previous and not restart else None,
             visitor_id=previous.visitor_id if previous else None)
         conversations = self._conversations.chat(workspace_id)
-        messages = conversations.messages(claims.conversation_id) if previous and not restart else []
-        return WidgetSession(text, claims, agent, messages,
-                             bool(messages) and conversations.has_lead(claims.conversation_id))
+        if previous and not restart:
+            return WidgetSession(text, claims, agent, conversations.messages(claims.conversation_id),
+                                 conversations.lead_left(claims.conversation_id))
+        return WidgetSession(text, claims, agent, [], None)
 
     def ask(self, token: str, caller: Caller, text: Any, *, agent: str) -> tuple[Message, Message]:
         """The visitor's message and the agent's reply, as the widget shows them."""
@@ -168,6 +170,14 @@ class WidgetService:
         if not isinstance(message_id, int):
             raise NotFound("no such reply")
         self._conversations.chat(workspace_id).rate(claims.conversation_id, message_id, rating)
+
+    def cited_passage(self, token: str, caller: Caller, message_id: Any, rank: Any, *, agent: str) -> CitedPassage:
+        """A passage a reply in the visitor's own conversation cited: nothing of any other conversation or source."""
+        self._limit_address(caller)
+        claims, workspace_id, _ = self._visitor(token, caller, agent)
+        if not isinstance(message_id, int) or not isinstance(rank, int):
+            raise NotFound("This reply has no such source in your conversation.")
+        return self._conversations.chat(workspace_id).cited_passage(claims.conversation_id, message_id, rank)
 
     def leave_lead(self, token: str, caller: Caller, *, fields: Any, consent: Any, consent_version: Any,
                    agent: str) -> Lead:

@@ -19,25 +19,25 @@ W = "/workspaces/<workspace_id>"
 def list_agents(workspace_id: str):
     workspace_role(workspace_id, "agents.read")
     agents, next_after = page(services().agents.of(workspace_id).list(), key=lambda a: a.id)
-    return jsonify(agents=[_agent(a) for a in agents], next_after=next_after)
+    return jsonify(agents=[_agent(workspace_id, a) for a in agents], next_after=next_after)
 
 
 @blueprint.post(f"{W}/agents")
 def create_agent(workspace_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_agent(services().agents.of(workspace_id).create(body()))), 201
+    return jsonify(agent=_agent(workspace_id, services().agents.of(workspace_id).create(body()))), 201
 
 
 @blueprint.get(f"{W}/agents/<agent_id>")
 def get_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.read")
-    return jsonify(agent=_agent(services().agents.of(workspace_id).get(agent_id)))
+    return jsonify(agent=_agent(workspace_id, services().agents.of(workspace_id).get(agent_id)))
 
 
 @blueprint.patch(f"{W}/agents/<agent_id>")
 def update_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_agent(services().agents.of(workspace_id).update(agent_id, body())))
+    return jsonify(agent=_agent(workspace_id, services().agents.of(workspace_id).update(agent_id, body())))
 
 
 @blueprint.delete(f"{W}/agents/<agent_id>")
@@ -145,9 +145,12 @@ def delete_source(workspace_id: str, source_id: str):
     return "", 204
 
 
-def _agent(agent) -> dict:
-    """An agent's settings, with the snippet an admin pastes into a page to embed its widget."""
-    return {**agent.public(), "embed_snippet": embed_snippet(services().links.public_url, agent.public_id)}
+def _agent(workspace_id: str, agent) -> dict:
+    """An agent's settings, with the snippet an admin pastes into a page to embed its widget and the appliance's page
+    that previews it."""
+    url = services().links.public_url
+    return {**agent.public(), "embed_snippet": embed_snippet(url, agent.public_id),
+            "preview_url": f"{url}/workspaces/{workspace_id}/agents/{agent.id}/preview"}
 
 
 def _pairs(data: dict) -> list[tuple[str, str]]:

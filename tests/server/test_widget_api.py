@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from appliance.conversations.leads import THANKS
 from server.app import create_app
 
 PASSWORD = "a long enough passphrase for tests"
@@ -86,6 +87,7 @@ def test_preflight_answers_allowed_origins_only(demo):
     allowed = demo.options(path, headers={"Origin": PAGE, "Access-Control-Request-Method": "POST"})
     assert allowed.status_code == 204 and allowed.headers["Access-Control-Allow-Origin"] == PAGE
     assert "Authorization" in allowed.headers["Access-Control-Allow-Headers"]
+    assert allowed.headers["Access-Control-Allow-Methods"] == "GET, POST"  # GET: a cited passage
     refused = demo.options(path, headers={"Origin": "https://evil.example.net",
                                           "Access-Control-Request-Method": "POST"})
     assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
@@ -99,7 +101,7 @@ def test_visitor_asks_and_gets_the_answer_with_its_source(demo, services):
     assert body["visitor_message"]["text"] == "How many days of paid leave do I get?"
     reply = body["reply"]
     assert "28 days" in reply["text"] and reply["answered"] is True and reply["offer_lead_form"] is False
-    assert reply["sources"] == [{"title": "Leave", "url": None, "heading_path": "Leave"}]
+    assert reply["sources"] == [{"title": "Leave", "url": None, "heading_path": "Leave", "rank": 0}]
 
     row = services.conversations.chat(demo.workspace_id)._db.query_one(
         "SELECT channel, origin, page_url, client_address, visitor_id FROM conversations")
@@ -214,7 +216,9 @@ def test_a_lead_is_stored_with_its_consent_record_and_admins_are_mailed(demo, se
     assert lead.consent_text.startswith("I agree") and lead.consent_version == 1
     assert lead.consented_at == "2026-11-29T12:00:00Z" and lead.page_url == f"{PAGE}/hr"
     assert lead.conversation_id == session["conversation"]["id"]
-    assert start(demo, token=token)["conversation"]["lead_submitted"] is True
+    restored = start(demo, token=token)["conversation"]
+    assert restored["lead_submitted"] is True
+    assert restored["lead"] == {"after_message_id": restored["messages"][-1]["id"], "message": THANKS}
 
     mail = services.appliance.control_db.query("SELECT recipient, subject, body FROM outbox")
     assert [(m["recipient"], m["subject"]) for m in mail] == [("op@example.com", "New lead from Acme helper")]
@@ -249,14 +253,31 @@ def test_a_lead_against_old_consent_text_is_refused(demo, services):
     assert services.conversations.leads(demo.workspace_id).get(new.get_json()["lead_id"]).consent_text == "New terms."
 
 
-def test_a_lead_before_any_question_starts_the_conversation(demo, services):
+def test_a_lead_before_any_question_starts_the_conversation_and_is_restored_before_its_messages(demo, services):
     token = start(demo)["token"]
     response = post(demo, "/leads", {"fields": {"email": "j@example.com"}, "consent": True, "consent_version": 1},
                     token=token)
     assert response.status_code == 201
-    assert start(demo, token=token)["conversation"]["lead_submitted"] is False  # no messages to show yet
+    restored = start(demo, token=token)["conversation"]
+    assert restored["messages"] == [] and restored["lead_submitted"] is True
+    assert restored["lead"] == {"after_message_id": None, "message": THANKS}
     lead = services.conversations.leads(demo.workspace_id).get(response.get_json()["lead_id"])
-    assert lead.conversation_id is not None
+    assert lead.conversation_id == restored["id"]
+
+
+def test_a_restored_lead_keeps_its_place_among_later_messages_and_a_new_conversation_has_none(demo, clock):
+    token = start(demo)["token"]
+    first = ask(demo, token, "What is the capital of Mongolia?").get_json()["reply"]
+    clock.advance(minutes=1)
+    assert post(demo, "/leads", {"fields": {"email": "j@example.com"}, "consent": True, "consent_version": 1},
+                token=token).status_code == 201
+    clock.advance(minutes=1)
+    ask(demo, token, "Where do visitors park?")
+    restored = start(demo, token=token)
+    assert len(restored["conversation"]["messages"]) == 4
+    assert restored["conversation"]["lead"]["after_message_id"] == first["id"]
+    fresh = start(demo, token=restored["token"], restart=True)["conversation"]
+    assert fresh["lead"] is None and fresh["lead_submitted"] is False
 
 
 def test_too_long_messages_and_oversized_bodies_are_refused(demo, settings):
@@ -276,3 +297,85 @@ def test_widget_js_is_served_for_other_origins(demo):
     assert response.status_code == 200 and response.mimetype == "text/javascript"
     assert response.headers["Cross-Origin-Resource-Policy"] == "cross-origin"
     assert len(response.data) < 40 * 1024
+
+
+def passage(client, message_id, rank, *, token: str | None, origin: str | None = PAGE, public_id: str | None = None):
+    headers = {"Origin": origin} if origin else {}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    return client.get(f"/widget/v1/agents/{public_id or client.agent.public_id}/messages/{message_id}/sources/{rank}",
+                      headers=headers)
+
+
+def refusal(response, status: int, code: str) -> dict:
+    assert response.status_code == status and response.mimetype == "application/json", response.data
+    body = response.get_json()
+    assert body["error"] == code and body["message"], body
+    return body
+
+
+def test_the_visitor_opens_the_passage_their_reply_cited(demo):
+    token = start(demo)["token"]
+    reply = ask(demo, token, "How many days of paid leave do I get?").get_json()["reply"]
+    response = passage(demo, reply["id"], reply["sources"][0]["rank"], token=token)
+    assert response.status_code == 200 and response.headers["Access-Control-Allow-Origin"] == PAGE
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.get_json() == {"passage": {
+        "title": "Leave", "heading_path": "Leave", "question": None, "url": None,
+        "text": "Employees get 28 days of paid leave a year. Ask your manager before booking leave."}}
+
+
+def test_a_qa_pair_cited_opens_as_its_question_and_answer(demo, services):
+    services.knowledge.sources(demo.workspace_id).add_qa(
+        title="Benefits FAQ", pairs=[("Is there a staff canteen?", "Yes, on the second floor, open 8 to 15.")])
+    assert services.knowledge.wait_idle(30)
+    token = start(demo)["token"]
+    reply = ask(demo, token, "Is there a staff canteen?").get_json()["reply"]
+    assert reply["sources"] == [{"title": "Benefits FAQ", "url": None, "heading_path": "", "rank": 0}]
+    assert passage(demo, reply["id"], 0, token=token).get_json()["passage"] == {
+        "title": "Benefits FAQ", "heading_path": "", "question": "Is there a staff canteen?", "url": None,
+        "text": "Yes, on the second floor, open 8 to 15."}
+
+
+def test_no_one_but_the_conversations_visitor_opens_its_passages(demo, services, clock):
+    token = start(demo)["token"]
+    reply = ask(demo, token, "How many days of paid leave do I get?").get_json()["reply"]
+    own_question = reply["id"] - 1
+
+    other_visitor = start(demo)["token"]
+    ask(demo, other_visitor, "Where do visitors park?")
+    refusal(passage(demo, reply["id"], 0, token=other_visitor), 404, "not_found")
+
+    other_agent = services.agents.of(demo.workspace_id).create({"name": "Other", "allowed_origins": [PAGE]})
+    their_token = demo.post(f"/widget/v1/agents/{other_agent.public_id}/session", json={},
+                            headers={"Origin": PAGE}).get_json()["token"]
+    refusal(passage(demo, reply["id"], 0, token=their_token), 401, "token_invalid")
+    refusal(passage(demo, reply["id"], 0, token=their_token, public_id=other_agent.public_id), 404, "not_found")
+
+    refusal(passage(demo, reply["id"], 0, token=None), 401, "token_invalid")
+    refusal(passage(demo, reply["id"], 0, token=token, origin="https://evil.example.net"), 403, "not_available_here")
+    refusal(passage(demo, reply["id"], 7, token=token), 404, "not_found")
+    refusal(passage(demo, 99999, 0, token=token), 404, "not_found")
+    refusal(passage(demo, 10 ** 30, 0, token=token), 400, "invalid")  # past SQLite's integers, said before the query
+    refusal(passage(demo, own_question, 0, token=token), 404, "not_found")  # the visitor's own message cites nothing
+    assert passage(demo, reply["id"], 0, token=token).status_code == 200
+
+    clock.advance(minutes=31)
+    refusal(passage(demo, reply["id"], 0, token=token), 401, "token_expired")
+
+
+def test_a_passage_edited_or_deleted_since_the_reply_is_gone_and_says_so(demo, services):
+    sources = services.knowledge.sources(demo.workspace_id)
+    note = sources.add_text(title="Car park", text="Staff park on level B1 of the garage.")
+    assert services.knowledge.wait_idle(30)
+    token = start(demo)["token"]
+    reply = ask(demo, token, "Where do staff park in the garage?").get_json()["reply"]
+    rank = next(s["rank"] for s in reply["sources"] if s["title"] == "Car park")
+    assert "B1" in passage(demo, reply["id"], rank, token=token).get_json()["passage"]["text"]
+
+    sources.update_text(note.id, text="Staff park on level B2 of the garage.")
+    assert services.knowledge.wait_idle(30)
+    body = refusal(passage(demo, reply["id"], rank, token=token), 410, "passage_changed")
+    assert "changed or removed" in body["message"] and "B2" not in body["message"]
+    sources.delete(note.id)
+    refusal(passage(demo, reply["id"], rank, token=token), 410, "passage_changed")

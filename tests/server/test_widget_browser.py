@@ -15,8 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import sync_playwright
 
+from appliance.conversations import leads
 from tests.running import free_port
-from tests.server.demo_appliance import start_demo
+from tests.server.demo_appliance import OPERATOR, PASSWORD, start_demo
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = "document.querySelector('[data-chatspark-widget], chatspark-widget').shadowRoot"
@@ -71,7 +72,10 @@ def spki_pin(cert_file: Path) -> str:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    appliance = start_demo(tmp_path_factory.mktemp("widget-browser"))
+    # Every page here chats from 127.0.0.1, one visitor address: the per-visitor limit (tested in test_widget_https.py)
+    # would stop this module's conversations long before its end.
+    appliance = start_demo(tmp_path_factory.mktemp("widget-browser"),
+                           env={"CHATSPARK_WIDGET_MESSAGES_PER_MINUTE": "1000"})
     snippet = (f'<script src="{appliance.appliance_origin}/widget.js" data-agent="{appliance.public_id}" '
                "defer></script>")
     appliance.allowed_host = HostPages({"/plain.html": host_page(snippet, title="Plain host page"),
@@ -142,6 +146,13 @@ def last_reply(page):
     return page.locator(".cs-msg.cs-agent").last
 
 
+def log_order(page) -> list[str]:
+    """The conversation as shown, one letter per item: w(elcome), a(gent), v(isitor), f(orm), t(hank you)."""
+    return page.evaluate(f"""() => [...{ROOT}.querySelector('.cs-log').children].map(e =>
+        e.matches('form.cs-lead') ? 'f' : e.matches('.cs-lead-done') ? 't' : e.matches('.cs-welcome') ? 'w'
+        : e.matches('.cs-visitor') ? 'v' : 'a')""")
+
+
 def test_visitor_asks_from_the_demo_page_and_sees_the_answer_with_its_source(demo, page):
     open_chat(page, f"{demo.site_origin}/")
     assert page.locator(".cs-panel").get_attribute("role") == "dialog"
@@ -157,23 +168,49 @@ def test_visitor_asks_from_the_demo_page_and_sees_the_answer_with_its_source(dem
 
 
 def test_unknown_question_falls_back_to_the_lead_form_and_the_lead_reaches_the_admin_api(demo, page):
+    lead_posts = []
+    page.on("request", lambda request: lead_posts.append(request) if request.url.endswith("/leads") else None)
     open_chat(page, f"{demo.site_origin}/it.html")
-    send(page, "What is the capital of Mongolia?")
-    assert "not sure" in last_reply(page).locator(".cs-text").inner_text()
+    send(page, "What is the capital of Mongolia?")  # falls back, and offers the form
     form = page.locator("form.cs-lead")
     form.wait_for(state="visible")
+    assert log_order(page) == ["w", "v", "a", "f"]  # under the reply that offered it
     shot(page, "02-fallback-lead-form")
-    form.locator("[name=name]").fill("Jane Visitor")
     form.locator("[name=email]").fill("not-an-address")
+    form.locator("[name=phone]").fill("call me")
+    form.locator("[name=question]").click()  # leaving a field checks it, as the server would
+    email_error = form.locator("#" + form.locator("[name=email]").get_attribute("id") + "-err")
+    assert email_error.inner_text() == "Enter an email address like name@example.com"
+    form.locator("button.cs-lead-submit").click()
+    assert form.locator("[name=email]").get_attribute("aria-invalid") == "true"
+    assert form.locator("[name=phone]").get_attribute("aria-invalid") == "true"
+    assert form.locator(".cs-err", has_text="Enter a phone number like +44 20 7946 0958").count() == 1
+    assert form.locator(".cs-err", has_text="Tick this box to leave your details").count() == 1
+    assert form.locator(".cs-err", has_text="Name is required").count() == 1
+    assert lead_posts == []  # told at once, not after a round trip
+    shot(page, "03-lead-form-error")
+
+    # What only the server checks (here: a name past 300 characters) shows the same way, under its field.
+    form.locator("[name=name]").fill("J" * 301)
+    form.locator("[name=email]").fill("jane.visitor@example.com")
+    form.locator("[name=phone]").fill("")
     form.locator("input[name=consent]").check()
     form.locator("button.cs-lead-submit").click()
-    page.get_by_text("enter an email address like name@example.com").wait_for()
-    assert form.locator("[name=email]").get_attribute("aria-invalid") == "true"
-    shot(page, "03-lead-form-error")
-    form.locator("[name=email]").fill("jane.visitor@example.com")
+    form.locator(".cs-err", has_text="Name is at most 300 characters").wait_for()
+    assert form.locator("[name=name]").get_attribute("aria-invalid") == "true" and len(lead_posts) == 1
+    form.locator("[name=name]").fill("Jane Visitor")
     form.locator("button.cs-lead-submit").click()
     page.get_by_text("Thank you! Someone will get back to you soon.").wait_for()
+    assert log_order(page) == ["w", "v", "a", "t"] and page.locator("button.cs-handoff").is_hidden()
     shot(page, "04-lead-sent")
+
+    page.reload()
+    page.locator(".cs-lead-done", has_text="Thank you! Someone will get back to you soon.").wait_for(timeout=15_000)
+    assert log_order(page) == ["w", "v", "a", "t"] and page.locator("form.cs-lead").count() == 0
+    assert page.locator("button.cs-handoff").is_hidden()
+    shot(page, "04b-lead-sent-after-reload")
+    send(page, "Where do visitors park?")
+    assert log_order(page) == ["w", "v", "a", "t", "v", "a"]
 
     status, leads = demo.running.api("GET", f"/api/v1/workspaces/{demo.workspace_id}/leads?q=jane.visitor",
                                      token=demo.admin_token)
@@ -224,13 +261,19 @@ def test_html_typed_as_a_message_shows_as_text_and_runs_nothing(demo, page):
     shot(page, "06-html-as-text")
 
 
-def test_a_page_on_an_origin_the_agent_does_not_allow_gets_no_chat(demo, page):
+def test_a_page_on_an_origin_the_agent_does_not_allow_gets_no_chat_and_the_console_says_why(demo, page):
+    warnings = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
     page.goto(f"{demo.elsewhere.origin}/plain.html")
     page.wait_for_function("() => window.performance.getEntriesByType('resource')"
                            ".some(e => e.name.includes('/session'))", timeout=15_000)
     page.wait_for_timeout(500)
-    assert page.locator("button.cs-launcher").count() == 0
-    assert any("not available" in text for text in page.console_messages)
+    assert page.locator("button.cs-launcher").count() == 0 and page.locator("chatspark-widget").count() == 0
+    origin = demo.elsewhere.origin
+    assert (f"ChatSpark: agent {demo.public_id} is not available on {origin}. To show it here, add {origin} to "
+            "the agent's allowed origins.") in warnings
+    visible = page.evaluate("() => document.body.innerText")  # visitors see the host page and nothing more
+    assert visible.split() == "Not an allowed origin An intranet page on another origin.".split()
     shot(page, "07-not-allowed-origin")
 
 
@@ -323,3 +366,96 @@ def test_only_http_and_https_addresses_become_links_in_a_reply_and_its_sources(d
         "https://docs.example/guide", "http://docs.example/plain"]
     assert page.evaluate(f"() => [...{ROOT}.querySelectorAll('a')].every(a => /^https?:$/.test(a.protocol))")
     assert all(a.get_attribute("rel") == "noopener noreferrer" for a in reply.locator("a").all())
+
+
+def test_a_source_without_a_web_address_opens_its_passage_in_the_chat(demo, page):
+    open_chat(page, f"{demo.site_origin}/")
+    send(page, "Where do visitors park?")
+    cite = last_reply(page).locator(".cs-sources button.cs-cite")
+    assert cite.count() == 1 and cite.get_attribute("aria-expanded") == "false"
+    with page.expect_response(lambda response: "/sources/" in response.url) as opened:
+        cite.click()
+    assert opened.value.status == 200 and "token" not in opened.value.url
+    assert opened.value.request.headers["authorization"].startswith("Bearer v1.")
+    passage = last_reply(page).locator(".cs-passage")
+    passage.locator("div").wait_for()
+    assert "visitors park on level B1" in passage.inner_text() and cite.get_attribute("aria-expanded") == "true"
+    shot(page, "12-cited-passage")
+    cite.click()
+    assert passage.is_hidden() and cite.get_attribute("aria-expanded") == "false"
+    page.reload()  # a restored reply's sources open too
+    restored = page.locator(".cs-msg.cs-agent", has_text="B1").last.locator("button.cs-cite")
+    restored.wait_for(timeout=15_000)
+    restored.click()
+    page.locator(".cs-passage", has_text="visitors park on level B1").wait_for()
+
+
+def test_the_lead_form_stays_where_it_was_offered_and_goes_once_the_visitor_moves_on_untouched(demo, page):
+    open_chat(page, f"{demo.site_origin}/")
+    send(page, "What is the capital of Mongolia?")
+    page.locator("form.cs-lead").wait_for(state="visible")
+    assert page.locator("button.cs-handoff").is_hidden()  # the form open below is already the way to a person
+    send(page, "Where do visitors park?")
+    assert log_order(page) == ["w", "v", "a", "v", "a"]  # untouched, it went; it did not follow the answer
+    assert page.locator("button.cs-handoff").is_visible()
+    shot(page, "10-untouched-form-gone")
+
+    page.locator("button.cs-handoff").click()
+    form = page.locator("form.cs-lead")
+    assert log_order(page) == ["w", "v", "a", "v", "a", "f"]
+    form.locator("[name=name]").fill("Jane Visitor")
+    send(page, "How do I reach the IT help desk?")
+    assert log_order(page) == ["w", "v", "a", "v", "a", "f", "v", "a"]  # started: it stays put
+    assert form.locator("[name=name]").input_value() == "Jane Visitor"
+    assert page.locator("button.cs-handoff").is_visible()  # the form is up the conversation: this brings it back
+    shot(page, "11-started-form-stays-put")
+
+    page.locator("button.cs-handoff").click()  # asked for, it comes down with what was typed, to be finished
+    assert log_order(page)[-1] == "f" and log_order(page).count("f") == 1
+    assert form.locator("[name=name]").input_value() == "Jane Visitor"
+    assert page.locator("button.cs-handoff").is_hidden()
+    page.wait_for_function(f"() => {ROOT}.activeElement?.name === 'name'")
+    form.locator("button.cs-lead-cancel").click()
+    assert page.locator("form.cs-lead").count() == 0 and page.locator("button.cs-handoff").is_visible()
+
+
+def test_the_preview_page_shows_why_its_origin_is_refused_until_the_agent_allows_it(demo, page):
+    preview = f"{demo.appliance_origin}/workspaces/{demo.workspace_id}/agents/{demo.agent_id}/preview"
+    page.goto(preview)
+    page.locator("input[name=email]").fill(OPERATOR)
+    page.locator("input[name=password]").fill(PASSWORD)
+    page.locator("button[type=submit]").click()
+    page.wait_for_url(preview)
+    status = page.locator("#chatspark-preview-status")
+    status.wait_for(state="visible", timeout=15_000)
+    origin = demo.appliance_origin
+    assert status.inner_text() == (f"ChatSpark: agent {demo.public_id} is not available on {origin}. To show it "
+                                   f"here, add {origin} to the agent's allowed origins.")
+    assert page.locator("button.cs-launcher").count() == 0
+    shot(page, "13-preview-refused")
+
+    base = f"/api/v1/workspaces/{demo.workspace_id}/agents/{demo.agent_id}"
+    _, agent = demo.running.api("GET", base, token=demo.admin_token)
+    before = agent["agent"]["allowed_origins"]
+    assert agent["agent"]["preview_url"] == preview
+    status_code, _ = demo.running.api("PATCH", base, {"allowed_origins": before + [origin]}, token=demo.admin_token)
+    assert status_code == 200
+    try:
+        open_chat(page, preview)
+        assert status.is_hidden()
+        send(page, "Where do visitors park?")
+        assert "B1" in last_reply(page).inner_text()
+        shot(page, "14-preview-allowed")
+    finally:
+        demo.running.api("PATCH", base, {"allowed_origins": before}, token=demo.admin_token)
+
+
+def test_the_widget_checks_lead_fields_with_the_servers_rules_and_words():
+    script = (Path(__file__).resolve().parents[2] / "server" / "static" / "widget" / "widget.js").read_text()
+    assert re.search(r"var EMAIL = /\^\(\?:(.*)\)\$/;", script).group(1) == leads._EMAIL.pattern
+    assert re.search(r"var PHONE = /\^\(\?:(.*)\)\$/i;", script).group(1) == leads._PHONE.pattern
+    assert leads._PHONE.flags & re.IGNORECASE
+    server = Path(leads.__file__).read_text()
+    for words in ("Enter an email address like name@example.com", "Enter a phone number like +44 20 7946 0958",
+                  " is required", "Tick this box to leave your details"):
+        assert words in script and words in server

@@ -220,3 +220,27 @@ def test_oversized_and_malformed_requests_are_refused_before_they_reach_the_agen
     assert status == 400 and body["error"] == "invalid"
     status, _, body = call(demo, "POST", path, {"text": "y" * 1001}, token=token)
     assert status == 400 and "1000 characters" in body["message"]
+
+
+def test_a_cited_passage_crosses_the_real_stack_for_its_visitor_only(demo):
+    source = "127.0.0.77"  # an address of its own, so the other tests' questions count against no limit of this one
+    token = session(demo, source=source)["token"]
+    status, _, body = call(demo, "POST", f"/widget/v1/agents/{demo.public_id}/messages",
+                           {"text": "Where do visitors park?"}, token=token, source=source)
+    assert status == 200, body
+    reply = body["reply"]
+    path = f"/widget/v1/agents/{demo.public_id}/messages/{reply['id']}/sources/{reply['sources'][0]['rank']}"
+
+    status, headers, _ = call(demo, "OPTIONS", path, source=source,
+                              headers={"Access-Control-Request-Method": "GET",
+                                       "Access-Control-Request-Headers": "authorization"})
+    assert status == 204 and "GET" in headers["access-control-allow-methods"]
+    status, headers, body = call(demo, "GET", path, token=token, source=source)
+    assert status == 200 and headers["access-control-allow-origin"] == demo.site_origin
+    assert "visitors park on level B1" in body["passage"]["text"] and headers["cache-control"] == "no-store"
+
+    status, _, body = call(demo, "GET", path, token=session(demo, source=source)["token"], source=source)
+    assert status == 404 and body["error"] == "not_found"
+    status, headers, body = call(demo, "GET", path, token=token, origin="https://evil.example.net", source=source)
+    assert status == 403 and body["error"] == "not_available_here"
+    assert "access-control-allow-origin" not in headers

@@ -10,9 +10,12 @@
   if (!/^[\w-]{1,100}$/.test(agentId)) { console.info("ChatSpark: the widget script needs a data-agent attribute"); return; }
   var BASE;
   try { BASE = new URL(script.src, location.href).origin; } catch (e) { return; }
-  /* every endpoint is under the agent: session, messages, messages/ID/feedback, leads */
+  /* every endpoint is under the agent: session, messages, messages/ID/{feedback,sources/RANK}, leads */
   var API = "/widget/v1/agents/" + encodeURIComponent(agentId);
   var TOKEN_KEY = "chatspark:" + agentId, OPEN_KEY = "chatspark:open:" + agentId, MAX_LEN = 1000;
+  /* as appliance/conversations/leads.py checks lead fields (a test keeps them equal) */
+  var EMAIL = /^(?:[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+)$/;
+  var PHONE = /^(?:\+?[0-9 ().\-/]{6,25}(?:\s*(?:ext\.?|x)\s*[0-9]{1,6})?)$/i;
   var SVGNS = "http://www.w3.org/2000/svg";
   var ICONS = {
     chat: "M21 11.5a8.4 8.4 0 0 1-12.2 7.5L3 21l2-5.6A8.4 8.4 0 1 1 21 11.5z",
@@ -20,8 +23,7 @@
     down: "m6 9 6 6 6-6",
     send: "M12 19V5M5 12l7-7 7 7",
     restart: "M3 4v6h6M3.5 15a9 9 0 1 0 2.1-9.4L3 10",
-    up: "M7 10v12M15 5.9 14 10h5.8a2 2 0 0 1 1.9 2.6l-2.3 8a2 2 0 0 1-1.9 1.4H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.8a2 2 0 0 0 1.8-1.1L12 2a3.1 3.1 0 0 1 3 3.9z",
-    dn: "M17 14V2M9 18.1 10 14H4.2a2 2 0 0 1-1.9-2.6l2.3-8A2 2 0 0 1 6.5 2H20a2 2 0 0 1 2 2v8a2 2 0 0 1-2 2h-2.8a2 2 0 0 0-1.8 1.1L12 22a3.1 3.1 0 0 1-3-3.9z"
+    thumb: "M7 10v12M15 5.9 14 10h5.8a2 2 0 0 1 1.9 2.6l-2.3 8a2 2 0 0 1-1.9 1.4H4a2 2 0 0 1-2-2v-8a2 2 0 0 1 2-2h2.8a2 2 0 0 0 1.8-1.1L12 2a3.1 3.1 0 0 1 3 3.9z"
   };
 
   /* ---------- storage: never throws, falls back to memory ---------- */
@@ -51,13 +53,13 @@
       else if (k.slice(0, 2) === "on") el.addEventListener(k.slice(2), v);
       else el.setAttribute(k, v === true ? "" : String(v));
     });
-    (kids || []).forEach(function (c) { if (c != null) el.appendChild(typeof c === "string" ? document.createTextNode(c) : c); });
+    (kids || []).forEach(function (c) { if (c != null) el.append(c); }); /* a string becomes a text node */
     return el;
   }
   function icon(name, size) {
     var s = document.createElementNS(SVGNS, "svg"), p = document.createElementNS(SVGNS, "path");
     var a = { viewBox: "0 0 24 24", width: size, height: size, fill: "none", stroke: "currentColor", "stroke-width": 2,
-      "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true", focusable: "false" };
+      "stroke-linecap": "round", "stroke-linejoin": "round", "aria-hidden": "true" };
     Object.keys(a).forEach(function (k) { s.setAttribute(k, String(a[k])); });
     p.setAttribute("d", ICONS[name]);
     s.appendChild(p);
@@ -66,7 +68,7 @@
   function iconButton(cls, label, name, size, onclick) {
     return h("button", { type: "button", class: cls, "aria-label": label, title: label, onclick: onclick }, [icon(name, size)]);
   }
-  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+  function clear(el) { el.replaceChildren(); }
   function str(v) { return typeof v === "string" ? v : ""; }
   function safeUrl(u) {
     try { var url = new URL(String(u)); return /^https?:$/.test(url.protocol) ? url.href : null; } catch (e) { return null; }
@@ -77,7 +79,7 @@
   var INLINE = /\[([^\]\n]+)\]\(([^()\s]+)\)|(https?:\/\/[^\s<>"]+)|\*\*(?=\S)([^*\n]*?\S)\*\*|\*(?=[^\s*])([^*\n]*?[^\s*])\*|(^|[^\w])_(?=[^\s_])([^_\n]*?[^\s_])_(?!\w)/g;
   function inline(text, parent, depth) {
     var re = new RegExp(INLINE.source, "g"), last = 0, m;
-    function put(n) { parent.appendChild(typeof n === "string" ? document.createTextNode(n) : n); }
+    function put(n) { parent.append(n); }
     function nest(tag, inner) { var el = h(tag); inline(inner, el, depth + 1); put(el); }
     while ((m = re.exec(text))) {
       if (m.index > last) put(text.slice(last, m.index));
@@ -146,8 +148,8 @@ button{display:inline-flex;align-items:center;justify-content:center;padding:0;c
 button:disabled{cursor:default;opacity:.45}
 input,textarea{display:block;width:100%;background:#fff;color:#111827;font-size:15px;line-height:1.4;resize:none}
 ::placeholder{color:#9ca3af;opacity:1}
-a{color:var(--cs-strong);text-decoration:underline;text-underline-offset:2px;overflow-wrap:anywhere}
-a:hover{text-decoration-thickness:2px}
+a,.cs-cite{color:var(--cs-strong);text-decoration:underline;text-underline-offset:2px;overflow-wrap:anywhere}
+a:hover,.cs-cite:hover{text-decoration-thickness:2px}
 :focus-visible{outline:2px solid var(--cs-strong);outline-offset:2px}
 .cs-sr{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip-path:inset(50%);white-space:nowrap}
 .cs-launcher{position:fixed;right:20px;bottom:20px;width:60px;height:60px;border-radius:50%;background:var(--cs-accent);color:var(--cs-on);box-shadow:0 6px 20px rgba(15,23,42,.22),0 2px 6px rgba(15,23,42,.14);transition:transform .15s,box-shadow .15s}
@@ -176,11 +178,14 @@ a:hover{text-decoration-thickness:2px}
 .cs-sources ul{list-style:none}
 .cs-sources li{padding:1px 0 1px 12px;position:relative}
 .cs-sources li::before{content:"\\2022";position:absolute;left:2px;color:#9ca3af}
+.cs-cite{display:inline;text-align:left}
+.cs-passage{margin:4px 0 6px;padding:6px 10px;max-height:220px;overflow-y:auto;background:#fff;border-left:3px solid var(--cs-strong);color:#1f2937}
 .cs-actions{display:flex;gap:2px;margin-top:4px;padding-left:4px}
 .cs-fb{width:28px;height:28px;color:#9ca3af}
 .cs-fb:hover{color:#4b5563;background:#f3f4f6}
 .cs-fb[aria-pressed=true]{color:var(--cs-strong);background:var(--cs-soft)}
 .cs-fb[aria-pressed=true] svg{fill:var(--cs-soft)}
+.cs-down svg{transform:rotate(180deg)}
 .cs-typing .cs-bubble{display:flex;gap:5px;padding:13px 15px}
 .cs-dot{width:7px;height:7px;border-radius:50%;background:#9ca3af;animation:cs-b 1.2s infinite ease-in-out}
 .cs-dot:nth-child(2){animation-delay:.15s}.cs-dot:nth-child(3){animation-delay:.3s}
@@ -201,8 +206,6 @@ a:hover{text-decoration-thickness:2px}
 .cs-handoff{color:var(--cs-strong);font-size:12.5px;font-weight:500;padding:2px 4px;margin-left:-4px;border-radius:6px}
 .cs-handoff:hover{text-decoration:underline}
 .cs-brand{margin-left:auto;white-space:nowrap}
-.cs-lead-slot{margin-top:14px}
-.cs-lead-slot:empty{display:none}
 .cs-lead{border:1px solid #e5e7eb;border-radius:14px;padding:14px;box-shadow:0 1px 3px rgba(15,23,42,.06)}
 .cs-lead h2{font-size:15px;font-weight:600;color:#111827}
 .cs-lead p{font-size:13px;color:#6b7280;margin:2px 0 10px}
@@ -229,13 +232,15 @@ a:hover{text-decoration-thickness:2px}
 @media print{.cs-root{display:none}}`;
 
   /* ---------- network ---------- */
+  /* a POST of `body`, or a GET when there is none */
   function post(path, body, auth, ms) {
-    var headers = { "Content-Type": "application/json", Accept: "application/json" }, token = auth && getToken();
+    var headers = { Accept: "application/json" }, token = auth && getToken();
+    if (body) headers["Content-Type"] = "application/json";
     if (token) headers.Authorization = "Bearer " + token;
     var ctl = new AbortController(), timer = setTimeout(function () { ctl.abort(); }, ms || 30000);
     var fail = { ok: false, status: 0, network: true, data: {} };
-    return fetch(BASE + path, { method: "POST", mode: "cors", credentials: "omit", cache: "no-store", headers: headers,
-      body: JSON.stringify(body), signal: ctl.signal }).then(function (r) {
+    return fetch(BASE + path, { method: body ? "POST" : "GET", mode: "cors", credentials: "omit", cache: "no-store",
+      headers: headers, body: body ? JSON.stringify(body) : undefined, signal: ctl.signal }).then(function (r) {
       return r.text().then(function (t) {
         var data = null;
         try { data = JSON.parse(t); } catch (e) { /* not JSON */ }
@@ -298,13 +303,13 @@ a:hover{text-decoration-thickness:2px}
       } : null
     };
     conv = { id: c.id == null ? null : String(c.id), messages: (Array.isArray(c.messages) ? c.messages : []).filter(Boolean),
-      lead_submitted: !!c.lead_submitted };
+      lead: c.lead && typeof c.lead === "object" ? c.lead : c.lead_submitted ? {} : null };
     if (ui) {
       applyAgent();
       if (forceRender || oldId !== conv.id) renderConversation(); else updateChrome();
     }
   }
-  function leadAvailable() { return !!agent.form && !conv.lead_submitted && !state.off; }
+  function leadAvailable() { return !!agent.form && !conv.lead && !state.off; }
 
   /* ---------- building the UI ---------- */
   function build() {
@@ -328,8 +333,7 @@ a:hover{text-decoration-thickness:2px}
     u.close = iconButton("cs-hbtn cs-close", "Close chat", "close", 20, function () { setOpen(false, true); });
     u.log = h("div", { class: "cs-log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": "Conversation" });
     u.suggestions = h("div", { class: "cs-suggestions", role: "group", "aria-label": "Suggested questions" });
-    u.leadSlot = h("div", { class: "cs-lead-slot" });
-    u.scroll = h("div", { class: "cs-scroll" }, [u.log, u.suggestions, u.leadSlot]);
+    u.scroll = h("div", { class: "cs-scroll" }, [u.log, u.suggestions]);
     u.status = h("div", { class: "cs-status", role: "status", "aria-live": "polite" });
     u.input = h("textarea", { class: "cs-input", rows: 1, maxlength: MAX_LEN, "aria-label": "Your message", placeholder: "Type your message…" });
     u.send = iconButton("cs-send", "Send", "send", 18, sendFromInput);
@@ -380,7 +384,7 @@ a:hover{text-decoration-thickness:2px}
     ui.send.disabled = state.busy || state.off;
     ui.input.disabled = state.off;
     ui.restart.disabled = state.busy;
-    ui.handoff.hidden = agent.leadCapture === "off" || !leadAvailable();
+    ui.handoff.hidden = agent.leadCapture === "off" || !leadAvailable() || ui.log.lastChild === leadForm;
     var visitorSpoke = !!state.pending || conv.messages.some(function (m) { return m.role === "visitor"; });
     ui.suggestions.hidden = visitorSpoke || state.off || !agent.suggestions.length;
   }
@@ -425,19 +429,45 @@ a:hover{text-decoration-thickness:2px}
         var parts = path ? path.split(/\s*>\s*/) : [];
         if (parts[0] === label) parts.shift();
         if (parts.length) label += " \u203A " + parts.join(" \u203A ");
-        list.appendChild(h("li", null, [href ? link(href, label) : label]));
+        var cited = !href && m.id != null && typeof s.rank === "number";
+        list.appendChild(h("li", null, href ? [link(href, label)] : cited ? passageEls(m.id, s.rank, label) : [label]));
       });
       bubble.appendChild(h("div", { class: "cs-sources" }, [h("b", { text: "Sources:" }), list]));
     }
     if (isAgent && !welcome && m.id != null) el.appendChild(feedbackEl(m));
     return el;
   }
+  /* a source without a web address shows, under its name, the passage the reply used */
+  function passageEls(id, rank, label) {
+    var box = h("div", { class: "cs-passage", hidden: true }), loaded = false, seq = 0;
+    var toggle = h("button", { type: "button", class: "cs-cite", text: label, "aria-expanded": "false", onclick: function () {
+      var open = box.hidden, mine = ++seq;
+      toggle.setAttribute("aria-expanded", String(open));
+      box.hidden = !open;
+      if (!open || loaded) return;
+      clear(box);
+      box.appendChild(h("p", { text: "Loading\u2026" }));
+      call(API + "/messages/" + encodeURIComponent(id) + "/sources/" + rank, null).then(function (res) {
+        if (mine !== seq) return;
+        var p = res.ok && res.data.passage, text = h("div");
+        clear(box);
+        if (p && typeof p === "object") {
+          loaded = true;
+          if (str(p.question)) box.appendChild(h("strong", { text: p.question }));
+          formatInto(text, p.text);
+          box.appendChild(text);
+          box.scrollIntoView({ block: "nearest" });
+        } else box.appendChild(h("p", { class: "cs-err", text: /^(403|404|410)$/.test(res.status) && str(res.data.message) || errorText(res) }));
+      });
+    } });
+    return [toggle, box];
+  }
   function feedbackEl(m) {
-    var up = iconButton("cs-fb cs-up", "Helpful", "up", 16, function () { rate("up"); });
-    var down = iconButton("cs-fb cs-down", "Not helpful", "dn", 16, function () { rate("down"); });
+    var up = iconButton("cs-fb cs-up", "Helpful", "thumb", 16, function () { rate("up"); });
+    var down = iconButton("cs-fb cs-down", "Not helpful", "thumb", 16, function () { rate("down"); });
     function show(r) { up.setAttribute("aria-pressed", String(r === "up")); down.setAttribute("aria-pressed", String(r === "down")); }
     function rate(which) {
-      var prev = m.feedback === "up" || m.feedback === "down" ? m.feedback : null, next = prev === which ? null : which;
+      var next = m.feedback === which ? null : which;
       show(next);
       up.disabled = down.disabled = true;
       call(API + "/messages/" + encodeURIComponent(m.id) + "/feedback", { rating: next }).then(function (res) {
@@ -447,7 +477,7 @@ a:hover{text-decoration-thickness:2px}
           m.feedback = f === "up" || f === "down" ? f : null;
           setStatus("");
         } else failed(res);
-        show(m.feedback === "up" || m.feedback === "down" ? m.feedback : null);
+        show(m.feedback);
       });
     }
     show(m.feedback);
@@ -458,12 +488,21 @@ a:hover{text-decoration-thickness:2px}
     return h("div", { class: "cs-msg cs-agent cs-typing" }, [
       h("div", { class: "cs-bubble" }, [dot(), dot(), dot(), h("span", { class: "cs-sr", text: agent.name + " is typing" })])]);
   }
+  function thanksEl(text) {
+    return h("div", { class: "cs-lead-done", text: str(text) || "Thank you! Someone will get back to you soon." });
+  }
   function renderConversation() {
     clear(ui.log);
-    clear(ui.leadSlot);
     clear(ui.suggestions);
+    leadForm = null;
     if (agent.welcome.trim()) ui.log.appendChild(messageEl({ role: "agent", text: agent.welcome }, true));
-    conv.messages.forEach(function (m) { ui.log.appendChild(messageEl(m)); });
+    /* a lead left earlier: its confirmation after the last message before it */
+    var thanks = conv.lead && thanksEl(conv.lead.message), after = conv.lead && conv.lead.after_message_id;
+    conv.messages.forEach(function (m) {
+      if (thanks && !(m.id <= after)) { ui.log.appendChild(thanks); thanks = null; }
+      ui.log.appendChild(messageEl(m));
+    });
+    if (thanks) ui.log.appendChild(thanks);
     if (state.pending) { ui.log.appendChild(state.pending.el); ui.log.appendChild(state.pending.typing); }
     agent.suggestions.forEach(function (q) {
       ui.suggestions.appendChild(h("button", { type: "button", class: "cs-suggestion", text: q, onclick: function () {
@@ -488,6 +527,7 @@ a:hover{text-decoration-thickness:2px}
   }
   function send(text) {
     setStatus("");
+    if (leadForm && !leadForm.touched) dropLeadForm(); /* moving on; a form being filled in stays put */
     var pending = state.pending = { el: messageEl({ role: "visitor", text: text }), typing: typingEl() };
     pending.el.classList.add("cs-pending");
     state.busy = true;
@@ -542,40 +582,47 @@ a:hover{text-decoration-thickness:2px}
     });
   }
 
-  /* ---------- lead form ---------- */
-  var leadSeq = 0;
+  /* ---------- lead form: in the conversation, where last offered; one at a time ---------- */
+  var leadSeq = 0, leadForm = null;
   function showLeadForm(focus) {
     if (!leadAvailable()) return;
-    var form = ui.leadSlot.querySelector("form");
-    if (!form) { clear(ui.leadSlot); ui.leadSlot.appendChild(form = leadFormEl()); }
-    scrollDown(focus && form);
-    if (focus) form.querySelector("input,textarea").focus({ preventScroll: true });
+    var had = leadForm && leadForm.contains(ui.shadow.activeElement) && ui.shadow.activeElement;
+    ui.log.appendChild(leadForm = leadForm || leadFormEl()); /* moved with what was typed */
+    if (had) had.focus({ preventScroll: true });
+    scrollDown(focus && leadForm);
+    if (focus) leadForm.querySelector("input,textarea").focus({ preventScroll: true });
+    updateChrome();
+  }
+  function dropLeadForm() {
+    if (leadForm) leadForm.remove();
+    leadForm = null;
+    updateChrome();
   }
   function leadFormEl() {
     var lf = agent.form, n = ++leadSeq, controls = {}, order = [];
     var formErr = h("div", { class: "cs-err", role: "alert" });
     var form = h("form", { class: "cs-lead", novalidate: true, "aria-labelledby": "cs-lt" + n }, [
       h("h2", { id: "cs-lt" + n, text: "Talk to a person" }), h("p", { text: "Leave your details and someone will get back to you." })]);
-    function field(name, label, input, box, required) {
+    function field(name, label, input, box, required, type) {
       var err = h("div", { class: "cs-err", id: input.id + "-err" });
-      controls[name] = { input: input, err: err, label: label, required: required };
+      controls[name] = { input: input, err: err, label: label, required: required, type: type };
       order.push(name);
       form.appendChild(h("div", { class: "cs-lf" }, [box, err]));
     }
     lf.fields.forEach(function (f, i) {
       var id = "cs-lf" + n + "-" + i, type = /^(email|tel)$/.test(f.type) ? f.type : "text", label = str(f.label).trim() || f.name;
-      var attrs = { id: id, name: f.name, required: !!f.required, "aria-required": f.required ? "true" : null };
+      var attrs = { id: id, name: f.name, required: !!f.required };
       var input = f.type === "textarea" ? h("textarea", Object.assign(attrs, { rows: 3 }))
         : h("input", Object.assign(attrs, { type: type, autocomplete: type !== "text" ? type : f.name === "name" ? "name" : null }));
       field(f.name, label, input, h("div", null, [
-        h("label", { for: id }, [label, f.required ? h("span", { class: "cs-req", "aria-hidden": "true", text: "*" }) : null]), input]), !!f.required);
+        h("label", { for: id }, [label, f.required ? h("span", { class: "cs-req", "aria-hidden": "true", text: "*" }) : null]), input]), !!f.required, f.type);
     });
-    var consent = h("input", { id: "cs-lf" + n + "-c", name: "consent", type: "checkbox", required: true, "aria-required": "true" });
+    var consent = h("input", { id: "cs-lf" + n + "-c", name: "consent", type: "checkbox", required: true });
     field("consent", "consent", consent, h("div", { class: "cs-consent" }, [consent, h("label", { for: consent.id, text: lf.consent })]), true);
     var submit = h("button", { type: "submit", class: "cs-lead-submit", text: "Submit" });
     form.appendChild(formErr);
     form.appendChild(h("div", { class: "cs-lead-btns" }, [
-      h("button", { type: "button", class: "cs-lead-cancel", text: "Not now", onclick: function () { clear(ui.leadSlot); ui.input.focus(); } }),
+      h("button", { type: "button", class: "cs-lead-cancel", text: "Not now", onclick: function () { dropLeadForm(); ui.input.focus(); } }),
       submit]));
 
     function setErr(name, msg) {
@@ -584,32 +631,44 @@ a:hover{text-decoration-thickness:2px}
       if (msg) { c.input.setAttribute("aria-invalid", "true"); c.input.setAttribute("aria-describedby", c.err.id); }
       else { c.input.removeAttribute("aria-invalid"); c.input.removeAttribute("aria-describedby"); }
     }
+    /* the server's verdict on a value, in its words */
+    function check(k, v) {
+      var c = controls[k], digits = String(v).replace(/\D/g, "").length;
+      if (!v) return !c.required ? "" : k === "consent" ? "Tick this box to leave your details" : c.label + " is required";
+      if (c.type === "email" && !EMAIL.test(v)) return "Enter an email address like name@example.com";
+      if (c.type === "tel" && (!PHONE.test(v) || digits < 6 || digits > 20)) return "Enter a phone number like +44 20 7946 0958";
+      return "";
+    }
     function focusInvalid() {
       var bad = form.querySelector("[aria-invalid=true]");
       if (bad) bad.focus();
       return bad;
     }
     order.forEach(function (k) {
-      controls[k].input.addEventListener(k === "consent" ? "change" : "input", function () { setErr(k, ""); });
+      var input = controls[k].input;
+      input.addEventListener(k === "consent" ? "change" : "input", function () { setErr(k, ""); });
+      if (k !== "consent") input.addEventListener("change", function () { if (input.value.trim()) setErr(k, check(k, input.value.trim())); });
     });
+    form.addEventListener("input", function () { form.touched = true; });
     form.addEventListener("submit", function (e) {
       e.preventDefault();
       if (state.leadBusy || state.off) return;
       var values = {};
       formErr.textContent = "";
       order.forEach(function (k) {
-        var c = controls[k], v = k === "consent" ? consent.checked : c.input.value.trim();
+        var v = k === "consent" ? consent.checked : controls[k].input.value.trim();
         if (v && k !== "consent") values[k] = v;
-        setErr(k, c.required && !v ? (k === "consent" ? "Please tick this box to continue." : "Please fill in " + c.label + ".") : "");
+        setErr(k, check(k, v));
       });
       if (focusInvalid()) return;
       state.leadBusy = submit.disabled = true;
       call(API + "/leads", { fields: values, consent: true, consent_version: lf.version, page_url: location.href }).then(function (res) {
         state.leadBusy = submit.disabled = false;
         if (res.ok) {
-          conv.lead_submitted = true;
-          clear(ui.leadSlot); /* the confirmation joins the conversation, so later messages follow it */
-          ui.log.appendChild(h("div", { class: "cs-lead-done", text: str(res.data.message) || "Thank you! Someone will get back to you soon." }));
+          var last = conv.messages[conv.messages.length - 1];
+          conv.lead = { after_message_id: last ? last.id : null, message: res.data.message };
+          dropLeadForm(); /* the confirmation joins the conversation, so later messages follow it */
+          ui.log.appendChild(thanksEl(res.data.message));
           updateChrome();
           scrollDown();
           ui.input.focus();
@@ -642,8 +701,13 @@ a:hover{text-decoration-thickness:2px}
         if (document.body) go(); else document.addEventListener("DOMContentLoaded", go, { once: true });
       } else if (unavailable(res) || res.network) {
         /* The script itself just came from this appliance, so an unreadable answer is almost always a refused origin
-           (no CORS headers on refusals); a genuine outage gets another chance on the next page load. */
-        console.info("ChatSpark: this chat is not available on this site");
+           (no CORS headers on refusals); a genuine outage gets another chance on the next page load. The embedder
+           reads why in the console, or on the appliance's own preview page; visitors see nothing. */
+        var here = location.origin, why = "ChatSpark: agent " + agentId + " is not available on " + here +
+          ". To show it here, add " + here + " to the agent's allowed origins.";
+        console.warn(why);
+        var box = here === BASE && document.getElementById("chatspark-preview-status");
+        if (box) { box.textContent = why; box.hidden = false; }
       } else if ((res.status === 429 || res.status >= 500) && attempt < 2) {
         setTimeout(function () { start(attempt + 1); }, Math.min(res.status === 429 ? retryAfter(res) : 5 * (attempt + 1), 60) * 1000);
       } else {

@@ -79,7 +79,9 @@ def test_asking_an_agent_returns_the_reply_with_its_sources(api, services):
     assert body["answered"] and "B2" in body["reply"] and body["conversation_id"] == qa["conversation_id"]
     assert body["sources"][0]["title"] == "Parking" and "north garage" in body["sources"][0]["passage"]
     unknown = api.post(ask, json={"question": "Who won the 1998 World Cup?"}).get_json()
-    assert not unknown["answered"] and unknown["reply"] == "Ask HR directly." and unknown["offer_lead_form"]
+    assert not unknown["answered"] and unknown["offer_lead_form"]
+    assert unknown["reply"].startswith("I couldn't find anything about “won the 1998 World Cup”")
+    assert unknown["reply"].endswith(" Ask HR directly.")  # the operator's own fallback, whole
 
 
 def test_unsupported_and_malformed_uploads_fail_their_source_with_a_reason(api, services):
@@ -126,11 +128,13 @@ def test_agent_settings_are_validated(api):
     assert good.get_json()["agent"]["public_id"].startswith("ag_")
 
 
-def test_an_agent_comes_with_the_snippet_that_embeds_its_widget(api, settings):
+def test_an_agent_comes_with_the_snippet_that_embeds_its_widget_and_its_preview_page(api, settings):
     agent = api.post(f"{api.workspace}/agents", json={"name": "Bot"}).get_json()["agent"]
     expected = f'<script src="https://localhost:8443/widget.js" data-agent="{agent["public_id"]}" defer></script>'
     assert agent["embed_snippet"] == expected
     assert api.get(f"{api.workspace}/agents").get_json()["agents"][0]["embed_snippet"] == expected
+    preview = f"https://localhost:8443{api.workspace.removeprefix('/api/v1')}/agents/{agent['id']}/preview"
+    assert agent["preview_url"] == preview
 
 
 def test_only_a_crawled_page_gives_a_citation_or_a_source_a_url(api, services):
