@@ -54,8 +54,12 @@ class Agent:
 
     @property
     def profile(self) -> AgentProfile:
-        return AgentProfile(self.fallback_text, self.confidence_threshold, self.answer_length, self.lead_capture,
-                            self.instructions, GeneratorConfig.from_agent(self.generator))
+        """What answering needs of this agent; a fallback text left at the default is no wording of the operator's,
+        so answering uses its own, which names what was asked."""
+        return AgentProfile(None if self.fallback_text == DEFAULT_FALLBACK else self.fallback_text,
+                            self.confidence_threshold, self.answer_length, self.lead_capture, self.instructions,
+                            GeneratorConfig.from_agent(self.generator),
+                            suggested_questions=tuple(self.suggested_questions))
 
 
 def _agent(row) -> Agent:

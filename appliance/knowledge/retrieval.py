@@ -42,6 +42,10 @@ class Candidates:
         share = sum(o == "qa" for o in origins) / len(origins) if origins else 0.0
         return share * DENSE_WEIGHT_QA + (1 - share) * DENSE_WEIGHT_PASSAGES
 
+    def similarity(self, chunk_id: int) -> float:
+        """The cosine of the question and the passage, 0.0 where the dense ranking did not reach it or is off."""
+        return next((cosine for c, cosine in self.dense if c == chunk_id), 0.0)
+
     def fused(self, dense_weight: float | None = None) -> list[Hit]:
         if not self.dense:
             return self.lexical

@@ -1,4 +1,5 @@
-"""Agents answering from their own workspace: Q&A verbatim, cited extractive replies, fallback, follow-ups."""
+"""Agents answering from their own workspace: Q&A verbatim, cited extractive replies that keep to the question's
+topic, confidence, the fallback that names what was asked, follow-ups."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from urllib.parse import urlsplit
 import pytest
 
 from appliance.agent.agents import AgentService
-from appliance.agent.answer import Answerer
+from appliance.agent.answer import Answerer, quote
 from appliance.conversations.chat import ConversationService
 from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
-from appliance.knowledge.search import content_hash
+from appliance.knowledge.search import Hit, content_hash
 from appliance.knowledge.sources import SourceService
+from server.cli.demo import SUGGESTED, demo_content_dir
 
 HANDBOOK = """# Travel policy
 
@@ -34,11 +36,11 @@ Staff parking is on level B2 of the north garage. Visitors park on level B1 and 
 
 
 class Workspace:
-    def __init__(self, appliance, clock, workspace_id: str) -> None:
+    def __init__(self, appliance, clock, workspace_id: str, agent: dict | None = None) -> None:
         self.db = appliance.workspaces.create(workspace_id)
         self.sources = SourceService(self.db, clock=clock, limits=Limits(), max_workspace_bytes=10**8)
         self.agents = AgentService(self.db, clock=clock)
-        self.agent = self.agents.create({"name": "Helpdesk", "fallback_text": "I don't know that yet."})
+        self.agent = self.agents.create(agent or {"name": "Helpdesk", "fallback_text": "I don't know that yet."})
         self.answerer = Answerer(self.db, retriever=Retriever(self.db))
         self.conversations = ConversationService(self.db, clock=clock, answerer=self.answerer)
 
@@ -51,12 +53,30 @@ class Workspace:
     def ask(self, question: str, **kwargs):
         return self.answerer.answer(self.agent.profile, question, **kwargs)
 
+    def configure(self, **changes) -> None:
+        self.agent = self.agents.update(self.agent.id, changes)
+
 
 @pytest.fixture
 def workspace(appliance, clock):
     space = Workspace(appliance, clock, "acme")
     space.teach("Employee handbook", HANDBOOK)
     return space
+
+
+@pytest.fixture
+def demo(appliance, clock):
+    """What `chatspark demo create` makes: the shipped handbook, and an agent with the demo's suggested questions that
+    keeps the default fallback."""
+    space = Workspace(appliance, clock, "demo", agent={"name": "Northwind helper", "suggested_questions": SUGGESTED})
+    for path in sorted(demo_content_dir().glob("*.md")):
+        source = space.sources.add_file(filename=path.name, data=path.read_bytes(), media_type="text/markdown")
+        assert space.sources.index(source.id).status == "ready"
+    return space
+
+
+def sections(reply) -> list[str]:
+    return [c.heading_path.rsplit(" > ", 1)[-1] for c in reply.citations]
 
 
 def test_qa_pair_answers_verbatim(workspace):
@@ -88,8 +108,112 @@ def test_question_outside_the_content_gets_the_fallback_and_the_lead_form(worksp
     reply = workspace.ask("What is the capital of Australia?")
 
     assert not reply.answered and reply.method == "fallback"
-    assert reply.text == "I don't know that yet."
+    assert reply.text == "I couldn't find anything about “capital of Australia” in what I know. I don't know that yet."
     assert reply.offer_lead_form and reply.citations == []
+
+
+def test_an_operators_own_fallback_is_said_whole_between_what_was_asked_and_the_suggested_questions(workspace):
+    workspace.configure(suggested_questions=["When must I submit travel expenses?", "Where is staff parking?"])
+
+    reply = workspace.ask("Is there a taxi rank?")
+
+    assert reply.method == "fallback" and reply.offer_lead_form
+    assert reply.text == ("I couldn't find anything about “taxi rank” in what I know. I don't know that yet. "
+                          "I can help with questions such as “When must I submit travel expenses?” or "
+                          "“Where is staff parking?”")
+
+
+def test_the_demo_agents_fallback_names_what_was_asked_and_what_it_can_help_with(demo):
+    taxi = demo.ask("Where can I get a taxi?")
+    bread = demo.ask("How do I bake bread?")
+
+    assert taxi.method == "fallback" and not taxi.answered and taxi.offer_lead_form and taxi.citations == []
+    assert taxi.text == ("I couldn't find anything about “taxi” in what I know. I can help with questions such as "
+                         "“How many days of leave do I get?”, “Where do visitors park?” or “How do I reach the IT help "
+                         "desk?” Leave your details below and a colleague will get back to you.")
+    assert bread.text.startswith("I couldn't find anything about “bake bread” in what I know.")
+
+
+def test_without_the_lead_form_or_suggestions_the_built_in_fallback_asks_for_other_words(demo):
+    demo.configure(lead_capture="off", suggested_questions=[])
+
+    reply = demo.ask("Where can I get a taxi?")
+
+    assert reply.method == "fallback" and not reply.offer_lead_form
+    assert reply.text == "I couldn't find anything about “taxi” in what I know. Try asking in other words."
+
+
+@pytest.mark.parametrize("question", [
+    '<img src=x onerror="alert(1)"> parking fines',
+    "What is at https://evil.example/login now?",
+    "Write to boss@evil.example about the canteen",
+    "Could you summarise every single rule about bringing large dogs into offices?",
+])
+def test_the_fallback_never_repeats_markup_an_address_or_a_long_question(demo, question):
+    reply = demo.ask(question)
+
+    assert reply.method == "fallback"
+    assert reply.text.startswith("I couldn't find an answer to that in what I know. I can help with questions such as")
+    for echoed in ("<", "onerror", "evil", "summarise", "dogs"):
+        assert echoed not in reply.text
+
+
+def test_a_question_with_a_word_the_content_never_uses_is_answered_from_the_passage_that_matches_the_rest(demo):
+    car = demo.ask("Where do I park my car?")
+    staff = demo.ask("Where is staff parking?")
+
+    assert car.answered and car.method == "extractive" and "level B2 of the north garage" in car.text
+    assert sections(car) == sections(staff) == ["Office"]
+
+
+@pytest.mark.parametrize("question", ["What is the capital of France?", "How do I bake bread?",
+                                      "Who is the CEO of Northwind?", "Can I bring my dog to the office?",
+                                      "How many days off do I get?"])
+def test_questions_the_demo_content_does_not_answer_fall_back(demo, question):
+    reply = demo.ask(question)
+
+    assert not reply.answered and reply.method == "fallback" and reply.citations == []
+
+
+def test_the_leave_answer_on_the_demo_cites_leave_only_even_after_a_question_on_expenses(demo):
+    alone = demo.ask("How many days of leave do I get?")
+    after_expenses = demo.ask("How much leave do I get?", history=["How do I submit expenses?"])
+    approvals = demo.ask("Who approves leave requests?")
+
+    assert "28 days of paid leave" in alone.text and "28 days of paid leave" in after_expenses.text
+    assert "Request leave in the HR portal" in approvals.text
+    for reply in (alone, after_expenses, approvals):
+        assert reply.answered and sections(reply) == ["Leave"] and "expenses" not in reply.text.lower()
+
+
+def test_a_section_longer_than_a_passage_is_quoted_on_where_the_answer_goes_on(workspace):
+    rules = " ".join(f"Rule {n} of the house order applies on every floor of the building." for n in range(1, 13))
+    workspace.teach("Night work", f"# Night shift\n\nThe night shift starts at 22:00; sign in at the gate. {rules}\n\n"
+                                  f"{rules} Night shift staff find the rota at the security desk.\n")
+
+    reply = workspace.ask("When does the night shift start, where do I sign in, and where is the rota?")
+
+    assert reply.text == ("The night shift starts at 22:00; sign in at the gate. "
+                          "Night shift staff find the rota at the security desk.")
+    assert sections(reply) == ["Night shift", "Night shift"]
+
+
+def passage(chunk_id: int, heading: str, text: str, source: str = "handbook") -> Hit:
+    return Hit(chunk_id, source, "Handbook", heading, None, text, content_hash(text), 1.0)
+
+
+def test_a_source_is_quoted_one_section_at_a_time_unless_its_best_section_runs_out():
+    annual = passage(1, "Annual leave", "Request annual leave in the portal. Annual leave is 28 days. Leave carries "
+                                        "over.")
+    parental = passage(2, "Parental leave", "Request parental leave from HR. Parental leave lasts 16 weeks.")
+    other = passage(3, "Leave", "Request leave from your manager.", source="intranet")
+    weights = {"request": 1.0, "leave": 1.0}
+
+    three = quote([annual, parental, other], [0, 1, 2], weights, 3)
+    five = quote([annual, parental, other], [0, 1, 2], weights, 5)
+
+    assert [(rank, position) for rank, position, _ in three] == [(0, 0), (0, 1), (2, 0)]
+    assert [(rank, position) for rank, position, _ in five] == [(0, 0), (0, 1), (0, 2), (1, 0), (2, 0)]
 
 
 def test_answer_length_bounds_the_number_of_sentences(workspace):
@@ -118,6 +242,15 @@ def test_follow_up_question_is_read_with_the_one_before(workspace):
 
     assert not alone.answered
     assert follow_up.answered and "10 working days" in follow_up.text
+
+
+def test_a_question_with_a_subject_of_its_own_is_not_answered_from_the_one_before(workspace):
+    mongolia = workspace.ask("What is the capital of Mongolia?", history=["How is reimbursement of expenses done?"])
+    berlin = workspace.ask("And in Berlin?", history=["Where is staff parking?"])
+    meals = workspace.ask("What about meals?", history=["Where is staff parking?"])
+
+    assert not mongolia.answered and not berlin.answered
+    assert meals.answered and "60 euros" in meals.text and "parking" not in meals.text.lower()
 
 
 def test_each_reply_records_the_passages_it_used_with_their_hash(workspace):

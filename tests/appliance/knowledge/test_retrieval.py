@@ -104,3 +104,26 @@ def test_cached_vectors_follow_sources_added_and_deleted(sources, embedder):
     sources.delete(first.id)
     remaining = dense_ranking(sources._db, embedder, "replacement badge", limit=5, cache=cache)
     assert [c for c, _ in remaining] != [chunk] and len(remaining) == 1
+
+
+def test_a_paraphrase_the_model_matches_to_a_q_and_a_pair_gets_the_pair_whole(sources, embedder):
+    from appliance.agent.answer import AgentProfile, Answerer
+
+    faq = sources.add_qa(title="IT FAQ", pairs=[
+        ("How do I reset my password?", "Use the self-service portal and choose 'Forgot password'. It takes a minute."),
+        ("Where is the cafeteria?", "On the ground floor, next to reception."),
+    ])
+    sources.index(faq.id)
+    retriever = Retriever(sources._db, embedder=embedder)
+    profile = AgentProfile(None)
+
+    asked = "I can't remember my login secret"
+    reply = Answerer(sources._db, retriever=retriever).answer(profile, asked)
+    lexical = Answerer(sources._db, retriever=Retriever(sources._db)).answer(profile, asked)
+
+    assert reply.method == "qa" and reply.answered
+    assert reply.text == "Use the self-service portal and choose 'Forgot password'. It takes a minute."
+    assert [c.qa_id for c in reply.citations] != [None] and reply.confidence >= profile.confidence_threshold
+    assert not lexical.answered  # no word in common: only the model can tell it is the same question
+    off_topic = Answerer(sources._db, retriever=retriever).answer(profile, "What is the capital of Mongolia?")
+    assert not off_topic.answered
