@@ -194,7 +194,7 @@ class Answerer:
         if agent.lead_capture != "off" and wants_person(question):
             return Reply(HANDOFF_TEXT, False, 0.0, "handoff", [], offer_lead_form=True)
         qa = self._qa_reply(question)
-        if qa is not None:
+        if qa is not None and qa.confidence >= agent.confidence_threshold:
             return qa
         best = self._extractive(agent, question)
         if best.confidence < agent.confidence_threshold and history and is_follow_up(question):

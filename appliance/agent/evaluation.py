@@ -248,13 +248,13 @@ class Asked:
     """One question's reply with no threshold, so any threshold's outcome can be read from it."""
 
     confidence: float
-    verbatim: bool            # a Q&A pair's answer, which no threshold holds back
     replied: bool             # there was something to say at all
     contains_answer: bool
+    cites_relevant: bool      # one of its sources is a document the query lists as relevant
     ms: float
 
     def answered(self, threshold: float) -> bool:
-        return self.verbatim or (self.replied and self.confidence >= threshold)
+        return self.replied and self.confidence >= threshold
 
 
 def _ask_all(ws: EvalWorkspace, queries: list[dict]) -> list[Asked]:
@@ -265,16 +265,20 @@ def _ask_all(ws: EvalWorkspace, queries: list[dict]) -> list[Asked]:
         reply = ws.answerer.answer(profile, query["query"])
         elapsed = (time.perf_counter() - started) * 1000
         texts = [_normal(a) for a in query.get("answers", [])]
-        out.append(Asked(reply.confidence, reply.method == "qa", reply.answered,
-                         reply.answered and any(t in _normal(reply.text) for t in texts), elapsed))
+        relevant = set(query.get("relevant", []))
+        out.append(Asked(reply.confidence, reply.answered,
+                         reply.answered and any(t in _normal(reply.text) for t in texts),
+                         any(ws.doc_of_source.get(c.source_id) in relevant for c in reply.citations), elapsed))
     return out
 
 
 def _at(threshold: float, inside: list[Asked], outside: list[Asked], with_answers: int) -> dict:
     answered = sum(a.answered(threshold) for a in inside) / (len(inside) or 1)
     row = {"threshold": threshold, "answered": round(answered, 3),
+           "answered_from_relevant": round(sum(a.cites_relevant and a.answered(threshold) for a in inside)
+                                           / (len(inside) or 1), 3),
            "contains_answer": round(sum(a.contains_answer and a.answered(threshold) for a in inside)
-                                    / (with_answers or 1), 3)}
+                                    / with_answers, 3) if with_answers else None}
     if outside:
         fell_back = sum(not a.answered(threshold) for a in outside) / len(outside)
         # Answering what it knows and declining what it does not count the same: the balanced accuracy.
@@ -284,9 +288,9 @@ def _at(threshold: float, inside: list[Asked], outside: list[Asked], with_answer
 
 def answer_metrics(folder: Path, *, out_of_scope: Path | None = None, embedder=None, limit: int | None = None,
                    threshold: float | None = None, thresholds: tuple[float, ...] = ()) -> dict:
-    """Answered share, share of replies that contain an answer text, and (with `out_of_scope`, another set's
-    questions asked of this set's agent) the share of those that fall back, at `threshold` (the agent default
-    when None) and at each of `thresholds`."""
+    """Answered share, share answered citing a relevant document, share of replies that contain an answer text
+    (sets that list answers), and (with `out_of_scope`, another set's questions asked of this set's agent) the share
+    of those that fall back, at `threshold` (the agent default when None) and at each of `thresholds`."""
     queries = read_jsonl(Path(folder) / "queries.jsonl")[:limit]
     foreign = read_jsonl(Path(out_of_scope) / "queries.jsonl")[:limit] if out_of_scope else []
     chosen = AgentProfile("").confidence_threshold if threshold is None else threshold

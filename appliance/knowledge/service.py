@@ -32,6 +32,7 @@ class Knowledge:
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="indexing")
         self._vectors = VectorCache()
         self._progress = IndexingProgress()
+        self._stopping = threading.Event()
         self._pending = 0
         self._in_flight: set[tuple[str, str]] = set()
         self._idle = threading.Condition()
@@ -44,6 +45,7 @@ class Knowledge:
             embed=self._embed if self._embedder else None,
             on_queued=lambda source_id: self._submit(workspace_id, source_id),
             progress=self._progress,
+            stopping=self._stopping.is_set,
         )
 
     def retriever(self, db: Database) -> Retriever:
@@ -70,6 +72,9 @@ class Knowledge:
             return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def close(self) -> None:
+        """Stop indexing: queued sources are dropped and one being embedded stops at its next step, all of them left
+        for the next start to resume, so a stop never waits for a large document's embedding."""
+        self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def _submit(self, workspace_id: str, source_id: str) -> bool:

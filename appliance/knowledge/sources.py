@@ -65,6 +65,10 @@ class Extracted:
     qa_pairs: list[tuple[str, str]]
 
 
+class IndexingStopped(Exception):
+    """The service is stopping: the source is left as it was (indexing), and indexed again at the next start."""
+
+
 class IndexingProgress:
     """How far the embedding model has got with each source being indexed, shared by the indexing workers and
     whoever lists the sources; it lives as long as the process, as does the indexing it describes."""
@@ -93,7 +97,8 @@ class SourceService:
                  fetch_pages: Callable[[str, bool], Iterable[tuple[str, str, bytes]]] | None = None,
                  embed: Callable[[list[str]], list[bytes]] | None = None,
                  on_queued: Callable[[str], None] | None = None,
-                 progress: IndexingProgress | None = None) -> None:
+                 progress: IndexingProgress | None = None,
+                 stopping: Callable[[], bool] | None = None) -> None:
         self._db = db
         self._clock = clock
         self._limits = limits
@@ -102,6 +107,7 @@ class SourceService:
         self._embed = embed
         self._on_queued = on_queued or (lambda source_id: None)
         self._progress = progress or IndexingProgress()
+        self._stopping = stopping or (lambda: False)
 
     def list(self) -> list[Source]:
         return [_source(r, self._progress.of(r["id"]))
@@ -221,6 +227,10 @@ class SourceService:
                 raise ValidationError("no text could be found in this source")
             rows = _chunk_rows(extracted)
             embeddings = self._embeddings(source_id, rows) if self._embed else None
+        except IndexingStopped:
+            log.info("indexing of source %s stopped with the service; it resumes at the next start", source_id)
+            self._progress.clear(source_id)
+            return self.get(source_id)
         except ApplianceError as exc:
             return self._mark_failed(source_id, str(exc))
         except Exception:  # an extractor bug must fail this source, not the indexing worker
@@ -243,6 +253,8 @@ class SourceService:
         vectors: list[bytes] = []
         self._progress.report(source_id, 0, len(texts))
         for start in range(0, len(texts), EMBED_STEP):
+            if self._stopping():
+                raise IndexingStopped(source_id)
             vectors += self._embed(texts[start:start + EMBED_STEP])
             self._progress.report(source_id, len(vectors), len(texts))
         blobs, taken = [], 0

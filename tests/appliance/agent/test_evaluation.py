@@ -105,7 +105,15 @@ def test_the_answer_sweep_reads_every_threshold_from_one_pass(manual_set, faq_se
     # A higher threshold never answers more, nor declines less.
     assert answered == sorted(answered, reverse=True) and declined == sorted(declined)
     assert all(row["balanced"] == round((row["answered"] + row["out_of_scope_fell_back"]) / 2, 3) for row in sweep)
-    assert result["contains_answer"] > 0
+    assert result["contains_answer"] > 0 and result["answered_from_relevant"] > 0
+
+
+def test_a_set_without_answer_texts_reports_no_answer_containment_rather_than_zero(faq_set, manual_set, embedder):
+    result = answer_metrics(faq_set, out_of_scope=manual_set, embedder=embedder)
+
+    assert result["contains_answer"] is None
+    # The paraphrases reach their pairs through the model, and each reply cites the pair it came from.
+    assert result["answered"] == result["answered_from_relevant"] == 1.0
 
 
 def test_the_threshold_is_tuned_on_each_set_and_measured_on_the_other(manual_set, faq_set, embedder):

@@ -69,3 +69,50 @@ def test_progress_reports_from_other_threads_are_seen_whole():
         worker.join()
     progress.clear("s")
     assert progress.of("s") is None
+
+
+def test_a_stop_halts_the_embedding_at_its_next_step_and_leaves_the_source_to_resume(appliance, clock):
+    db = appliance.workspaces.create("acme")
+    steps: list[int] = []
+    service = SourceService(db, clock=clock, limits=Limits(), max_workspace_bytes=10**8,
+                            embed=lambda texts: steps.append(len(texts)) or [b"\0" * 16 for _ in texts],
+                            stopping=lambda: len(steps) >= 2)
+    text = "\n\n".join(f"## Part {n}\n\n" + f"Paragraph {n} of the long manual. " * 30 for n in range(60))
+    source = service.add_text(title="Long manual", text=text)
+
+    stopped = service.index(source.id)
+
+    assert len(steps) == 2 and stopped.status == "indexing" and stopped.progress is None
+    assert db.query_one("SELECT count(*) FROM chunks")[0] == 0
+    assert service.pending() == [source.id]
+
+
+def test_closing_knowledge_does_not_wait_for_a_large_document_to_be_embedded(appliance, clock):
+    import time
+
+    from appliance.knowledge.service import Knowledge
+
+    class SlowModel:
+        dimension = 4
+
+        def embed(self, texts, *, batch_size=32):
+            import numpy
+
+            time.sleep(0.05 * len(texts))  # about a second a step
+            return numpy.zeros((len(texts), 4), dtype=numpy.float32)
+
+    knowledge = Knowledge(files=appliance.workspaces, clock=clock, limits=Limits(), max_workspace_bytes=10**8,
+                          embedder=SlowModel())
+    appliance.workspaces.create("acme")
+    sources = knowledge.sources("acme")
+    text = "\n\n".join(f"## Part {n}\n\n" + f"Paragraph {n} of the long manual. " * 30 for n in range(200))
+    source = sources.add_text(title="Long manual", text=text)
+    deadline = time.monotonic() + 10
+    while sources.get(source.id).progress is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    started = time.monotonic()
+    knowledge.close()
+
+    assert time.monotonic() - started < 3  # one step at most, not the 200 passages' 10 s
+    assert sources.get(source.id).status == "indexing"
