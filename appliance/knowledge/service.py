@@ -59,11 +59,17 @@ class Knowledge:
 
     def resume(self, workspace_ids: Iterable[str]) -> int:
         """Queue again every source that is waiting or half-indexed and not in this process's queue: those the
-        service was indexing when it last stopped, and those whose indexing a full or failing disk cut short."""
+        service was indexing when it last stopped, and those whose indexing a full or failing disk cut short. With
+        the model on, ready sources indexed without it (before it was turned on) are embedded too, in place: they
+        keep answering meanwhile."""
         count = 0
         for workspace_id in workspace_ids:
-            for source_id in self.sources(workspace_id).pending():
+            sources = self.sources(workspace_id)
+            for source_id in sources.pending():
                 if self._submit(workspace_id, source_id):
+                    count += 1
+            for source_id in sources.unembedded() if self._embedder is not None else []:
+                if self._submit(workspace_id, source_id, embed_only=True):
                     count += 1
         return count
 
@@ -77,19 +83,21 @@ class Knowledge:
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
 
-    def _submit(self, workspace_id: str, source_id: str) -> bool:
-        """Queue one source unless it is queued already; whether it was queued now."""
+    def _submit(self, workspace_id: str, source_id: str, *, embed_only: bool = False) -> bool:
+        """Queue one source (to index, or only to embed its passages) unless it is queued already; whether it was
+        queued now."""
         with self._idle:
             if (workspace_id, source_id) in self._in_flight:
                 return False
             self._in_flight.add((workspace_id, source_id))
             self._pending += 1
-        self._pool.submit(self._index, workspace_id, source_id)
+        self._pool.submit(self._index, workspace_id, source_id, embed_only)
         return True
 
-    def _index(self, workspace_id: str, source_id: str) -> None:
+    def _index(self, workspace_id: str, source_id: str, embed_only: bool = False) -> None:
         try:
-            source = self.sources(workspace_id).index(source_id)
+            sources = self.sources(workspace_id)
+            source = sources.embed_missing(source_id) if embed_only else sources.index(source_id)
             log.info("source indexed", extra={"workspace_id": workspace_id, "source_id": source_id,
                                               "status": source.status, "chunks": source.chunk_count})
         except StorageUnwritable as exc:

@@ -187,6 +187,32 @@ class SourceService:
         return [r["id"] for r in self._db.query(
             "SELECT id FROM sources WHERE status IN ('queued', 'indexing') ORDER BY created_at")]
 
+    def unembedded(self) -> list[str]:
+        """Ready sources with passages that have no vector: indexed while dense retrieval was off."""
+        return [r["source_id"] for r in self._db.query(
+            "SELECT DISTINCT c.source_id FROM chunks c JOIN sources s ON s.id = c.source_id AND s.status = 'ready' "
+            "WHERE c.embedding IS NULL ORDER BY c.source_id")]
+
+    def embed_missing(self, source_id: str) -> Source:
+        """Give a ready source's passages that lack one their vectors, in place: the source stays ready and keeps
+        answering by its words meanwhile. A passage replaced in the meantime (an edit re-indexed it) is left alone."""
+        if self._embed is None:
+            return self.get(source_id)
+        rows = self._db.query("SELECT id, title, heading_path, url, text, origin FROM chunks "
+                              "WHERE source_id = ? AND embedding IS NULL ORDER BY ordinal", (source_id,))
+        try:
+            blobs = self._embeddings(source_id, [(r["title"], r["heading_path"], r["url"], r["text"], r["origin"])
+                                                 for r in rows])
+        except IndexingStopped:
+            return self.get(source_id)
+        finally:
+            self._progress.clear(source_id)
+        with self._db.transaction() as conn:
+            conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ? AND embedding IS NULL",
+                             [(blob, r["id"]) for blob, r in zip(blobs, rows, strict=True)])
+            bump_index_version(conn)
+        return self.get(source_id)
+
     def _add(self, kind: str, *, title: str, original: bytes, filename: str | None = None,
              media_type: str | None = None, url: str | None = None) -> Source:
         source_id = uuid.uuid4().hex[:16]

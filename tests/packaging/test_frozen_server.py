@@ -23,8 +23,8 @@ def frozen(scratch_copy, tmp_path_factory):
     bundle = scratch_copy(SERVER_BUNDLE)
     print(f"\ndist/chatspark/: {folder_size(bundle) / 1048576:.0f} MiB")
     home = tmp_path_factory.mktemp("home")
-    model = bundle / "_internal" / "models" / "minilm"
-    env = bare_environment(home, CHATSPARK_EMBEDDING_MODEL_DIR=str(model))
+    # No embedding_model_dir: dense retrieval is on by default, with the model the bundle carries.
+    env = bare_environment(home)
     return bundle / "chatspark", home, env
 
 

@@ -116,3 +116,37 @@ def test_closing_knowledge_does_not_wait_for_a_large_document_to_be_embedded(app
 
     assert time.monotonic() - started < 3  # one step at most, not the 200 passages' 10 s
     assert sources.get(source.id).status == "indexing"
+
+
+def test_sources_indexed_without_the_model_are_embedded_in_place_once_it_is_on(appliance, clock):
+    from appliance.knowledge.service import Knowledge
+
+    class Model:
+        dimension = 4
+
+        def embed(self, texts, *, batch_size=32):
+            import numpy
+
+            return numpy.ones((len(texts), 4), dtype=numpy.float32) / 2
+
+    appliance.workspaces.create("acme")
+    before = Knowledge(files=appliance.workspaces, clock=clock, limits=Limits(), max_workspace_bytes=10**8)
+    faq = before.sources("acme").add_qa(title="FAQ", pairs=[("Where is the cafeteria?", "On the ground floor.")])
+    text = before.sources("acme").add_text(title="Manual", text="The ZX-3000 must be balanced before every run.")
+    assert before.wait_idle(30)
+    before.close()
+    db = appliance.workspaces.open("acme")
+    assert db.query_one("SELECT count(*) FROM chunks WHERE embedding IS NULL")[0] == 2
+
+    after = Knowledge(files=appliance.workspaces, clock=clock, limits=Limits(), max_workspace_bytes=10**8,
+                      embedder=Model())
+    try:
+        assert sorted(after.sources("acme").unembedded()) == sorted([faq.id, text.id])
+        assert after.resume(["acme"]) == 2
+        assert after.wait_idle(30)
+        sizes = {r["origin"]: len(r["embedding"]) for r in db.query("SELECT origin, embedding FROM chunks")}
+        assert sizes == {"qa": 32, "passage": 16}  # the pair and its question; the passage
+        assert {s.status for s in after.sources("acme").list()} == {"ready"}
+        assert after.sources("acme").unembedded() == [] and after.resume(["acme"]) == 0
+    finally:
+        after.close()
