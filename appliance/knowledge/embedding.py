@@ -7,6 +7,7 @@ that never embeds does not pay for them.
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,10 @@ from appliance.errors import ConfigurationError
 
 if TYPE_CHECKING:
     import numpy
+
+# onnxruntime writes a device id and a telemetry database into ~/.cache at import unless told not to: the service's
+# home is not for it to write in, and nothing about this machine is anyone else's business.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 MODEL_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"

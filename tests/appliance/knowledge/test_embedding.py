@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.resources
+import os
 import shutil
 import struct
 import subprocess
@@ -255,3 +256,18 @@ def test_importing_the_module_loads_no_optional_package():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_loading_the_model_writes_nothing_into_the_home_folder(tmp_path):
+    import subprocess
+    import sys
+
+    home = tmp_path / "home"
+    home.mkdir()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("XDG_", "ORT_"))}
+    result = subprocess.run([sys.executable, "-c", "from appliance.knowledge.embedding import configured; "
+                             "print(configured(True, None).embed(['hello']).shape)"],
+                            env={**environment, "HOME": str(home)}, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0 and "(1, 384)" in result.stdout, result.stderr
+    assert list(home.iterdir()) == []  # onnxruntime's device id and telemetry database stay unwritten

@@ -52,6 +52,13 @@ def multipart(filename: str, data: bytes) -> tuple[bytes, str]:
 
 
 @pytest.fixture
+def settings(settings):
+    """Full-text search alone: these tests are about where request bodies go, and embedding the 3 MB handbook would
+    take minutes on two cores (a stop does not wait for it, but the upload test waits for its indexing)."""
+    return settings.replace(dense_retrieval=False)
+
+
+@pytest.fixture
 def spooled(monkeypatch):
     """Every temporary file asked for from now on (waitress and Werkzeug both go through tempfile.TemporaryFile)."""
     made = []
