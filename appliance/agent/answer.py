@@ -3,7 +3,6 @@ passages about it that answer it, cited; below the agent's confidence threshold,
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from typing import Collection
@@ -293,7 +292,6 @@ class Answerer:
         handbook of seven passages), so one word the content never uses ("car" in "Where do I park my car?") would
         sink an answer that matches the rest. And no question weighs less: one matched only by words most passages
         hold ("How many days off do I get?" by "days") is too vague to answer from any of them."""
-        passages = self._db.query_one("SELECT count(*) FROM chunks")[0] or 0
-        unit = math.log((passages - 1 + 0.5) / (1 + 0.5) + 1.0)  # TermStatistics.idf of a word in one passage
+        unit = stats.idf_of(1)
         weights = {w: min(stats.idf(w), unit) * (0.2 if w in GENERIC else 1.0) for w in words}
         return weights, max(sum(weights.values()), unit)

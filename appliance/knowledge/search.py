@@ -144,6 +144,10 @@ class TermStatistics:
     def idf(self, word: str) -> float:
         found = self._db.query_one("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
                                    (match_expression([word]),))[0]
+        return self.idf_of(found)
+
+    def idf_of(self, found: int) -> float:
+        """The IDF of a word that `found` of the workspace's passages hold."""
         return math.log((self._total - found + 0.5) / (found + 0.5) + 1.0)
 
     def contains(self, chunk_id: int, word: str) -> bool:
