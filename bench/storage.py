@@ -1,6 +1,9 @@
 """Cost of encryption at rest: the appliance's SQLCipher storage against plain SQLite, same workload, same run.
 
-Prints one JSON line per workload with both timings (best of several rounds) and the ratio encrypted / plain.
+Prints one JSON line per workload with both timings (best of several rounds) and the ratio encrypted / plain; then
+chat on the covidqa documents answered by 1, 2, 4 and 8 threads at once in one workspace (full-text search, each reply
+kept as the widget keeps it), with each figure's ratio to one thread; the last line is one JSON object with every
+ratio.
 """
 
 from __future__ import annotations
@@ -9,15 +12,25 @@ import json
 import os
 import random
 import sqlite3
+import statistics
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Callable
 
+from appliance.agent.agents import AgentService
+from appliance.agent.evaluation import eval_workspace, read_jsonl
+from appliance.clock import SystemClock
+from appliance.conversations.chat import ConversationService
 from appliance.storage.database import Database
+from bench.knowledge import EVAL
 
 ROWS = 20_000
 ROUNDS = 5
+THREADS = (1, 2, 4, 8)
+CHAT_SECONDS = 3.0
+CHAT_ROUNDS = 3
 WORDS = ("refund invoice shipping warranty password reset account billing order delivery return policy "
          "holiday schedule payroll laptop vpn printer badge parking benefits onboarding").split()
 
@@ -78,7 +91,42 @@ def _best(fn: Callable[[], None]) -> float:
     return min(times)
 
 
+def _chat_rate(chat: ConversationService, agent, questions: list[str], threads: int) -> float:
+    """Messages a second that `threads` threads answer and keep, each asking one question after another."""
+    stop = time.perf_counter() + CHAT_SECONDS
+    counts = [0] * threads
+
+    def visitor(number: int) -> None:
+        asked = number * 37
+        while time.perf_counter() < stop:
+            chat.ask(agent, questions[asked % len(questions)])
+            asked += 1
+            counts[number] += 1
+
+    workers = [threading.Thread(target=visitor, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / CHAT_SECONDS
+
+
+def _thread_scaling() -> dict[str, float]:
+    """Median messages a second at each thread count (rounds interleaved so drift weighs on all alike)."""
+    questions = [q["query"] for q in read_jsonl(EVAL / "queries.jsonl")]
+    with eval_workspace(EVAL) as ws:
+        db, clock = ws.db, SystemClock()
+        agent = AgentService(db, clock=clock).create({"name": "Bench"})
+        chat = ConversationService(db, clock=clock, answerer=ws.answerer)
+        rates: dict[int, list[float]] = {n: [] for n in THREADS}
+        for _ in range(CHAT_ROUNDS):
+            for threads in THREADS:
+                rates[threads].append(_chat_rate(chat, agent, questions, threads))
+    return {str(n): round(statistics.median(r), 1) for n, r in rates.items()}
+
+
 def main() -> None:
+    ratios: dict[str, float] = {}
     rows = _rows()
     with tempfile.TemporaryDirectory() as tmp:
         plain = _plain(Path(tmp) / "plain.db")
@@ -91,10 +139,16 @@ def main() -> None:
             # Interleave so drift in machine load hits both sides alike.
             base = _best(plain_work[name])
             enc = _best(encrypted_work[name])
+            ratios[name] = round(enc / base, 2)
             print(json.dumps({"bench": "storage", "workload": name, "plain_s": round(base, 4),
-                              "sqlcipher_s": round(enc, 4), "ratio": round(enc / base, 2)}))
+                              "sqlcipher_s": round(enc, 4), "ratio": ratios[name]}))
         plain.close()
         encrypted_db.close()
+    rates = _thread_scaling()
+    scaling = {n: round(rate / rates["1"], 2) for n, rate in rates.items()}
+    print(json.dumps({"bench": "storage", "workload": "chat messages a second by threads, one workspace",
+                      "msgs_per_s": rates, "ratio_to_one_thread": scaling}))
+    print(json.dumps({"bench": "storage", "sqlcipher_over_sqlite": ratios, "threads_scaling": scaling}))
 
 
 if __name__ == "__main__":

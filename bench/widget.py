@@ -2,8 +2,10 @@
 against the same visitors fetching `/healthz` through the same stack in the same run (the ceiling).
 
 Starts a real appliance (`chatspark init`, the documents indexed through the core, then `chatspark serve` with the
-shipped settings except the widget's rate limits), and for 10, 50 and 100 visitors prints one JSON line: messages per
-second and p50/p95/p99 latency, the ceiling's requests per second and latency, and the ratios chat / ceiling.
+shipped settings except the widget's rate limits), and for 10, 50, 100 and 200 visitors prints one JSON line: messages
+per second and p50/p95/p99 latency, the ceiling's requests per second and latency, and the ratios chat / ceiling. The
+agent answers by full-text search alone unless `--dense` turns the embedding model on (as shipped); the last line is
+one JSON object with every level and the run's noise (how far each level's two rounds of chat lay apart).
 Each visitor is a thread with its own keep-alive TLS 1.3 connection, like a browser tab; the two workloads alternate
 (ceiling, chat, chat, ceiling) so drift weighs on both. The visitors run in this process and share the machine's CPU
 with Caddy and waitress: `client_cpu_share` says how much of the CPU used went to them, so on a small machine both
@@ -38,7 +40,7 @@ from appliance.services import build_services
 from appliance.storage.layout import Layout
 from bench.knowledge import EVAL
 
-LEVELS = (10, 50, 100)
+LEVELS = (10, 50, 100, 200)
 ROUNDS = 2  # each round runs both workloads; the second round reverses their order
 WARMUP_S = 1.5
 MEASURE_S = 5.0
@@ -78,11 +80,11 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _load_agent(layout: Layout) -> tuple[str, int]:
+def _load_agent(layout: Layout, environ: dict[str, str]) -> tuple[str, int]:
     """Operator, workspace, the covidqa documents indexed and an agent, through the core; its public id and chunks."""
     appliance = open_appliance(layout, clock=SystemClock())
     try:
-        services = build_services(appliance, appliance_settings.load(environ={}))
+        services = build_services(appliance, appliance_settings.load(environ=environ))
         try:
             operator = services.users.create_operator(email="operator@bench.example",
                                                       password="load test of the covidqa widget agent")
@@ -235,8 +237,16 @@ def _start_serve(data: Path, keys: Path, port: int, env: dict[str, str], out: Pa
     return serve
 
 
-def main(quick: bool = False) -> None:
+def _spread(results: list[Result]) -> float:
+    """How far apart the rounds' throughputs lay, as a share of their mean."""
+    rates = [r.per_s for r in results]
+    mean = sum(rates) / len(rates)
+    return round((max(rates) - min(rates)) / mean, 3) if mean else 0.0
+
+
+def main(quick: bool = False, dense: bool = False) -> None:
     levels, measure_s, warmup_s = ((10,), 1.0, 0.5) if quick else (LEVELS, MEASURE_S, WARMUP_S)
+    model = {"CHATSPARK_DENSE_RETRIEVAL": "true" if dense else "false"}
     questions = [q["query"] for q in read_jsonl(EVAL / "queries.jsonl")]
     tmp = Path(tempfile.mkdtemp(prefix="chatspark-bench-widget-"))
     serve = None
@@ -244,8 +254,10 @@ def main(quick: bool = False) -> None:
         data, keys, port = tmp / "data", tmp / "keys", _free_port()
         subprocess.run([sys.executable, "-m", "server.cli", "init", "--data-dir", str(data), "--key-dir", str(keys)],
                        check=True, capture_output=True)
-        public_id, chunks = _load_agent(Layout.of(data, keys))
-        env = {**os.environ, **UNTHROTTLED}
+        public_id, chunks = _load_agent(Layout.of(data, keys), model)
+        env = {**os.environ, **UNTHROTTLED, **model}
+        summary: dict[str, dict] = {}
+        cpu_shares: list[float] = []
         app_threads = appliance_settings.load(environ=env).app_threads
         serve = _start_serve(data, keys, port, env, tmp / "serve.out")
         context = ssl.create_default_context(cafile=str(data / "tls" / "ca.crt"))
@@ -275,6 +287,13 @@ def main(quick: bool = False) -> None:
             print(json.dumps(line), flush=True)
             for sample in answered.samples + ceiling.samples:
                 print(f"  error: {sample}", file=sys.stderr)
+            summary[str(visitors)] = {key: line[key] for key in (
+                "chat_msgs_per_s", "chat_p50_ms", "chat_p99_ms", "ceiling_req_per_s")}
+            summary[str(visitors)].update(ratio=line["throughput_ratio"], chat_noise=_spread(runs["chat"]),
+                                          errors=line["errors"])
+            cpu_shares.append(answered.client_cpu_share)
+        print(json.dumps({"bench": "widget", "dense_model": dense, "app_threads": app_threads, "levels": summary,
+                          "client_cpu_share": round(sum(cpu_shares) / len(cpu_shares), 2)}), flush=True)
     finally:
         if serve is not None and serve.poll() is None:
             serve.send_signal(signal.SIGTERM)
@@ -287,4 +306,4 @@ def main(quick: bool = False) -> None:
 
 
 if __name__ == "__main__":
-    main(quick="--quick" in sys.argv[1:])
+    main(quick="--quick" in sys.argv[1:], dense="--dense" in sys.argv[1:])

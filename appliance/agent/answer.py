@@ -151,13 +151,15 @@ def quote(hits: list[Hit], ranks: list[int], weights: dict[str, float], count: i
     the best is padding, not answer. Each source's highest-ranked section is drawn on first, another section of it
     only when that leaves room: one passage's worth per source, unless more is needed."""
     stems = {search.stem(w): weight for w, weight in weights.items()}
+    stem_of: dict[str, str] = {}  # each word of the passages stemmed once
     first: dict[str, tuple[str, str]] = {}
     for rank in ranks:
         first.setdefault(hits[rank].source_id, _section(hits[rank]))
     scored = []
     for rank in ranks:
         for position, sentence in enumerate(sentences(hits[rank].text)):
-            found = {search.stem(w) for w in search.terms(sentence)}
+            found = {stem_of[w] if w in stem_of else stem_of.setdefault(w, search.stem(w))
+                     for w in search.terms(sentence)}
             score = sum(weight for stem, weight in stems.items() if stem in found) * (1.0 - 0.15 * rank)
             if score > 0:
                 scored.append((score, rank, position, sentence))
@@ -262,10 +264,13 @@ class Answerer:
         leave) adds nothing."""
         candidates = self._retriever.candidates(query)
         hits = candidates.fused()[:5]
-        stats = search.TermStatistics(self._db)
-        if not hits or not all(stats.contains(hits[0].chunk_id, w) for w in holding):
+        if not hits:
             return Reply("", False, 0.0, "fallback")
-        weights, total = self._weigh(stats, search.terms(query))
+        words = search.terms(query)
+        stats = search.TermStatistics(self._db, [*words, *holding], [hit.chunk_id for hit in hits])
+        if not all(stats.contains(hits[0].chunk_id, w) for w in holding):
+            return Reply("", False, 0.0, "fallback")
+        weights, total = self._weigh(stats, words)
         coverage = [sum(weight for w, weight in weights.items() if stats.contains(hit.chunk_id, w)) / total
                     for hit in hits]
         confidence = round(coverage[0], 3)

@@ -23,6 +23,7 @@ from appliance.knowledge.extract import Limits
 from appliance.knowledge.fusion import reciprocal_rank_fusion
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.sources import SourceService
+from appliance.storage.database import Database
 from appliance.storage.layout import Layout
 
 
@@ -34,6 +35,7 @@ class EvalWorkspace:
     doc_of_source: dict[str, str]
     indexed_chars: int
     index_seconds: float
+    db: Database
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -81,7 +83,8 @@ def eval_workspace(folder: Path, *, embedder=None) -> Iterator[EvalWorkspace]:
                 doc_of_source[source.id] = doc["id"]
             elapsed = time.perf_counter() - started
             retriever = Retriever(db, embedder=embedder, vectors=VectorCache())
-            yield EvalWorkspace(sources, retriever, Answerer(db, retriever=retriever), doc_of_source, chars, elapsed)
+            yield EvalWorkspace(sources, retriever, Answerer(db, retriever=retriever), doc_of_source, chars, elapsed,
+                                db)
         finally:
             appliance.close()
 
@@ -133,7 +136,7 @@ def _first_hit(ranking: list[int], texts: dict[int, tuple[str, str]], query: dic
 
 def _chunk_texts(ws: EvalWorkspace) -> dict[int, tuple[str, str]]:
     return {r["id"]: (ws.doc_of_source[r["source_id"]], r["text"])
-            for r in ws.retriever._db.query("SELECT id, source_id, text FROM chunks")}
+            for r in ws.db.query("SELECT id, source_id, text FROM chunks")}
 
 
 def _metrics(ranks: list[int | None]) -> dict:
@@ -151,7 +154,7 @@ def retrieval_metrics(folder: Path, *, embedder=None, limit: int | None = None) 
     with eval_workspace(folder, embedder=embedder) as ws:
         chunks = _chunk_texts(ws)
         plain = PlainBaseline([(r["id"], r["title"], r["text"])
-                               for r in ws.retriever._db.query("SELECT id, title, text FROM chunks")])
+                               for r in ws.db.query("SELECT id, title, text FROM chunks")])
         ranks: dict[str, list[int | None]] = {m: [] for m in METHODS}
         timings = []
         try:

@@ -13,6 +13,7 @@ import hashlib
 import math
 import re
 from dataclasses import dataclass
+from typing import Iterable
 from urllib.parse import urlsplit
 
 from appliance.storage.database import Database
@@ -28,6 +29,8 @@ our ours ourselves out over own same she should so some such than that the their
 these they this those through to too under until up very was we were what when where which while who whom why will
 with would you your yours yourself yourselves please tell know get got also one s t
 """.split())
+# Passages ranked beyond those asked for, for sources being indexed whose passages are in the index but not ready.
+RANK_MARGIN = 10
 # Only a crawled page has an address to link to; an upload, pasted text or a Q&A pair never does, whatever its name.
 WEB_SOURCE_KINDS = ("url", "sitemap")
 
@@ -63,9 +66,12 @@ def terms(text: str) -> list[str]:
     return list(seen)
 
 
+_SUFFIX_ENDS = frozenset("sgdy")  # the last letters of the suffixes `stem` takes off
+
+
 def stem(word: str) -> str:
     """A light English stemmer for comparing words in Python (the index itself uses FTS5's Porter stemmer)."""
-    if word.endswith("ss"):
+    if word[-1:] not in _SUFFIX_ENDS or word.endswith("ss"):
         return word
     for suffix, keep in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("edly", ""), ("ed", ""), ("es", ""),
                          ("s", ""), ("ly", "")):
@@ -96,19 +102,38 @@ def match_expression(words: list[str]) -> str:
 
 
 def search(db: Database, question: str, *, limit: int = 10) -> list[Hit]:
+    """The `limit` best passages of ready sources for the question, best first.
+
+    The full-text index ranks alone, and only the passages it puts first are read: joining every passage a question's
+    words match (most of a workspace, for an OR of common words) read their text before sorting, page by page, and
+    each of those pages is decrypted and authenticated again whenever a write elsewhere empties the page cache. A
+    source being indexed or refreshed still has passages in the index, so a few more are ranked than asked for, and
+    more again in the rare case that too few of them are ready."""
     words = terms(question)
     if not words:
         return []
-    rows = db.query(
-        "SELECT c.id, c.source_id, c.title, c.heading_path, c.url, s.kind, c.text, c.content_hash, c.origin, "
-        f"bm25(chunks_fts, {TITLE_WEIGHT}, {HEADING_WEIGHT}, {TEXT_WEIGHT}) AS rank "
-        "FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
-        "JOIN sources s ON s.id = c.source_id AND s.status = 'ready' "
-        "WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-        (match_expression(words), limit),
-    )
-    return [Hit(r["id"], r["source_id"], r["title"], r["heading_path"], citation_url(r["kind"], r["url"]), r["text"],
-                r["content_hash"], -r["rank"], r["origin"]) for r in rows]
+    expression, fetch = match_expression(words), limit + RANK_MARGIN
+    while True:
+        ranked = db.query(
+            f"SELECT rowid, bm25(chunks_fts, {TITLE_WEIGHT}, {HEADING_WEIGHT}, {TEXT_WEIGHT}) FROM chunks_fts "
+            "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?", (expression, fetch))
+        found = _ready_hits(db, {r[0]: -r[1] for r in ranked})
+        if len(found) >= limit or len(ranked) < fetch:
+            return found[:limit]
+        fetch *= 4
+
+
+def _ready_hits(db: Database, scores: dict[int, float]) -> list[Hit]:
+    """The passages of `scores` whose source is ready, in the order of `scores` (best first)."""
+    if not scores:
+        return []
+    marks = ",".join("?" * len(scores))
+    rows = db.query(f"SELECT c.id, c.source_id, c.title, c.heading_path, c.url, s.kind, c.text, c.content_hash, "
+                    f"c.origin FROM chunks c JOIN sources s ON s.id = c.source_id AND s.status = 'ready' "
+                    f"WHERE c.id IN ({marks})", list(scores))
+    by_id = {r["id"]: Hit(r["id"], r["source_id"], r["title"], r["heading_path"], citation_url(r["kind"], r["url"]),
+                          r["text"], r["content_hash"], scores[r["id"]], r["origin"]) for r in rows}
+    return [by_id[c] for c in scores if c in by_id]
 
 
 def hits_by_id(db: Database, chunk_ids: list[int]) -> dict[int, Hit]:
@@ -135,21 +160,28 @@ def search_qa(db: Database, question: str, *, limit: int = 5) -> list[QaHit]:
 
 
 class TermStatistics:
-    """How rare each query word is in the workspace's passages: the weight of a word in a confidence score."""
+    """How rare each of a question's words is among the workspace's passages (the weight of a word in a confidence
+    score), and which of the passages being weighed hold it: one query per word, however many passages are weighed."""
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
+    def __init__(self, db: Database, words: Iterable[str], chunk_ids: Iterable[int]) -> None:
+        ids = list(dict.fromkeys(chunk_ids))
+        marks = ",".join("?" * len(ids))
+        self._found: dict[str, int] = {}
+        self._holders: dict[str, frozenset[int]] = {}
         self._total = db.query_one("SELECT count(*) FROM chunks")[0] or 0
+        for word in dict.fromkeys(words):
+            found, holders = db.query_one(
+                f"SELECT count(*), group_concat(CASE WHEN rowid IN ({marks}) THEN rowid END) FROM chunks_fts "
+                "WHERE chunks_fts MATCH ?", (*ids, match_expression([word])))
+            self._found[word] = found
+            self._holders[word] = frozenset(int(c) for c in holders.split(",")) if holders else frozenset()
 
     def idf(self, word: str) -> float:
-        found = self._db.query_one("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ?",
-                                   (match_expression([word]),))[0]
-        return self.idf_of(found)
+        return self.idf_of(self._found[word])
 
     def idf_of(self, found: int) -> float:
         """The IDF of a word that `found` of the workspace's passages hold."""
         return math.log((self._total - found + 0.5) / (found + 0.5) + 1.0)
 
     def contains(self, chunk_id: int, word: str) -> bool:
-        return self._db.query_one("SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid = ?",
-                                  (match_expression([word]), chunk_id)) is not None
+        return chunk_id in self._holders[word]

@@ -21,17 +21,28 @@ from appliance.errors import (
 )
 
 KEY_BYTES = 32
+# Pages each connection keeps decrypted (SQLite's default is about 2 MB): a workspace's passages and their full-text
+# index for the primary; a thread's own connection rarely reads enough to fill it.
+CACHE_KIB = 64 * 1024
 
 Row = sqlcipher3.Row
 IntegrityError = sqlcipher3.IntegrityError
 
 
 class Database:
-    """One SQLCipher file under one raw 256-bit key, with a connection per thread.
+    """One SQLCipher file under one raw 256-bit key.
 
-    Reads go through `query`/`query_one` on the calling thread's connection; writes go through
-    `transaction()`, which takes the write lock up front (BEGIN IMMEDIATE) so writers queue instead of failing
-    half-way.
+    Every write transaction (`transaction()`, BEGIN IMMEDIATE, so writers queue instead of failing half-way) runs on
+    one *primary* connection, and so does each statement (`query`, `query_one`) that finds it free; threads take it
+    one statement or one transaction at a time. Each thread also has a connection of its own: for a statement while
+    the primary is busy (so reads never queue behind a write, and two threads read at once), for reads that must see
+    one moment across statements (`snapshot()`), and for what callers run on `connection` themselves.
+
+    Why one shared connection: in WAL mode a commit by one connection empties every other connection's page cache at
+    its next read, and SQLCipher decrypts and authenticates again each page read after that. With a connection per
+    thread and a write per chat message, each reply read the passages it ranks cold, and 8 threads answered fewer
+    messages a second than one. Every write of this process goes through the primary, whose cache therefore stays
+    warm (it empties only when another process writes, such as a CLI command).
     """
 
     def __init__(
@@ -51,13 +62,16 @@ class Database:
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous
         self._journal_mode = journal_mode
-        self._local = threading.local()
+        self._local = threading.local()  # .conn: the thread's own connection
         self._all: list[sqlcipher3.Connection] = []
         self._lock = threading.Lock()
+        self._primary_lock = threading.RLock()
+        self._primary_holder: int | None = None  # the thread id holding the primary connection
         # This process's writers queue here and are woken the moment the one before commits, rather than polling
         # SQLite's lock with sleeps that grow to 100 ms: a purge's batches then cannot starve a chat reply.
         self._write_gate = threading.RLock()
         self._closed = False
+        self._created = create
         # Set when a write found the disk full or failing, cleared by the next write that reaches it: what
         # readiness reports, so a load balancer stops sending work the appliance cannot keep.
         self.unwritable: StorageUnwritable | None = None
@@ -70,8 +84,8 @@ class Database:
                 raise StorageError(f"{self.path} already exists; refusing to overwrite it") from None
         elif not self.path.is_file():
             raise DatabaseMissing(f"database {self.path} does not exist")
-        self._local.conn = self._connect(create=create)
-        self._all.append(self._local.conn)
+        self._primary = self._connect(create=create)
+        self._all.append(self._primary)
 
     @classmethod
     def check_file(cls, path: Path, key: bytes) -> None:
@@ -124,9 +138,9 @@ class Database:
             raise
         return db
 
-    def _connect(self, *, create: bool) -> sqlcipher3.Connection:
+    def _connect(self, *, create: bool, allow_empty: bool = False) -> sqlcipher3.Connection:
         conn = _open_keyed(self.path, self._key, f"file:{quote(str(self.path))}?mode=rw",
-                           timeout=self._busy_timeout_ms / 1000, allow_empty=create)
+                           timeout=self._busy_timeout_ms / 1000, allow_empty=create or allow_empty)
         conn.row_factory = sqlcipher3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -134,59 +148,111 @@ class Database:
         if create:
             conn.execute(f"PRAGMA journal_mode = {self._journal_mode}")
         conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return conn
 
     @property
     def connection(self) -> sqlcipher3.Connection:
-        """This thread's connection, opened on first use."""
+        """The connection this thread's own statements belong on: the primary inside this thread's write transaction
+        (so they see its writes), otherwise the thread's own, opened on first use."""
         if self._closed:
             raise StorageError(f"database {self.path.name} is closed")
+        if self._holds_primary():
+            return self._primary
+        return self._own()
+
+    def _own(self) -> sqlcipher3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._connect(create=False)
-            self._local.conn = conn
             with self._lock:
+                if self._closed:
+                    raise StorageError(f"database {self.path.name} is closed")
+                # A database this object created stays an empty file until its first write.
+                conn = self._connect(create=False, allow_empty=self._created)
                 self._all.append(conn)
+            self._local.conn = conn
         return conn
+
+    def _holds_primary(self) -> bool:
+        return self._primary_holder == threading.get_ident()
+
+    @contextlib.contextmanager
+    def _primary_held(self, timeout: float) -> Iterator[bool]:
+        """Hold the primary connection (re-entrant) if it comes free within `timeout` seconds (0: only if it is free
+        now); yields whether it did."""
+        if not (self._primary_lock.acquire(timeout=timeout) if timeout > 0 else self._primary_lock.acquire(False)):
+            yield False
+            return
+        outer = self._primary_holder
+        self._primary_holder = threading.get_ident()
+        try:
+            yield True
+        finally:
+            self._primary_holder = outer
+            self._primary_lock.release()
+
+    @contextlib.contextmanager
+    def _statement_connection(self) -> Iterator[sqlcipher3.Connection]:
+        if self._closed:
+            raise StorageError(f"database {self.path.name} is closed")
+        own = getattr(self._local, "conn", None)
+        if own is not None and own.in_transaction:  # snapshot(), or a transaction begun on `connection`
+            yield own
+            return
+        with self._primary_held(0) as held:
+            yield self._primary if held else self._own()
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlcipher3.Row]:
         try:
-            return self.connection.execute(sql, params).fetchall()
+            with self._statement_connection() as conn:
+                return conn.execute(sql, params).fetchall()
         except sqlcipher3.OperationalError as exc:
             self._raise_if_unwritable(exc)
             raise
 
     def query_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlcipher3.Row | None:
         try:
-            return self.connection.execute(sql, params).fetchone()
+            with self._statement_connection() as conn:
+                cursor = conn.execute(sql, params)
+                try:
+                    return cursor.fetchone()
+                finally:
+                    cursor.close()  # the statement ends here, not when the cursor is collected
         except sqlcipher3.OperationalError as exc:
             self._raise_if_unwritable(exc)
             raise
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlcipher3.Connection]:
-        """A write transaction: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any exception."""
-        conn = self.connection
+        """A write transaction on the primary connection: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any
+        exception."""
+        if self._closed:
+            raise StorageError(f"database {self.path.name} is closed")
         # Waiting here counts against the same busy timeout SQLite would have applied to the lock itself.
         if not self._write_gate.acquire(timeout=self._busy_timeout_ms / 1000):
             raise StorageError(f"{self.path.name} stayed busy with another write for {self._busy_timeout_ms} ms; "
                                "try again")
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException as exc:
-                # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it here.
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                if isinstance(exc, sqlcipher3.OperationalError):
+            with self._primary_held(self._busy_timeout_ms / 1000) as held:
+                if not held:
+                    raise StorageError(f"{self.path.name} stayed busy for {self._busy_timeout_ms} ms; try again")
+                conn = self._primary
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield conn
+                        conn.execute("COMMIT")
+                    except BaseException as exc:
+                        # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it.
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        if isinstance(exc, sqlcipher3.OperationalError):
+                            self._raise_if_unwritable(exc)
+                        raise
+                    self.unwritable = None
+                except sqlcipher3.OperationalError as exc:  # BEGIN itself (a WAL that cannot grow)
                     self._raise_if_unwritable(exc)
-                raise
-            self.unwritable = None
-        except sqlcipher3.OperationalError as exc:  # BEGIN itself (a WAL that cannot grow)
-            self._raise_if_unwritable(exc)
-            raise
+                    raise
         finally:
             self._write_gate.release()
 
@@ -213,8 +279,8 @@ class Database:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[None]:
-        """One read transaction on this thread's connection, so every query inside sees the same moment (inside
-        another transaction, that one's)."""
+        """One read transaction on this thread's own connection, so every query inside sees the same moment (inside
+        this thread's write transaction, that one's)."""
         conn = self.connection
         if conn.in_transaction:
             yield
@@ -228,13 +294,16 @@ class Database:
 
     def execute_script_in_transaction(self, script: str) -> None:
         """Run a multi-statement script atomically (used by migrations)."""
-        conn = self.connection
-        try:
-            conn.executescript("BEGIN IMMEDIATE;\n" + script + "\nCOMMIT;")
-        except sqlcipher3.Error:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        with self._write_gate, self._primary_held(self._busy_timeout_ms / 1000) as held:
+            if not held:
+                raise StorageError(f"{self.path.name} stayed busy for {self._busy_timeout_ms} ms; try again")
+            conn = self._primary
+            try:
+                conn.executescript("BEGIN IMMEDIATE;\n" + script + "\nCOMMIT;")
+            except sqlcipher3.Error:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
 
     def user_version(self) -> int:
         return int(self.connection.execute("PRAGMA user_version").fetchone()[0])
@@ -253,17 +322,24 @@ class Database:
         In WAL mode the rewritten pages go to the log and commit together, so a crash leaves the file wholly under
         the old key (commit not reached) or wholly under the new one. Until the checkpoint after it, the main file
         still holds old pages: cipher_integrity_check reads the main file, so it fails there under the new key, and a
-        database found in that state must be checkpointed before it is verified. Needs the file to itself: this
-        thread's connection must be the only one, in any process (another would keep writing under the old key).
+        database found in that state must be checkpointed before it is verified. Needs the file to itself: the primary
+        connection must be the only one, in any process (another would keep writing under the old key); the calling
+        thread's own connection, if idle, is closed first.
         """
         if len(new_key) != KEY_BYTES:
             raise StorageError(f"a database key must be {KEY_BYTES} bytes, got {len(new_key)}")
-        conn = self.connection
         with self._lock:
+            own = getattr(self._local, "conn", None)
+            if own is not None and not own.in_transaction:
+                # This thread's own connection is idle, so it may be closed; another thread's may not.
+                own.close()
+                self._all.remove(own)
+                self._local.conn = None
             if len(self._all) != 1:
                 raise StorageError(f"{self.path.name} has {len(self._all)} connections open in this process; "
                                    "rekeying needs exactly one")
-        with self._write_gate:
+        with self._write_gate, self._primary_held(self._busy_timeout_ms / 1000):
+            conn = self._primary
             conn.execute("PRAGMA synchronous = FULL")
             try:
                 self._checkpoint_alone()

@@ -68,7 +68,8 @@ def test_rekey_refuses_while_another_connection_reads_and_leaves_the_old_key(key
     reader = Database(keyed_db.path, old)
     reader.connection.execute("BEGIN")
     reader.query("SELECT count(*) FROM notes")
-    keyed_db.connection.execute("PRAGMA busy_timeout = 100")
+    with keyed_db.transaction() as conn:  # on the primary connection, which rekeys
+        conn.execute("PRAGMA busy_timeout = 100")
     try:
         with pytest.raises(StorageError, match="another connection is using"):
             keyed_db.rekey(os.urandom(32))
@@ -82,7 +83,8 @@ def test_rekey_refuses_while_another_connection_reads_and_leaves_the_old_key(key
 
 
 def test_rekey_refuses_while_this_process_has_a_second_connection(keyed_db):
-    other = threading.Thread(target=lambda: keyed_db.query("SELECT 1"))
+    # Another thread's own connection (a statement while the primary was busy, or a snapshot), still open.
+    other = threading.Thread(target=lambda: keyed_db.connection.execute("SELECT 1").fetchone())
     other.start()
     other.join()
 

@@ -371,8 +371,8 @@ def test_deleted_canary_is_overwritten_on_disk_after_checkpoint(appliance):
 def test_without_secure_delete_a_deleted_canary_would_stay_on_disk(fresh_db, key):
     # Shows the check above can fail: with the pragma off, the deleted row's bytes survive in the page.
     canary = f"CANARY-{uuid.uuid4().hex}".encode()
-    fresh_db.connection.execute("PRAGMA secure_delete = OFF")
     with fresh_db.transaction() as conn:
+        conn.execute("PRAGMA secure_delete = OFF")  # on the connection every write goes through
         conn.execute("CREATE TABLE t (v TEXT)")
         conn.execute("INSERT INTO t VALUES (?)", (canary.decode(),))
     with fresh_db.transaction() as conn:
