@@ -17,6 +17,7 @@ from appliance.storage.database import Database
 SENTENCES_BY_LENGTH = {"short": 2, "medium": 3, "long": 5}
 RELEVANT_SHARE = 0.5    # a sentence joins the reply if it scores at least this share of the best sentence
 QA_MATCH = 0.6          # term-overlap F1 at which a Q&A pair's question counts as the same question
+QUOTED_PASSAGES = 5     # the best passages of the ranking that a reply is drawn from
 # Words that shape a question more than its subject: they count little towards confidence.
 GENERIC = frozenset("""long take takes taking took done make makes made need needs want wants like way ways use used
 using find found give gives happen happens mean means possible able work works thing things kind sort best good better
@@ -262,8 +263,8 @@ class Answerer:
         goes on with the section of one that is (a section longer than a passage is cut in several): a passage that
         shares a word or two with the question but is about something else (expenses, for a question on days of
         leave) adds nothing."""
-        candidates = self._retriever.candidates(query)
-        hits = candidates.fused()[:5]
+        candidates = self._retriever.candidates(query, keep=QUOTED_PASSAGES)
+        hits = candidates.fused()[:QUOTED_PASSAGES]
         if not hits:
             return Reply("", False, 0.0, "fallback")
         words = search.terms(query)

@@ -70,10 +70,13 @@ class Retriever:
     def retrieve(self, question: str, *, limit: int = 10) -> list[Hit]:
         return self.candidates(question).fused()[:limit]
 
-    def candidates(self, question: str) -> Candidates:
-        lexical = search.search(self._db, question, limit=CANDIDATES)
+    def candidates(self, question: str, *, keep: int = CANDIDATES) -> Candidates:
+        """Both rankings of the question; `keep` says how much of the fused one the caller reads, which is all that
+        is read of the full-text ranking without the model (with it, the fusion weighs CANDIDATES of each)."""
         if self._embedder is None:
+            lexical = search.search(self._db, question, limit=min(keep, CANDIDATES))
             return Candidates(lexical, [], {h.chunk_id: h for h in lexical})
+        lexical = search.search(self._db, question, limit=CANDIDATES)
         from appliance.knowledge.dense import dense_ranking
 
         dense = dense_ranking(self._db, self._embedder, question, limit=CANDIDATES, cache=self._vectors)
