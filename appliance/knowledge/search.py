@@ -117,33 +117,29 @@ def search(db: Database, question: str, *, limit: int = 10) -> list[Hit]:
         ranked = db.query(
             f"SELECT rowid, bm25(chunks_fts, {TITLE_WEIGHT}, {HEADING_WEIGHT}, {TEXT_WEIGHT}) FROM chunks_fts "
             "WHERE chunks_fts MATCH ? ORDER BY 2 LIMIT ?", (expression, fetch))
-        found = _ready_hits(db, {r[0]: -r[1] for r in ranked})
+        scores = {r[0]: -r[1] for r in ranked}
+        ready = _hits(db, scores, ready_only=True)
+        found = [ready[c] for c in scores if c in ready]
         if len(found) >= limit or len(ranked) < fetch:
             return found[:limit]
         fetch *= 4
 
 
-def _ready_hits(db: Database, scores: dict[int, float]) -> list[Hit]:
-    """The passages of `scores` whose source is ready, in the order of `scores` (best first)."""
-    if not scores:
-        return []
-    marks = ",".join("?" * len(scores))
-    rows = db.query(f"SELECT c.id, c.source_id, c.title, c.heading_path, c.url, s.kind, c.text, c.content_hash, "
-                    f"c.origin FROM chunks c JOIN sources s ON s.id = c.source_id AND s.status = 'ready' "
-                    f"WHERE c.id IN ({marks})", list(scores))
-    by_id = {r["id"]: Hit(r["id"], r["source_id"], r["title"], r["heading_path"], citation_url(r["kind"], r["url"]),
-                          r["text"], r["content_hash"], scores[r["id"]], r["origin"]) for r in rows}
-    return [by_id[c] for c in scores if c in by_id]
-
-
 def hits_by_id(db: Database, chunk_ids: list[int]) -> dict[int, Hit]:
-    if not chunk_ids:
+    return _hits(db, dict.fromkeys(chunk_ids, 0.0), ready_only=False)
+
+
+def _hits(db: Database, scores: dict[int, float], *, ready_only: bool) -> dict[int, Hit]:
+    """The passages of `scores` (those of ready sources only, if asked) with their scores, by id."""
+    if not scores:
         return {}
-    marks = ",".join("?" * len(chunk_ids))
+    marks = ",".join("?" * len(scores))
+    ready = " AND s.status = 'ready'" if ready_only else ""
     rows = db.query(f"SELECT c.id, c.source_id, c.title, c.heading_path, c.url, s.kind, c.text, c.content_hash, "
-                    f"c.origin FROM chunks c JOIN sources s ON s.id = c.source_id WHERE c.id IN ({marks})", chunk_ids)
+                    f"c.origin FROM chunks c JOIN sources s ON s.id = c.source_id{ready} WHERE c.id IN ({marks})",
+                    list(scores))
     return {r["id"]: Hit(r["id"], r["source_id"], r["title"], r["heading_path"], citation_url(r["kind"], r["url"]),
-                         r["text"], r["content_hash"], 0.0, r["origin"]) for r in rows}
+                         r["text"], r["content_hash"], scores[r["id"]], r["origin"]) for r in rows}
 
 
 def search_qa(db: Database, question: str, *, limit: int = 5) -> list[QaHit]:

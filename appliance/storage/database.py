@@ -19,6 +19,7 @@ from appliance.errors import (
     StorageError,
     StorageUnwritable,
 )
+from appliance.storage.shared_connection import SharedConnection
 
 KEY_BYTES = 32
 # Pages each connection keeps decrypted (SQLite's default is about 2 MB): a workspace's passages and their full-text
@@ -65,8 +66,6 @@ class Database:
         self._local = threading.local()  # .conn: the thread's own connection
         self._all: list[sqlcipher3.Connection] = []
         self._lock = threading.Lock()
-        self._primary_lock = threading.RLock()
-        self._primary_holder: int | None = None  # the thread id holding the primary connection
         # This process's writers queue here and are woken the moment the one before commits, rather than polling
         # SQLite's lock with sleeps that grow to 100 ms: a purge's batches then cannot starve a chat reply.
         self._write_gate = threading.RLock()
@@ -84,8 +83,8 @@ class Database:
                 raise StorageError(f"{self.path} already exists; refusing to overwrite it") from None
         elif not self.path.is_file():
             raise DatabaseMissing(f"database {self.path} does not exist")
-        self._primary = self._connect(create=create)
-        self._all.append(self._primary)
+        self._primary = SharedConnection(self._connect(create=create))
+        self._all.append(self._primary.connection)
 
     @classmethod
     def check_file(cls, path: Path, key: bytes) -> None:
@@ -157,9 +156,7 @@ class Database:
         (so they see its writes), otherwise the thread's own, opened on first use."""
         if self._closed:
             raise StorageError(f"database {self.path.name} is closed")
-        if self._holds_primary():
-            return self._primary
-        return self._own()
+        return self._primary.connection if self._primary.held_here() else self._own()
 
     def _own(self) -> sqlcipher3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -173,24 +170,6 @@ class Database:
             self._local.conn = conn
         return conn
 
-    def _holds_primary(self) -> bool:
-        return self._primary_holder == threading.get_ident()
-
-    @contextlib.contextmanager
-    def _primary_held(self, timeout: float) -> Iterator[bool]:
-        """Hold the primary connection (re-entrant) if it comes free within `timeout` seconds (0: only if it is free
-        now); yields whether it did."""
-        if not (self._primary_lock.acquire(timeout=timeout) if timeout > 0 else self._primary_lock.acquire(False)):
-            yield False
-            return
-        outer = self._primary_holder
-        self._primary_holder = threading.get_ident()
-        try:
-            yield True
-        finally:
-            self._primary_holder = outer
-            self._primary_lock.release()
-
     @contextlib.contextmanager
     def _statement_connection(self) -> Iterator[sqlcipher3.Connection]:
         if self._closed:
@@ -199,8 +178,8 @@ class Database:
         if own is not None and own.in_transaction:  # snapshot(), or a transaction begun on `connection`
             yield own
             return
-        with self._primary_held(0) as held:
-            yield self._primary if held else self._own()
+        with self._primary.held(0) as held:
+            yield self._primary.connection if held else self._own()
 
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlcipher3.Row]:
         try:
@@ -226,33 +205,39 @@ class Database:
     def transaction(self) -> Iterator[sqlcipher3.Connection]:
         """A write transaction on the primary connection: BEGIN IMMEDIATE, COMMIT on success, ROLLBACK on any
         exception."""
+        with self._writing() as conn:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                except BaseException as exc:
+                    # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it here.
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    if isinstance(exc, sqlcipher3.OperationalError):
+                        self._raise_if_unwritable(exc)
+                    raise
+                self.unwritable = None
+            except sqlcipher3.OperationalError as exc:  # BEGIN itself (a WAL that cannot grow)
+                self._raise_if_unwritable(exc)
+                raise
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[sqlcipher3.Connection]:
+        """This process's turn to write, on the primary connection: the write gate, then the connection itself."""
         if self._closed:
             raise StorageError(f"database {self.path.name} is closed")
         # Waiting here counts against the same busy timeout SQLite would have applied to the lock itself.
-        if not self._write_gate.acquire(timeout=self._busy_timeout_ms / 1000):
+        timeout = self._busy_timeout_ms / 1000
+        if not self._write_gate.acquire(timeout=timeout):
             raise StorageError(f"{self.path.name} stayed busy with another write for {self._busy_timeout_ms} ms; "
                                "try again")
         try:
-            with self._primary_held(self._busy_timeout_ms / 1000) as held:
+            with self._primary.held(timeout) as held:
                 if not held:
                     raise StorageError(f"{self.path.name} stayed busy for {self._busy_timeout_ms} ms; try again")
-                conn = self._primary
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield conn
-                        conn.execute("COMMIT")
-                    except BaseException as exc:
-                        # A failed COMMIT (a deferred constraint, a full disk) leaves the transaction open: end it.
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
-                        if isinstance(exc, sqlcipher3.OperationalError):
-                            self._raise_if_unwritable(exc)
-                        raise
-                    self.unwritable = None
-                except sqlcipher3.OperationalError as exc:  # BEGIN itself (a WAL that cannot grow)
-                    self._raise_if_unwritable(exc)
-                    raise
+                yield self._primary.connection
         finally:
             self._write_gate.release()
 
@@ -294,10 +279,7 @@ class Database:
 
     def execute_script_in_transaction(self, script: str) -> None:
         """Run a multi-statement script atomically (used by migrations)."""
-        with self._write_gate, self._primary_held(self._busy_timeout_ms / 1000) as held:
-            if not held:
-                raise StorageError(f"{self.path.name} stayed busy for {self._busy_timeout_ms} ms; try again")
-            conn = self._primary
+        with self._writing() as conn:
             try:
                 conn.executescript("BEGIN IMMEDIATE;\n" + script + "\nCOMMIT;")
             except sqlcipher3.Error:
@@ -338,8 +320,7 @@ class Database:
             if len(self._all) != 1:
                 raise StorageError(f"{self.path.name} has {len(self._all)} connections open in this process; "
                                    "rekeying needs exactly one")
-        with self._write_gate, self._primary_held(self._busy_timeout_ms / 1000):
-            conn = self._primary
+        with self._writing() as conn:
             conn.execute("PRAGMA synchronous = FULL")
             try:
                 self._checkpoint_alone()
