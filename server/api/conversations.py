@@ -10,8 +10,9 @@ from appliance.conversations import listing
 from appliance.conversations.lead_records import LeadFilters
 from appliance.conversations.records import ConversationFilters
 from appliance.exports.streamed import StreamedExport
+from server.api.auditing import audit
 from server.api.payload import body
-from server.auth import actor, allows, client_address, services, workspace_role
+from server.auth import actor, allows, services, workspace_role
 from server.downloads import attachment
 
 blueprint = Blueprint("conversations", __name__)
@@ -58,7 +59,7 @@ def export_conversations(workspace_id: str):
     filters, format = ConversationFilters.from_params(request.args), request.args.get("format") or "csv"
     records = services().conversations.records(workspace_id)
     export = records.stream(filters, format)
-    _audit(workspace_id, "conversations.export", {"format": format, "filters": filters.summary(),
+    audit(workspace_id, "conversations.export", {"format": format, "filters": filters.summary(),
                                                   "count": records.count(filters)})
     return _streamed(export)
 
@@ -93,7 +94,7 @@ def export_leads(workspace_id: str):
     workspace_role(workspace_id, "leads.read", export=True)
     filters = LeadFilters.from_params(request.args)
     records = services().conversations.lead_records(workspace_id)
-    _audit(workspace_id, "leads.export", {"format": "csv", "filters": filters.summary(),
+    audit(workspace_id, "leads.export", {"format": "csv", "filters": filters.summary(),
                                           "count": records.count(filters)})
     return _streamed(records.stream_csv(filters))
 
@@ -114,7 +115,7 @@ def export_analytics(workspace_id: str):
     since, until = analytics.period(args.get("since"), args.get("until"))
     table, agent_id = args.get("table") or "daily", args.get("agent_id") or None
     content = analytics.csv(table, since, until, agent_id)
-    _audit(workspace_id, "analytics.export", {"table": table, "since": since, "until": until, "agent_id": agent_id,
+    audit(workspace_id, "analytics.export", {"table": table, "since": since, "until": until, "agent_id": agent_id,
                                               "question_text": analytics.question_text})
     return _attachment(content, "text/csv", f"analytics-{table}-{since}-to-{until}.csv")
 
@@ -135,25 +136,17 @@ def _streamed(export: StreamedExport) -> Response:
     return _attachment(export.encoded(), export.media_type, export.filename)
 
 
-def _audit(workspace_id: str, action: str, details: dict, *, target_type: str | None = None,
-           target_id: str | None = None, conn=None) -> None:
-    actor_type, actor_id = actor()
-    services().audit.record(action, actor_type=actor_type, actor_id=actor_id, target_type=target_type,
-                            target_id=target_id, workspace_id=workspace_id, client_address=client_address(),
-                            details=details, conn=conn)
-
-
 def _receipt(workspace_id: str, action: str, target_type: str, ids: list[str], counts: dict[str, int], at: str,
              **extra):
     """Answer a deletion with its receipt, recorded in the audit log by id and count, never by content."""
     receipt = {"deleted": counts, "at": at, "by": actor()[1], **extra}
     if len(ids) == 1:
-        _audit(workspace_id, action, {"deleted": counts}, target_type=target_type, target_id=ids[0])
+        audit(workspace_id, action, {"deleted": counts}, target_type=target_type, target_id=ids[0])
         return jsonify(receipt)
     parts = _batches(ids)
     with services().appliance.control_db.transaction() as conn:
         for number, part in enumerate(parts, start=1):
-            _audit(workspace_id, action, {"deleted": counts, "ids": part, "part": number, "parts": len(parts)},
+            audit(workspace_id, action, {"deleted": counts, "ids": part, "part": number, "parts": len(parts)},
                    target_type=target_type, conn=conn)
     return jsonify(receipt)
 

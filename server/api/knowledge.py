@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 
 from appliance.errors import ValidationError
+from server.api.auditing import audit
 from server.api.pagination import page
 from server.api.payload import body, text
 from server.auth import actor, services, workspace_role
@@ -25,7 +26,9 @@ def list_agents(workspace_id: str):
 @blueprint.post(f"{W}/agents")
 def create_agent(workspace_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_agent(workspace_id, services().agents.of(workspace_id).create(body()))), 201
+    agent = services().agents.of(workspace_id).create(body())
+    audit(workspace_id, "agent.create", {"name": agent.name}, target_type="agent", target_id=agent.id)
+    return jsonify(agent=_agent(workspace_id, agent)), 201
 
 
 @blueprint.get(f"{W}/agents/<agent_id>")
@@ -37,13 +40,24 @@ def get_agent(workspace_id: str, agent_id: str):
 @blueprint.patch(f"{W}/agents/<agent_id>")
 def update_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.write")
-    return jsonify(agent=_agent(workspace_id, services().agents.of(workspace_id).update(agent_id, body())))
+    changes = body()
+    agents = services().agents.of(workspace_id)
+    before = agents.get(agent_id).public()
+    agent = agents.update(agent_id, changes)
+    after = agent.public()
+    changed = sorted(name for name in changes if name in after and after[name] != before.get(name))
+    if changed:  # the names of the settings that changed, not their values (instructions can be long)
+        audit(workspace_id, "agent.update", {"fields": changed}, target_type="agent", target_id=agent_id)
+    return jsonify(agent=_agent(workspace_id, agent))
 
 
 @blueprint.delete(f"{W}/agents/<agent_id>")
 def delete_agent(workspace_id: str, agent_id: str):
     workspace_role(workspace_id, "agents.write")
-    services().agents.of(workspace_id).delete(agent_id)
+    agents = services().agents.of(workspace_id)
+    name = agents.get(agent_id).name
+    agents.delete(agent_id)
+    audit(workspace_id, "agent.delete", {"name": name}, target_type="agent", target_id=agent_id)
     return "", 204
 
 
@@ -86,6 +100,7 @@ def add_source(workspace_id: str):
         source = sources.add_url(url=text(data, "url"), sitemap=kind == "sitemap")
     else:
         raise ValidationError("'kind' is text, qa, url or sitemap; upload files to /sources/upload")
+    _audit_source(workspace_id, "source.add", source)
     return jsonify(source=source.public()), 202
 
 
@@ -101,6 +116,7 @@ def upload_source(workspace_id: str):
         upload.close()
     source = services().knowledge.sources(workspace_id).add_file(filename=upload.filename, data=data,
                                                          media_type=upload.mimetype or None)
+    _audit_source(workspace_id, "source.add", source)
     return jsonify(source=source.public()), 202
 
 
@@ -129,19 +145,25 @@ def edit_source(workspace_id: str, source_id: str):
         source = sources.update_qa(source_id, pairs=_pairs(data), title=title)
     else:
         source = sources.update_text(source_id, text=text(data, "text"), title=title)
+    _audit_source(workspace_id, "source.update", source, pairs=len(data["pairs"]) if "pairs" in data else None)
     return jsonify(source=source.public()), 202
 
 
 @blueprint.post(f"{W}/sources/<source_id>/refresh")
 def refresh_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")
-    return jsonify(source=services().knowledge.sources(workspace_id).refresh(source_id).public()), 202
+    source = services().knowledge.sources(workspace_id).refresh(source_id)
+    _audit_source(workspace_id, "source.refresh", source)
+    return jsonify(source=source.public()), 202
 
 
 @blueprint.delete(f"{W}/sources/<source_id>")
 def delete_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")
-    services().knowledge.sources(workspace_id).delete(source_id)
+    sources = services().knowledge.sources(workspace_id)
+    source = sources.get(source_id)
+    sources.delete(source_id)
+    _audit_source(workspace_id, "source.delete", source)
     return "", 204
 
 
@@ -151,6 +173,12 @@ def _agent(workspace_id: str, agent) -> dict:
     url = services().links.public_url
     return {**agent.public(), "embed_snippet": embed_snippet(url, agent.public_id),
             "preview_url": f"{url}/workspaces/{workspace_id}/agents/{agent.id}/preview"}
+
+
+def _audit_source(workspace_id: str, action: str, source, **extra) -> None:
+    details = {"kind": source.kind, "title": source.title, "bytes": source.size_bytes}
+    details.update((k, v) for k, v in extra.items() if v is not None)
+    audit(workspace_id, action, details, target_type="source", target_id=source.id)
 
 
 def _pairs(data: dict) -> list[tuple[str, str]]:

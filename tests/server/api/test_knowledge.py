@@ -289,3 +289,38 @@ def test_over_https_the_generator_reaches_only_a_listed_port_and_never_a_name_th
     refusals = [e for e in served.running.log_entries() if "answer generator at" in e.get("msg", "")]
     assert any("resolves to 127.0.0.1" in e["msg"] for e in refusals)
     assert any(f"127.0.0.1:{port + 1} is not on the egress allow-list" in e["msg"] for e in refusals)
+
+
+def test_every_change_to_agents_and_sources_is_audited_by_who_and_what_never_content(api, services):
+    workspace_id = api.workspace.rsplit("/", 1)[1]
+    agent = api.post(f"{api.workspace}/agents", json={"name": "Help desk"}).get_json()["agent"]
+    assert api.patch(f"{api.workspace}/agents/{agent['id']}",
+                     json={"instructions": "Answer from the handbook only.", "confidence_threshold": 0.4,
+                           "name": "Help desk"}).status_code == 200
+    text = api.post(f"{api.workspace}/sources", json={"kind": "text", "title": "Leave",
+                                                      "text": "Staff get 28 days of leave."}).get_json()["source"]
+    qa = api.post(f"{api.workspace}/sources", json={"kind": "qa", "title": "FAQ", "pairs": [
+        {"question": "Where is parking?", "answer": "Behind building B."}]}).get_json()["source"]
+    filed = upload(api, "handbook.md", b"# Expenses\n\nClaim within 30 days.\n").get_json()["source"]
+    assert services.knowledge.wait_idle(30)
+    assert api.patch(f"{api.workspace}/sources/{qa['id']}", json={"pairs": [
+        {"question": "Where is parking?", "answer": "Behind building B."},
+        {"question": "Is there a canteen?", "answer": "On the ground floor."}]}).status_code == 202
+    assert api.post(f"{api.workspace}/sources/{filed['id']}/refresh").status_code == 202
+    assert services.knowledge.wait_idle(30)
+    assert api.delete(f"{api.workspace}/sources/{text['id']}").status_code == 204
+    assert api.delete(f"{api.workspace}/agents/{agent['id']}").status_code == 204
+
+    rows = [e for e in services.audit.events(workspace_id=workspace_id, limit=1000)
+            if e.action.startswith(("agent.", "source."))]
+    seen = [(e.action, e.target_id) for e in rows]
+    assert seen == [("agent.create", agent["id"]), ("agent.update", agent["id"]), ("source.add", text["id"]),
+                    ("source.add", qa["id"]), ("source.add", filed["id"]), ("source.update", qa["id"]),
+                    ("source.refresh", filed["id"]), ("source.delete", text["id"]), ("agent.delete", agent["id"])]
+    by_action = {e.action: e for e in rows}
+    assert all(e.actor_type == "user" and e.actor_id for e in rows)
+    # Only the settings that changed, by name (the unchanged name is not one of them); counts, never what was written.
+    assert by_action["agent.update"].details == {"fields": ["confidence_threshold", "instructions"]}
+    assert by_action["source.update"].details["pairs"] == 2
+    written = " ".join(str(e.details) for e in rows)
+    assert "28 days" not in written and "building B" not in written and "handbook only" not in written
