@@ -33,6 +33,7 @@ APPLIANCE = [
     ("users", "Users", "gui.views.users:UsersPage"),
     ("backups", "Backups", "gui.views.backups:BackupsPage"),
     ("jobs", "Jobs", "gui.views.jobs:JobsPage"),
+    ("outbox", "Mail outbox", "gui.views.outbox:OutboxPage"),
     ("audit", "Audit log", "gui.views.audit:AuditPage"),
 ]
 # A workspace's pages and the permission each needs (from /api/v1/me's permissions for the caller's role there).
