@@ -37,6 +37,8 @@ from appliance.knowledge.extract import Limits
 from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox
 from appliance.mail.relay import SmtpRelay
+from appliance.monitoring.metrics import Metrics
+from appliance.monitoring.metrics_tokens import MetricsTokens
 from appliance.retention.erasure import ErasureService
 from appliance.retention.policy import RetentionPolicies
 from appliance.retention.purge import WorkspacePurger
@@ -75,6 +77,8 @@ class Services:
     exports: ExportService
     backups: BackupService
     jobs: list[JobSpec]
+    metrics: Metrics
+    metrics_tokens: MetricsTokens
 
 
 def public_url(settings: Settings) -> str:
@@ -110,6 +114,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                              max_per_account=settings.login_max_failures_per_account,
                              max_per_address=settings.login_max_failures_per_address)
     tokens = LinkTokens(clock=clock)
+    metrics = Metrics()
     hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib,
                             parallelism=settings.argon2_parallelism)
     policy = PasswordPolicy(load_common_passwords(default_common_passwords_path()))
@@ -127,11 +132,12 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     knowledge = Knowledge(
         files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
-        embedder=_embedder(settings), threads=settings.indexing_threads)
+        embedder=_embedder(settings), threads=settings.indexing_threads, on_indexed=metrics.indexed)
     agents = Agents(files=appliance.workspaces, clock=clock, knowledge=knowledge, routes=routes,
                     egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
                                                    if h.strip()))
-    conversations = Conversations(files=appliance.workspaces, clock=clock, agents=agents)
+    conversations = Conversations(files=appliance.workspaces, clock=clock, agents=agents,
+                                  on_reply=lambda channel, reply: metrics.reply(channel, reply.method))
     api_keys = ApiKeyService(db, clock=clock, audit=audit, grace=dt.timedelta(hours=settings.api_key_grace_hours))
     widget = WidgetService(
         routes=routes, agents=agents, conversations=conversations, workspaces=workspaces, clock=clock,
@@ -171,7 +177,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
                     knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
-                    jobs=jobs)
+                    jobs=jobs, metrics=metrics, metrics_tokens=MetricsTokens(db, clock=clock, audit=audit))
 
 
 def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:
@@ -182,5 +188,5 @@ def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:
 def build_scheduler(services: Services, *, jobs: list[JobSpec] | None = None) -> JobScheduler:
     """The scheduler of the serving process, with the declared jobs (or `jobs`); nothing runs until `start()`."""
     db, clock = services.appliance.control_db, services.appliance.clock
-    runner = JobRunner(db, clock=clock, outbox=services.outbox)
+    runner = JobRunner(db, clock=clock, outbox=services.outbox, on_finished=services.metrics.job_run)
     return JobScheduler(db, services.jobs if jobs is None else jobs, clock=clock, runner=runner)

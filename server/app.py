@@ -16,6 +16,7 @@ from server import (
     auth,
     health,
     http_errors,
+    metrics,
     pages,
     request_validation,
     security_headers,
@@ -52,6 +53,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     http_errors.install(app)
     security_headers.install(app, hsts_max_age=settings.hsts_max_age_seconds)
     _install_access_log(app)
+    metrics.install(app, services, settings)
     _refuse_oversized_bodies(app, settings.max_request_body_bytes)
     address_limits.install(app, limit=settings.public_requests_per_minute,
                            failed_credentials_limit=settings.failed_credentials_per_minute)

@@ -75,6 +75,7 @@ OPERATOR_PERMISSIONS: dict[str, str] = {
     "users.create": "create another appliance operator",
     "audit.verify": "walk the audit log's HMAC chain now and name the first altered, removed or inserted row",
     "appliance.overview": "see the appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail",
+    "metrics.manage": "make, list and revoke the tokens a monitoring system scrapes /metrics with",
 }
 
 

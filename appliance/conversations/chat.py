@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from typing import Callable
 
 from appliance.agent.agents import Agent
 from appliance.agent.answer import Answerer, Reply
@@ -108,10 +109,12 @@ def message_sources(db: Database, message_ids: list[int]) -> dict[int, list[Sour
 
 
 class ConversationService:
-    def __init__(self, db: Database, *, clock: Clock, answerer: Answerer) -> None:
+    def __init__(self, db: Database, *, clock: Clock, answerer: Answerer,
+                 on_reply: Callable[[str, Reply], None] | None = None) -> None:
         self._db = db
         self._clock = clock
         self._answerer = answerer
+        self._on_reply = on_reply or (lambda channel, reply: None)
 
     def ask(self, agent: Agent, question: str, *, conversation_id: str | None = None,
             visitor: Visitor | None = None, caller: str | None = None,
@@ -169,6 +172,7 @@ class ConversationService:
             if visitor is not None and visitor.counted_as:
                 # With the question it counts, so the day's shares survive a restart exactly as the day's total does.
                 daily_usage.count(conn, agent_id=agent.id, day=analytics.day_of(at), keys=visitor.counted_as)
+        self._on_reply("api" if visitor is None else "widget", reply)
         return Exchange(conversation_id, message_id, visitor_message_id, reply, now)
 
     def _conversation(self, agent: Agent, conversation_id: str, visitor: Visitor | None, caller: str | None) -> bool:

@@ -14,15 +14,16 @@ from appliance.storage.workspace_files import WorkspaceDatabases
 
 
 class Conversations:
-    def __init__(self, *, files: WorkspaceDatabases, clock: Clock, agents: Agents) -> None:
+    def __init__(self, *, files: WorkspaceDatabases, clock: Clock, agents: Agents, on_reply=None) -> None:
         self._files = files
         self._clock = clock
         self._agents = agents
+        self._on_reply = on_reply  # (channel, reply) of every reply given: the metrics count them
 
     def chat(self, workspace_id: str) -> ConversationService:
         """Asking the workspace's agents, each question and reply kept."""
         db = self._files.open(workspace_id)
-        return ConversationService(db, clock=self._clock, answerer=self._agents.answerer(db))
+        return ConversationService(db, clock=self._clock, answerer=self._agents.answerer(db), on_reply=self._on_reply)
 
     def leads(self, workspace_id: str, *, on_lead=None) -> LeadService:
         return LeadService(self._files.open(workspace_id), clock=self._clock, on_lead=on_lead)

@@ -28,9 +28,10 @@ class JobRunner:
     """
 
     def __init__(self, db: Database, *, clock: Clock, outbox: Outbox, runs: JobRuns | None = None,
-                 renew_every_seconds: float = RENEW_EVERY_SECONDS) -> None:
+                 renew_every_seconds: float = RENEW_EVERY_SECONDS, on_finished=None) -> None:
         self._db = db
         self._outbox = outbox
+        self._on_finished = on_finished or (lambda job_id, outcome, seconds: None)  # the metrics count runs
         self.runs = runs or JobRuns(db, clock=clock)
         self._keeper = _LeaseKeeper(self.runs, renew_every_seconds)
 
@@ -64,6 +65,7 @@ class JobRunner:
         finally:
             self._keeper.release(run)
         duration_ms = round((time.monotonic() - started) * 1000)
+        self._on_finished(spec.id, "success" if error is None else "failure", time.monotonic() - started)
         return self._finish(spec, run, "success" if error is None else "failure", summary=summary, error=error,
                             duration_ms=duration_ms)
 

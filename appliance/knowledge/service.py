@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Iterable
 
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 class Knowledge:
     def __init__(self, *, files: WorkspaceDatabases, clock: Clock, limits: Limits, max_workspace_bytes: int,
-                 crawl_policy=None, embedder=None, threads: int = 1) -> None:
+                 crawl_policy=None, embedder=None, threads: int = 1, on_indexed=None) -> None:
         self._files = files
         self._clock = clock
         self._limits = limits
@@ -36,6 +37,8 @@ class Knowledge:
         self._pending = 0
         self._in_flight: set[tuple[str, str]] = set()
         self._idle = threading.Condition()
+        # (outcome, seconds) of each source's indexing: ready, failed, put_off (the disk), error (a bug)
+        self._on_indexed = on_indexed or (lambda outcome, seconds: None)
 
     def sources(self, workspace_id: str) -> SourceService:
         return SourceService(
@@ -95,17 +98,21 @@ class Knowledge:
         return True
 
     def _index(self, workspace_id: str, source_id: str, embed_only: bool = False) -> None:
+        started, outcome = time.monotonic(), "error"
         try:
             sources = self.sources(workspace_id)
             source = sources.embed_missing(source_id) if embed_only else sources.index(source_id)
+            outcome = source.status
             log.info("source indexed", extra={"workspace_id": workspace_id, "source_id": source_id,
                                               "status": source.status, "chunks": source.chunk_count})
         except StorageUnwritable as exc:
             # Not the source's fault: it stays queued, and the resume_indexing job queues it again.
+            outcome = "put_off"
             log.warning("indexing put off: %s", exc, extra={"workspace_id": workspace_id, "source_id": source_id})
         except Exception:  # a worker thread must survive anything one source does
             log.exception("indexing failed", extra={"workspace_id": workspace_id, "source_id": source_id})
         finally:
+            self._on_indexed(outcome, time.monotonic() - started)
             with self._idle:
                 self._in_flight.discard((workspace_id, source_id))
                 self._pending -= 1

@@ -13,6 +13,7 @@ from server.api import (
     knowledge,
     mail,
     me,
+    metrics_tokens,
     overview,
     retention,
     users,
@@ -21,7 +22,7 @@ from server.api import (
 
 # The areas in the order the OpenAPI document lists them; each module holds one blueprint.
 AREAS = (auth, me, overview, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention,
-         backups, mail)
+         backups, mail, metrics_tokens)
 
 
 def register(app: Flask) -> None:

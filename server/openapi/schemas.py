@@ -184,6 +184,15 @@ SCHEMAS: dict[str, dict] = {
     "NewApiKey": obj({"api_key": ref("ApiKey"),
                           "key": {"type": "string", "description": "The whole key, shown only this once."},
                           "message": MESSAGE}),
+    "MetricsToken": obj({"id": STRING, "name": STRING, "created_by": MAYBE_STRING, "created_at": TIME,
+                         "expires_at": MAYBE_TIME, "revoked_at": MAYBE_TIME, "last_used_at": MAYBE_TIME,
+                         "last_used_address": MAYBE_STRING,
+                         "prefix": {"type": "string", "description": "csm_<id>_, to recognise the token."}}),
+    "NewMetricsToken": obj({"metrics_token": ref("MetricsToken"),
+                            "token": {"type": "string", "description": "The whole token, shown only this once: "
+                                                                        "scrape GET /metrics with it as a bearer "
+                                                                        "token."},
+                            "message": MESSAGE}),
     "AuditEvent": obj({"seq": INTEGER, "at": TIME, "actor_type": {"enum": list(ACTOR_TYPES)},
                            "actor_id": MAYBE_STRING, "action": STRING, "target_type": MAYBE_STRING,
                            "target_id": MAYBE_STRING, "workspace_id": MAYBE_STRING, "client_address": MAYBE_STRING,

@@ -124,6 +124,11 @@ OTHER_ROUTES = [
     Route("mail.read", "GET", "/api/v1/mail/outbox?all=true", endpoint="mail.list_outbox"),
     # No such mail: an operator passes the permission check and learns so (tests/server/api/test_mail.py shows one).
     Route("mail.read", "GET", "/api/v1/mail/outbox/999999", status=404, endpoint="mail.show_mail"),
+    Route("metrics.manage", "GET", "/api/v1/metrics-tokens", endpoint="metrics_tokens.list_tokens"),
+    Route("metrics.manage", "POST", "/api/v1/metrics-tokens", {"name": "Prometheus"}, 201,
+          endpoint="metrics_tokens.create_token"),
+    Route("metrics.manage", "DELETE", "/api/v1/metrics-tokens/{metrics_token}", status=204,
+          endpoint="metrics_tokens.revoke_token"),
     Route("jobs.read", "GET", "/api/v1/jobs", endpoint="jobs.list_jobs"),
     Route("jobs.read", "GET", "/api/v1/jobs/runs?job=checkpoint_databases&limit=5", endpoint="jobs.list_runs"),
     Route("jobs.run", "POST", "/api/v1/jobs/prune_expired/run", status=202, endpoint="jobs.run_job"),

@@ -164,6 +164,8 @@ MAKERS = {
     "lead": lambda world, known: world.new_lead(known["w"]),
     "cancelled": lambda world, known: world.new_cancelled_workspace(),
     "backup": lambda world, known: world.services.backups.create().id,
+    "metrics_token": lambda world, known: world.services.metrics_tokens.create(
+        name="Prometheus", actor_id=world.users["owner"].id, client_address=None)[1].id,
 }
 
 
