@@ -27,7 +27,11 @@ def me():
                    operator_permissions=sorted(permissions.OPERATOR_PERMISSIONS) if g.user.is_operator else [],
                    appliance={"version": __version__, "mail_relay_configured": bool(settings.smtp_host),
                               "cancellation_purge_days": settings.cancellation_purge_days,
-                              "api_key_grace_hours": settings.api_key_grace_hours})
+                              "api_key_grace_hours": settings.api_key_grace_hours,
+                              # What a file or a crawl may be, so a client can say so before sending anything.
+                              "max_upload_bytes": min(settings.max_upload_bytes, settings.max_request_body_bytes),
+                              "crawl_allowed_hosts": sorted({h.strip().lower() for h in
+                                                             settings.crawl_allowed_hosts.split(",") if h.strip()})})
 
 
 @blueprint.post("/me/password")

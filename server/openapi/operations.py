@@ -169,7 +169,10 @@ def operations() -> list[tuple]:
          obj({"user": ref("User"), "session": ref("Session"), "workspaces": array(ref("Membership")),
               "operator_permissions": {**array(STRING), "description": "An operator's appliance actions."},
               "appliance": obj({"version": STRING, "mail_relay_configured": BOOLEAN,
-                                "cancellation_purge_days": INTEGER, "api_key_grace_hours": INTEGER})}),
+                                "cancellation_purge_days": INTEGER, "api_key_grace_hours": INTEGER,
+                                "max_upload_bytes": {**INTEGER, "description": "The largest training file accepted."},
+                                "crawl_allowed_hosts": {**array(STRING), "description": "The hosts URL and sitemap "
+                                                        "sources may be crawled from; none: crawling is off."}})}),
          set()),
         ("post", "/me/password", "me.change_password", "Change password, ending the caller's other sessions",
          "session", json_body("current_password", "new_password"), 200,

@@ -324,3 +324,8 @@ def test_every_change_to_agents_and_sources_is_audited_by_who_and_what_never_con
     assert by_action["source.update"].details["pairs"] == 2
     written = " ".join(str(e.details) for e in rows)
     assert "28 days" not in written and "building B" not in written and "handbook only" not in written
+
+
+def test_me_tells_a_client_the_upload_limit_and_the_hosts_it_may_crawl(api):
+    appliance = api.get("/api/v1/me").get_json()["appliance"]
+    assert appliance["max_upload_bytes"] == UPLOAD_LIMIT and appliance["crawl_allowed_hosts"] == ["127.0.0.1"]
