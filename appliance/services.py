@@ -37,6 +37,7 @@ from appliance.knowledge.extract import Limits
 from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox
 from appliance.mail.relay import SmtpRelay
+from appliance.monitoring.alerts import SecurityAlerts
 from appliance.monitoring.metrics import Metrics
 from appliance.monitoring.metrics_tokens import MetricsTokens
 from appliance.retention.erasure import ErasureService
@@ -79,6 +80,7 @@ class Services:
     jobs: list[JobSpec]
     metrics: Metrics
     metrics_tokens: MetricsTokens
+    alerts: SecurityAlerts
 
 
 def public_url(settings: Settings) -> str:
@@ -171,13 +173,15 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     backups = BackupService(appliance, audit=audit, keep=settings.backup_keep,
                             directory=backup_directory(settings.backup_dir, appliance.layout.data_dir))
     purges.on_purged.append(backups.forget_workspace)
+    alerts = SecurityAlerts(db, clock=clock, outbox=outbox, audit=audit, layout=appliance.layout, settings=settings)
     jobs = declared_jobs(settings, db=db, outbox=outbox, sessions=sessions, tokens=tokens, throttle=throttle,
                          runs=JobRuns(db, clock=clock), audit=audit, retention=retention, purges=purges,
-                         backups=backups, knowledge=knowledge, workspaces=workspaces)
+                         backups=backups, knowledge=knowledge, workspaces=workspaces, alerts=alerts)
     return Services(appliance, audit, outbox, sessions, throttle, users, auth, workspaces, invitations, tokens, links,
                     knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
-                    jobs=jobs, metrics=metrics, metrics_tokens=MetricsTokens(db, clock=clock, audit=audit))
+                    jobs=jobs, metrics=metrics, metrics_tokens=MetricsTokens(db, clock=clock, audit=audit),
+                    alerts=alerts)
 
 
 def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:

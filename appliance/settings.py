@@ -119,6 +119,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backup_keep", int, 14, "Most recent backups kept; older ones are deleted, never the newest verified one."),
     Setting("backup_interval_hours", int, 24, "Hours between scheduled backups (each verified, then old ones pruned)."),
     Setting("retention_sweep_minutes", int, 60, "Minutes between retention sweeps and cancelled-workspace purges."),
+    Setting("alert_failed_sign_ins_per_account", int, 10,
+            "Failed sign-ins on one account within login_window_minutes that mail operators a security alert."),
+    Setting("alert_failed_sign_ins_per_address", int, 50,
+            "Failed sign-ins from one address within login_window_minutes that mail operators a security alert."),
+    Setting("alert_api_key_quiet_days", int, 30,
+            "Days unused after which an API key used from a new address raises a security alert."),
+    Setting("alert_certificate_days", int, 14, "Days before the served certificate expires that raise an alert."),
+    Setting("alert_disk_free_percent", int, 10, "Free space on the data disk, in percent, that raises an alert below."),
+    Setting("alert_mails_per_hour", int, 10, "Most alert mails sent to each operator in an hour; more are only logged "
+                                             "and audited, and shown by status and the panel."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -348,5 +358,11 @@ def _validate(values: dict[str, Any]) -> None:
     for name in ("backup_interval_hours", "retention_sweep_minutes"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
+    for name in ("alert_failed_sign_ins_per_account", "alert_failed_sign_ins_per_address", "alert_api_key_quiet_days",
+                 "alert_certificate_days", "alert_mails_per_hour"):
+        if values[name] <= 0:
+            raise ConfigurationError(f"{name} must be positive")
+    if not 0 < values["alert_disk_free_percent"] < 100:
+        raise ConfigurationError("alert_disk_free_percent must be more than 0 and less than 100")
     if values["backup_keep"] < 1:
         raise ConfigurationError("backup_keep must be at least 1 (the newest backup is always kept)")

@@ -266,8 +266,11 @@ class ApiKeyService:
                 conn.execute("UPDATE api_keys SET last_used_at = ?, last_used_address = ? WHERE id = ?",
                              (now, client_address, api_key.id))
                 if row["last_used_address"] != client_address:
+                    # When it was last used (or made): a key quiet for long that turns up somewhere new is an alert.
                     self._audit.record("api_key.new_address", actor_type="api_key", actor_id=api_key.id,
-                                       workspace_id=api_key.workspace_id, client_address=client_address, conn=conn)
+                                       workspace_id=api_key.workspace_id, client_address=client_address,
+                                       details={"quiet_since": row["last_used_at"] or row["created_at"],
+                                                "first_use": row["last_used_at"] is None}, conn=conn)
         return api_key
 
     def _count(self, api_key: ApiKey) -> int:

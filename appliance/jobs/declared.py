@@ -23,6 +23,7 @@ from appliance.errors import AuditChainBroken
 from appliance.jobs.runs import JobRun, JobRuns
 from appliance.knowledge.service import Knowledge
 from appliance.mail.outbox import Outbox, send_outbox
+from appliance.monitoring.alerts import SecurityAlerts
 from appliance.retention.purge import WorkspacePurger, purge_cancelled_workspaces
 from appliance.retention.service import RetentionService, sweep_retention
 from appliance.settings import Settings
@@ -112,7 +113,7 @@ def resume_indexing(knowledge: Knowledge, workspaces: WorkspaceService) -> dict:
 def declared_jobs(settings: Settings, *, db: Database, outbox: Outbox, sessions: SessionService, tokens: LinkTokens,
                   throttle: LoginThrottle, runs: JobRuns, audit: AuditLog, retention: RetentionService,
                   purges: WorkspacePurger, backups: BackupService, knowledge: Knowledge,
-                  workspaces: WorkspaceService) -> list[JobSpec]:
+                  workspaces: WorkspaceService, alerts: SecurityAlerts) -> list[JobSpec]:
     """Every periodic job of the appliance, bound to what it uses (`db` is the control database). To add one: write
     its function beside its domain, taking what it needs, and add a JobSpec line here; the scheduler,
     `chatspark jobs` and the API pick it up."""
@@ -136,4 +137,6 @@ def declared_jobs(settings: Settings, *, db: Database, outbox: Outbox, sessions:
                 dt.timedelta(hours=settings.backup_interval_hours), lambda: backup_verify_and_prune(backups)),
         JobSpec("resume_indexing", "queue again training sources a full or failing disk left waiting",
                 dt.timedelta(minutes=5), lambda: resume_indexing(knowledge, workspaces)),
+        JobSpec("security_alerts", "open, mail and close security alerts (sign-ins, API keys, audit chain, backups, "
+                "certificate, disk)", dt.timedelta(minutes=1), alerts.check),
     ]

@@ -17,6 +17,7 @@ from appliance.jobs.declared import JobSpec, job_states
 from appliance.jobs.runs import JobRuns
 from appliance.keys import certificates
 from appliance.mail.outbox import Outbox
+from appliance.monitoring.alerts import open_alerts
 from appliance.settings import Settings
 from appliance.storage.layout import Layout
 
@@ -77,6 +78,8 @@ def keyed(appliance: Appliance, settings: Settings, *, jobs: list[JobSpec]) -> d
                     "newest_verified": None if verified is None else {
                         "id": verified.id, "created_at": verified.created_at, "size": verified.size,
                         "verified_at": verified.verified_at}},
+        "alerts": [{"id": a.id, "kind": a.kind, "summary": a.summary, "opened_at": a.opened_at,
+                    "mailed": a.mailed_at is not None} for a in open_alerts(db)],
         "audit": {"last_verification": None if audit is None or audit.last_run is None else {
             "at": isoformat(audit.last_run.started_at), "ok": audit.last_run.outcome == "success",
             "rows_checked": (audit.last_run.summary or {}).get("rows_checked"), "problem": audit.last_run.error}},

@@ -4,6 +4,8 @@ chain's last verification. It refreshes itself while it is shown."""
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
 
@@ -47,6 +49,13 @@ class OverviewPage(Page):
 
     def __init__(self, context, parent=None, **kwargs) -> None:
         super().__init__(context, parent, **kwargs)
+        self.alerts = QLabel()
+        self.alerts.setObjectName("securityAlerts")
+        self.alerts.setWordWrap(True)
+        self.alerts.setStyleSheet(f"QLabel#securityAlerts {{ background:#fdecea; border:1px solid {BAD}; "
+                                  "border-radius:6px; padding:10px 12px; }")
+        self.alerts.hide()
+        self.body.addWidget(self.alerts)
         grid = QGridLayout()
         grid.setSpacing(12)
         self.tiles = {key: Tile(heading) for key, heading in (
@@ -81,6 +90,7 @@ class OverviewPage(Page):
     def _show(self, facts: dict) -> None:
         self.facts = facts
         self.clear_message()
+        self._show_alerts(facts.get("alerts", []))
         health = facts["health"]
         broken = {k: v for k, v in health["checks"].items() if v != "ok"}
         self.tiles["health"].show_fact(
@@ -141,3 +151,17 @@ class OverviewPage(Page):
                         f"<td style='padding:2px 14px 2px 0;'>{job['description']}</td>"
                         f"<td style='color:{colour};'>{state}</td></tr>")
         self.jobs_list.setText("<table>" + "".join(rows) + "</table>")
+
+    def _show_alerts(self, alerts: list[dict]) -> None:
+        """The open security alerts, oldest first: each was mailed to the operators when it opened (unless over the
+        hourly limit) and closes by itself when its cause is gone."""
+        self.alerts.setVisible(bool(alerts))
+        if not alerts:
+            self.alerts.clear()
+            return
+        items = "".join(f"<li>{html.escape(a['summary'])} <span style='color:#5f6b7a;'>(since {ago(a['opened_at'])}"
+                        f"{'' if a['mailed'] else '; not mailed: over the hourly limit'})</span></li>"
+                        for a in alerts)
+        self.alerts.setText(f"<b style='color:{BAD};'>{len(alerts)} open security alert"
+                            f"{'s' if len(alerts) != 1 else ''}</b><ul style='margin:4px 0 0 -20px;'>{items}</ul>"
+                            "Each closes by itself when its cause is gone; the audit log has them as alert.open.")

@@ -119,6 +119,11 @@ def _lines(found: dict[str, Any]) -> list[str]:
         lines.append("backups:         " + (f"newest verified {newest['created_at'][:16].replace('T', ' ')} UTC "
                                           f"({newest['id']})" if newest else
                                           f"none verified yet ({found['backups']['count']} made)"))
+        if not found.get("alerts"):
+            lines.append("alerts:          none open")
+        for alert in found.get("alerts", []):
+            lines.append(f"ALERT:           {alert['summary']} (since {alert['opened_at'][:16].replace('T', ' ')} UTC"
+                         f"{'' if alert['mailed'] else '; not mailed: over the hourly limit or no operator'})")
     return lines
 
 

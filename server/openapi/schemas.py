@@ -93,6 +93,10 @@ SCHEMAS: dict[str, dict] = {
             "id": STRING, "created_at": TIME, "size": {"type": ["integer", "null"]}, "verified_at": MAYBE_TIME})]}}),
         "audit": obj({"last_verification": {"oneOf": [{"type": "null"}, obj({
             "at": TIME, "ok": BOOLEAN, "rows_checked": {"type": ["integer", "null"]}, "problem": MAYBE_STRING})]}}),
+        "alerts": {**array(obj({"id": INTEGER, "kind": STRING, "summary": STRING, "opened_at": TIME,
+                                "mailed": BOOLEAN})),
+                   "description": "Open security alerts, oldest first: each was mailed to the operators once when it "
+                                  "opened (unless over the hourly limit) and closes by itself when its cause is gone."},
         "health": obj({"status": {"enum": ["ready", "not_ready"]},
                        "checks": {"type": "object", "additionalProperties": STRING}}),
     }, optional=("databases", "disk", "certificate", "ca_fingerprint")),

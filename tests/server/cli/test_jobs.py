@@ -158,7 +158,7 @@ def test_jobs_list_runs_and_run_print_what_each_job_did(appliance_dirs):
             "repeated refusals (every 1 h)") in \
         before.stdout
     assert "send_outbox: send queued mail (every 15 s)" in before.stdout
-    assert before.stdout.count("last run:      never") == 8
+    assert before.stdout.count("last run:      never") == 9
 
     ran = cli(appliance_dirs, "jobs", "run", "prune_expired")
     assert ran.returncode == 0, ran.stderr
@@ -186,13 +186,13 @@ def test_jobs_list_runs_and_run_print_what_each_job_did(appliance_dirs):
 
     status = chatspark("status", "--data-dir", str(appliance_dirs[0]), "--key-dir", str(appliance_dirs[1]),
                        "--port", str(free_port()))
-    assert "jobs:            all healthy (8 jobs)" in status.stdout
+    assert "jobs:            all healthy (9 jobs)" in status.stdout
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (("jobs", "run", "nope"), "chatspark: no job 'nope'; the jobs are backup, checkpoint_databases, prune_expired, "
-                              "purge_cancelled_workspaces, resume_indexing, retention_sweep, send_outbox, "
-                              "verify_audit_log "
+                              "purge_cancelled_workspaces, resume_indexing, retention_sweep, security_alerts, "
+                              "send_outbox, verify_audit_log "
                               "(see `chatspark jobs list`)"),
     (("jobs", "runs", "--job", "nope"), "chatspark: no job 'nope'"),
     (("jobs", "runs", "--limit", "0"), "chatspark: limit must be between 1 and 500, not 0"),
