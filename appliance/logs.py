@@ -1,4 +1,6 @@
-"""Structured logging: JSON lines to stderr and to a rotated file in the data directory, secrets redacted."""
+"""Structured logging: JSON lines to stderr and to a rotated file in the data directory, secrets redacted; each
+line logged while a request is answered carries that request's id (`REQUEST_ID`, set by the server), which the
+response names in X-Request-Id and the line for each audit row written meanwhile repeats with the row's seq."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import logging
 import logging.handlers
 import re
 import sys
+from contextvars import ContextVar
 from pathlib import Path
 
 LOG_FILE = "chatspark.log"
@@ -21,6 +24,7 @@ _SECRET_TEXT = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), "[redacted key]"),
 ]
 REDACTED = "[redacted]"
+REQUEST_ID: ContextVar[str | None] = ContextVar("chatspark_request_id", default=None)
 
 
 def redact_text(text: str) -> str:
@@ -39,6 +43,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": redact_text(record.getMessage()),
         }
+        if REQUEST_ID.get() is not None:
+            entry["request_id"] = REQUEST_ID.get()
         for name, value in vars(record).items():
             if name in _STANDARD or name.startswith("_"):
                 continue

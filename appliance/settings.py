@@ -59,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("log_level", str, "INFO", "Least severe level logged: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_max_bytes", int, 10_485_760, "Size at which a log file is rotated."),
     Setting("log_backups", int, 5, "Rotated log files kept."),
+    Setting("log_output", str, "file", "Where log lines go besides the rotated file: file (nowhere else), journald "
+                                       "or syslog."),
+    Setting("log_syslog_address", str, "/dev/log", "The syslog socket path, or host:port for syslog over UDP."),
+    Setting("log_journal_socket", str, "/run/systemd/journal/socket", "The journald socket (log_output journald)."),
     Setting("caddy_restart_delay_seconds", float, 1.0, "Pause before restarting a Caddy that died; doubles per crash."),
     Setting("public_url", str, "", "URL users reach the appliance at, for mailed links. Empty: from host and port."),
     Setting("session_idle_minutes", int, 30, "A session unused this long ends."),
@@ -319,6 +323,8 @@ def _validate(values: dict[str, Any]) -> None:
     if values["log_level"].upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigurationError(f"log_level must be DEBUG, INFO, WARNING or ERROR, not {values['log_level']!r}")
     values["log_level"] = values["log_level"].upper()
+    if values["log_output"] not in ("file", "journald", "syslog"):
+        raise ConfigurationError(f"log_output must be file, journald or syslog, not {values['log_output']!r}")
     if bool(values["tls_cert_file"]) != bool(values["tls_key_file"]):
         raise ConfigurationError("tls_cert_file and tls_key_file must be given together")
     for name in ("max_request_body_bytes", "max_header_bytes", "read_header_timeout_seconds", "app_threads",

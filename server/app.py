@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from flask import Flask, abort, g, request
 
-from appliance import resources
+from appliance import logs, resources
 from appliance.services import Services
 from appliance.settings import Settings
 from server import (
@@ -76,6 +77,15 @@ def _install_access_log(app: Flask) -> None:
     @app.before_request
     def start_timer() -> None:
         g.started = time.perf_counter()
+        # Every line logged while answering names this id, and so does the response (X-Request-Id).
+        g.request_id = uuid.uuid4().hex[:16]
+        g.request_id_token = logs.REQUEST_ID.set(g.request_id)
+
+    @app.teardown_request
+    def forget_request_id(_exc) -> None:
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            logs.REQUEST_ID.reset(token)
 
     @app.after_request
     def log_request(response):
@@ -89,4 +99,6 @@ def _install_access_log(app: Flask) -> None:
                 "ms": round((time.perf_counter() - g.get("started", time.perf_counter())) * 1000, 1),
             },
         )
+        if "request_id" in g:
+            response.headers["X-Request-Id"] = g.request_id
         return response

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import logging
 import math
 import re
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from appliance.audit.repeats import RepeatedRefusals, Summary
 from appliance.clock import Clock, isoformat
 from appliance.errors import ConfigurationError, ValidationError
 from appliance.storage.database import Database
+
+log = logging.getLogger(__name__)
 
 OUTCOMES = ("success", "failure", "denied")
 ACTOR_TYPES = ("user", "api_key", "system", "anonymous")
@@ -166,6 +169,9 @@ class AuditLog:
         key = self._keys[self._version]
         mac = self._mac(row, previous, key)
         queries.insert_row(conn, row, mac, key_version=self._version)
+        # The line that ties the row to the request's other lines (the formatter adds the request id).
+        log.info("audit row %d: %s", seq, values["action"], extra={"audit_seq": seq, "audit_action": values["action"],
+                                                                   "outcome": values["outcome"]})
         queries.write_head(conn, json.dumps({"seq": seq, "mac": mac.hex(), "check": self._head_check(seq, mac, key),
                                              "key_version": self._version}))
         return seq

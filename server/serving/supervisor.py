@@ -10,7 +10,7 @@ import threading
 import time
 from typing import TextIO
 
-from appliance import __version__, logs
+from appliance import __version__, log_outputs, logs
 from appliance.bootstrap import PREVIOUS_CA_FILE, Appliance, open_appliance, server_certificate
 from appliance.clock import SystemClock, isoformat
 from appliance.errors import CertificateAuthorityChangeNeeded, CertificateError, ConfigurationError, ServiceError
@@ -137,6 +137,8 @@ def serve(settings: Settings, *, passphrase: str | None, out: TextIO, manager: S
     and leaves no serving record, so that a rollback after it finds nothing done in its name."""
     manager = ServiceManager() if manager is None else manager
     logs.configure(level=settings.log_level)
+    log_outputs.add_output(settings.log_output, syslog_address=settings.log_syslog_address,
+                           journal_socket=settings.log_journal_socket)
     layout = Layout.of(settings.data_dir, settings.key_dir)
     check_port_free(settings.host, settings.port)
     if settings.http_redirect_port:

@@ -56,7 +56,8 @@ def test_the_declared_jobs_each_appear_once_with_their_interval(appliance, setti
     jobs = {spec.id: spec for spec in built.jobs}
 
     assert set(jobs) == {"send_outbox", "prune_expired", "checkpoint_databases", "verify_audit_log",
-                         "retention_sweep", "purge_cancelled_workspaces", "backup", "resume_indexing", "security_alerts"}
+                         "retention_sweep", "purge_cancelled_workspaces", "backup", "resume_indexing",
+                         "security_alerts"}
     assert jobs["backup"].every == dt.timedelta(hours=12)
     assert jobs["retention_sweep"].every == jobs["purge_cancelled_workspaces"].every == dt.timedelta(hours=1)
     assert jobs["send_outbox"].every == dt.timedelta(seconds=15)
