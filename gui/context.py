@@ -27,6 +27,12 @@ class PanelContext:
     def mail_can_leave(self) -> bool:
         return bool(self.me.get("appliance", {}).get("mail_relay_configured"))
 
+    @property
+    def appliance(self) -> dict[str, Any]:
+        """What /api/v1/me says of the appliance itself (its limits and settings); an older appliance says less, so
+        read each field with .get."""
+        return self.me.get("appliance", {})
+
     def memberships(self) -> list[dict[str, Any]]:
         return list(self.me.get("workspaces", []))
 

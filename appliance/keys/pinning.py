@@ -12,8 +12,9 @@ import http.client
 import json
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives import serialization
@@ -24,6 +25,36 @@ from appliance.keys import certificates
 
 class ClientError(ApplianceError):
     code = "client_error"
+
+
+class TransferCut(ClientError):
+    """A streamed answer that was cut off on purpose (the person cancelled its download)."""
+
+    code = "cancelled"
+
+
+class Transfer:
+    """One streamed answer under way, which another thread may cut off: its connection is shut, so a worker waiting
+    for the appliance's first byte stops waiting too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: http.client.HTTPSConnection | None = None
+        self.cut = False
+
+    def _attach(self, conn: http.client.HTTPSConnection | None) -> None:
+        with self._lock:
+            self._conn = conn
+
+    def cut_off(self) -> None:
+        with self._lock:
+            self.cut = True
+            sock = self._conn.sock if self._conn is not None else None
+        if sock is not None:
+            try:  # the plain socket's shutdown: the TLS layer is left to the thread that reads through it
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 @dataclass(frozen=True)
@@ -82,6 +113,48 @@ class PinnedClient:
 
     def get(self, path: str, **kwargs: Any) -> Response:
         return self.request("GET", path, **kwargs)
+
+    def stream(self, method: str, path: str, *, receive: Callable[[bytes, int | None], None], body: Any = None,
+               headers: dict[str, str] | None = None, timeout: float | None = None,
+               transfer: Transfer | None = None, piece: int = 1 << 16) -> Response:
+        """Like `request`, but a successful answer's body goes to `receive(piece, Content-Length or None)` a piece at
+        a time and the Response returned has none; an error's body is read whole. A `transfer` cut off by another
+        thread ends the call with TransferCut."""
+        payload = None if body is None else json.dumps(body).encode()
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        if payload is not None:
+            all_headers["Content-Type"] = "application/json"
+        transfer = transfer or Transfer()
+        conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout or self.timeout, context=self._context)
+        transfer._attach(conn)
+        try:
+            conn.connect()
+            if transfer.cut:
+                raise TransferCut("the download was cancelled")
+            conn.request(method, path, body=payload, headers=all_headers)
+            raw = conn.getresponse()
+            found = {k.lower(): v for k, v in raw.getheaders()}
+            if raw.status >= 400:
+                return Response(raw.status, found, raw.read())
+            length = found.get("content-length", "")
+            total = int(length) if length.isdigit() else None
+            while data := raw.read(piece):
+                if transfer.cut:
+                    break
+                receive(data, total)
+            if transfer.cut:
+                raise TransferCut("the download was cancelled")
+            return Response(raw.status, found, b"")
+        except ssl.SSLCertVerificationError as exc:
+            raise PinMismatch(f"{self.host}:{self.port} presented a certificate the pinned CA did not issue: "
+                              f"{exc.verify_message}") from None
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            if transfer.cut:
+                raise TransferCut("the download was cancelled") from None
+            raise ClientError(f"cannot reach the appliance at {self.host}:{self.port}: {exc}") from None
+        finally:
+            transfer._attach(None)
+            conn.close()
 
 
 
