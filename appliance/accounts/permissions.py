@@ -76,6 +76,7 @@ OPERATOR_PERMISSIONS: dict[str, str] = {
     "audit.verify": "walk the audit log's HMAC chain now and name the first altered, removed or inserted row",
     "appliance.overview": "see the appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail",
     "metrics.manage": "make, list and revoke the tokens a monitoring system scrapes /metrics with",
+    "reports.compliance": "generate the compliance evidence report (each control measured now; audited)",
 }
 
 

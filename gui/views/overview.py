@@ -1,15 +1,20 @@
-"""Overview (operators): health, the certificate's expiry, database sizes and free disk, each scheduled job with
-its last run (failing ones stand out), the newest verified backup and its age, the mail outbox, and the audit
-chain's last verification. It refreshes itself while it is shown."""
+"""Overview (operators): open security alerts, health, the certificate's expiry, database sizes and free disk, each
+scheduled job with its last run (failing ones stand out), the newest verified backup and its age, the mail outbox,
+and the audit chain's last verification; and the compliance report saved to a file. It refreshes itself while it is
+shown."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import re
+from pathlib import Path
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from gui.views.page import Page
+from gui.widgets.buttons import action_button
 from gui.widgets.formatting import ago, size, when
 
 REFRESH_MS = 30_000
@@ -66,6 +71,16 @@ class OverviewPage(Page):
         for column in range(4):
             grid.setColumnStretch(column, 1)
         self.body.addLayout(grid)
+        report = QHBoxLayout()
+        self.report_button = action_button("Save compliance report…", self.report_action, name="complianceReport",
+                                           row=report)
+        self.report_button.setToolTip("Each promise the appliance makes, the control that keeps it, and evidence "
+                                      "measured now, as one HTML page to keep or hand to an auditor.")
+        self.report_status = QLabel()
+        self.report_status.setWordWrap(True)
+        report.addWidget(self.report_status, 1)
+        self.body.addLayout(report)
+        self.file_dialog: QFileDialog | None = None
         self.jobs_list = QLabel()
         self.jobs_list.setObjectName("jobsList")
         self.jobs_list.setWordWrap(True)
@@ -165,3 +180,38 @@ class OverviewPage(Page):
         self.alerts.setText(f"<b style='color:{BAD};'>{len(alerts)} open security alert"
                             f"{'s' if len(alerts) != 1 else ''}</b><ul style='margin:4px 0 0 -20px;'>{items}</ul>"
                             "Each closes by itself when its cause is gone; the audit log has them as alert.open.")
+
+    # --- the compliance report -------------------------------------------------------------------------------------
+
+    def report_action(self) -> None:
+        """Ask where to save it (Qt's own dialog, the same on every desktop and in the tests), then download it."""
+        self.file_dialog = QFileDialog(self, "Save the compliance report")
+        self.file_dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        self.file_dialog.setOption(QFileDialog.Option.DontUseNativeDialog)
+        self.file_dialog.setNameFilter("HTML pages (*.html)")
+        self.file_dialog.setDefaultSuffix("html")
+        self.file_dialog.selectFile(f"chatspark-compliance-{dt.date.today().isoformat()}.html")
+        self.file_dialog.fileSelected.connect(self._save_report)
+        self.file_dialog.open()
+
+    def _save_report(self, path: str) -> None:
+        target = Path(path)
+        self.report_button.setEnabled(False)
+        self.report_status.setText("Measuring every control…")
+        self.api.download("GET", "/api/v1/reports/compliance", target=target, timeout=120,
+                          on_done=lambda _headers: self._report_saved(target), on_error=self._report_failed)
+
+    def _report_saved(self, target: Path) -> None:
+        self.report_button.setEnabled(True)
+        page = target.read_text(encoding="utf-8", errors="replace")
+        failed = re.search(r"<span class='fail'>(\d+) failed", page)
+        count = int(failed.group(1)) if failed else 0
+        self.report_status.setText(f"Saved {target}: " + (f"{count} control{'s' if count != 1 else ''} FAILED "
+                                                          "(listed first in the report)." if count else
+                                                          "every control passed or warned."))
+        self.report_status.setStyleSheet(f"color:{BAD};" if count else "")
+
+    def _report_failed(self, error) -> None:
+        self.report_button.setEnabled(True)
+        self.report_status.clear()
+        self.show_error(error)

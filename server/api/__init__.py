@@ -15,6 +15,7 @@ from server.api import (
     me,
     metrics_tokens,
     overview,
+    reports,
     retention,
     users,
     workspaces,
@@ -22,7 +23,7 @@ from server.api import (
 
 # The areas in the order the OpenAPI document lists them; each module holds one blueprint.
 AREAS = (auth, me, overview, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention,
-         backups, mail, metrics_tokens)
+         backups, mail, metrics_tokens, reports)
 
 
 def register(app: Flask) -> None:

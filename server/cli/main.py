@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "server.cli.keys",
     "server.cli.backup",
     "server.cli.upgrade",
+    "server.cli.report",
 )
 
 

@@ -75,6 +75,10 @@ _CSV = {"text/csv": {"schema": STRING}}
 _CONVERSATIONS_EXPORT = Download("Every matching conversation: CSV with one row per message, or JSON transcripts.",
                                   {**_CSV, "application/json": {"schema": array(ref("Transcript"))}})
 _LEADS_EXPORT = Download("Every matching lead as CSV, a column per custom field.", _CSV)
+_COMPLIANCE_REPORT = Download(
+    "A self-contained HTML page, failed controls first (format=json: generated_at, appliance_id, version and each "
+    "control's id, promise, control, status pass/warn/fail and evidence).",
+    {"text/html": {"schema": STRING}, "application/json": {"schema": {"type": "object"}}})
 _ANALYTICS_EXPORT = Download("The daily table or the fell-back questions as CSV.", _CSV)
 _ENCRYPTED_EXPORT = Download("The export: a zip with a manifest of hashes, encrypted to the passphrase (AES-256-GCM, "
                               "scrypt); open it with `chatspark export decrypt FILE --out DIR`.",
@@ -324,6 +328,9 @@ def operations() -> list[tuple]:
         ("get", "/overview", "overview.overview",
          "The appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail, the audit chain",
          "operator", None, 200, ref("Overview"), set()),
+        ("get", "/reports/compliance", "reports.compliance_report",
+         "The compliance evidence: each promise, its control and evidence measured now (HTML, or format=json)",
+         "operator", None, 200, _COMPLIANCE_REPORT, {400}),
         ("get", "/metrics-tokens", "metrics_tokens.list_tokens",
          "The tokens monitoring systems scrape /metrics with (hashes only; never the secrets)", "operator", None, 200,
          paged("metrics_tokens", ref("MetricsToken")), set()),

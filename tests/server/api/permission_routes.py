@@ -124,6 +124,7 @@ OTHER_ROUTES = [
     Route("mail.read", "GET", "/api/v1/mail/outbox?all=true", endpoint="mail.list_outbox"),
     # No such mail: an operator passes the permission check and learns so (tests/server/api/test_mail.py shows one).
     Route("mail.read", "GET", "/api/v1/mail/outbox/999999", status=404, endpoint="mail.show_mail"),
+    Route("reports.compliance", "GET", "/api/v1/reports/compliance?format=json", endpoint="reports.compliance_report"),
     Route("metrics.manage", "GET", "/api/v1/metrics-tokens", endpoint="metrics_tokens.list_tokens"),
     Route("metrics.manage", "POST", "/api/v1/metrics-tokens", {"name": "Prometheus"}, 201,
           endpoint="metrics_tokens.create_token"),
