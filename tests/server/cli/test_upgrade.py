@@ -195,3 +195,28 @@ def test_a_rollback_puts_the_snapshot_back_and_has_the_previous_release_audit_an
     assert [m["recipient"] for m in shell.json("mail", "outbox")
             if m["subject"] == f"ChatSpark: the upgrade to {__version__} failed and was rolled back"] == [OPERATOR]
     assert snapshot.load(layout) is None
+
+
+def test_an_appliance_whose_master_key_is_wrapped_upgrades_with_its_passphrase_file(tmp_path, previous_release):
+    """The installer's path when the operator chose a passphrase at init: `passphrase_file` (here the flag) opens the
+    keys for the backup, the migrations and the trial serve; without it the upgrade stops before touching anything."""
+    from tests.server.conftest import init_appliance
+
+    secret = tmp_path / "passphrase.txt"
+    secret.write_text("wrapped key passphrase for the upgrade test\n")
+    password_file = tmp_path / "operator-password.txt"
+    password_file.write_text("violet harbour quartz lantern 58")
+    shell = Shell(*init_appliance(tmp_path, "--operator-email", OPERATOR, "--password-file", str(password_file),
+                                  "--passphrase-file", str(secret)))
+    before = tree(shell)
+    refused = shell.run("upgrade", "--previous-release", str(previous_release))
+    assert refused.returncode != 0 and "passphrase" in (refused.stdout + refused.stderr).lower()
+    assert tree(shell) == before
+
+    checked = shell.run("upgrade", "--check", "--passphrase-file", str(secret))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    upgraded = shell.run("upgrade", "--previous-release", str(previous_release), "--ready-timeout", "60",
+                         "--passphrase-file", str(secret))
+    assert upgraded.returncode == 0, upgraded.stdout + upgraded.stderr
+    [entry] = upgrade_log(shell)
+    assert entry["outcome"] == "upgraded" and entry["backup_id"]
