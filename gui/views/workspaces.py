@@ -9,7 +9,9 @@ import datetime as dt
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel
+from shiboken6 import isValid
 
+from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
 from gui.views.workspace_dialogs import GREY, LegalHoldDialog, NewWorkspaceDialog, describe_hold
@@ -118,11 +120,17 @@ class WorkspacesPage(Page):
         query = "?limit=100" + ("&all=true" if self._everyone else "") + (f"&after={after}" if after else "")
 
         def got(answer: dict) -> None:
+            if not isValid(self):
+                return  # the page was deleted (its window closed) while the list was being asked for
             deliver([self._record(w) for w in answer["workspaces"]], answer["next_after"])
             self._shown(selected)
 
-        self.api.get(f"/api/v1/workspaces{query}", on_done=got,
-                     on_error=lambda e: (self.workspaces.loading_failed(), self.show_error(e)))
+        def failed(error: ApiError) -> None:
+            if isValid(self):
+                self.workspaces.loading_failed()
+                self.show_error(error)
+
+        self.api.get(f"/api/v1/workspaces{query}", on_done=got, on_error=failed)
 
     def _record(self, workspace: dict) -> dict:
         """The workspace as the table shows it: the caller's role, and the hold as far as the API shows it to them
