@@ -38,6 +38,13 @@ APPLIANCE = [
 ]
 # A workspace's pages and the permission each needs (from /api/v1/me's permissions for the caller's role there).
 WORKSPACE = [
+    ("agents", "Agents", "gui.views.agents:AgentsPage", "agents.read"),
+    ("sources", "Training data", "gui.views.sources:SourcesPage", "sources.read"),
+    ("playground", "Playground", "gui.views.playground:PlaygroundPage", "agents.ask"),
+    ("conversations", "Conversations", "gui.views.conversations:ConversationsPage", "conversations.read"),
+    ("leads", "Leads", "gui.views.leads:LeadsPage", "leads.read"),
+    ("analytics", "Analytics", "gui.views.analytics:AnalyticsPage", "analytics.read"),
+    ("retention", "Retention & requests", "gui.views.retention:RetentionPage", "retention.read"),
     ("team", "Team", "gui.views.team:TeamPage", "members.read"),
     ("api_keys", "API keys", "gui.views.api_keys:ApiKeysPage", "api_keys.read"),
     ("workspace_audit", "Audit trail", "gui.views.audit:WorkspaceAuditPage", "audit.read"),
