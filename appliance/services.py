@@ -16,6 +16,8 @@ from appliance.accounts.passwords import (
     load_common_passwords,
 )
 from appliance.accounts.sessions import SessionService
+from appliance.accounts.sso import SsoSignIn
+from appliance.accounts.sso_providers import SsoProviders
 from appliance.accounts.throttle import LoginThrottle
 from appliance.accounts.tokens import LinkTokens
 from appliance.accounts.users import UserService
@@ -81,6 +83,8 @@ class Services:
     metrics: Metrics
     metrics_tokens: MetricsTokens
     alerts: SecurityAlerts
+    sso_providers: SsoProviders
+    sso: SsoSignIn
 
 
 def public_url(settings: Settings) -> str:
@@ -123,10 +127,13 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
     users = UserService(db, clock=clock, hasher=hasher, policy=policy, tokens=tokens, sessions=sessions,
                         outbox=outbox, audit=audit, links=links,
                         verification_lifetime=dt.timedelta(hours=settings.verification_hours))
+    sso_providers = SsoProviders(db, clock=clock, audit=audit)
+    sso = SsoSignIn(db, clock=clock, providers=sso_providers, sessions=sessions, audit=audit)
     auth = AuthService(db, clock=clock, users=users, sessions=sessions, throttle=throttle, tokens=tokens,
                        outbox=outbox, audit=audit, links=links,
                        reset_lifetime=dt.timedelta(minutes=settings.password_reset_minutes),
-                       require_second_factor_for_admins=settings.require_second_factor_for_admins)
+                       require_second_factor_for_admins=settings.require_second_factor_for_admins,
+                       password_refused=sso.password_refused)
     workspaces = WorkspaceService(db, clock=clock, files=appliance.workspaces, audit=audit)
     invitations = InvitationService(db, clock=clock, users=users, workspaces=workspaces, outbox=outbox, audit=audit,
                                     links=links, lifetime=dt.timedelta(hours=settings.invitation_hours))
@@ -181,7 +188,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                     knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
                     jobs=jobs, metrics=metrics, metrics_tokens=MetricsTokens(db, clock=clock, audit=audit),
-                    alerts=alerts)
+                    alerts=alerts, sso_providers=sso_providers, sso=sso)
 
 
 def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:

@@ -21,6 +21,7 @@ from server import (
     pages,
     request_validation,
     security_headers,
+    sso_pages,
     widget,
 )
 from server.in_memory import InMemoryRequest
@@ -46,6 +47,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     app.extensions["chatspark.settings"] = settings
     app.register_blueprint(health.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(sso_pages.blueprint)
     api.register(app)
     widget.install(app, max_request_bytes=settings.widget_max_request_bytes)
     app.register_blueprint(openapi.blueprint, url_prefix="/api/v1")

@@ -80,6 +80,9 @@ def login():
     if after:
         fields.append(Field("next", "", "hidden", value=after))
     links = [{"href": "/account/forgot", "text": "Forgot your password?"}]
+    # One button per single sign-on provider the operators configured.
+    links = [{"href": f"/sso/{p.id}/start" + (f"?next={after}" if after else ""), "text": f"Sign in with {p.name}"}
+             for p in services().sso_providers.list()] + links
     if request.method == "GET":
         return form("Log in", action="/login", fields=fields, submit="Log in", links=links)
     try:

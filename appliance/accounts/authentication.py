@@ -44,8 +44,11 @@ class Enrolment:
 class AuthService:
     def __init__(self, db: Database, *, clock: Clock, users: UserService, sessions: SessionService,
                  throttle: LoginThrottle, tokens: LinkTokens, outbox: Outbox, audit: AuditLog,
-                 links: messages.Links, reset_lifetime: dt.timedelta, require_second_factor_for_admins: bool) -> None:
+                 links: messages.Links, reset_lifetime: dt.timedelta, require_second_factor_for_admins: bool,
+                 password_refused=None) -> None:
         self._db = db
+        # The provider an account must sign in with instead, when that provider turned password sign-in off.
+        self._password_refused = password_refused or (lambda user_id: None)
         self._clock = clock
         self._users = users
         self._sessions = sessions
@@ -81,6 +84,10 @@ class AuthService:
         if user.status == "disabled":
             self._fail(attempt, "disabled", user_id=user.id)
             raise AuthenticationFailed(_LOGIN_FAILED)
+        provider = self._password_refused(user.id)
+        if provider:
+            self._fail(attempt, "password_sign_in_off", user_id=user.id)
+            raise AuthenticationFailed(f"this account signs in with {provider}: use “Sign in with {provider}”")
         if not user.email_verified:
             self._fail(attempt, "email_not_verified", user_id=user.id)
             raise EmailNotVerified("confirm your email address first: open the link in the mail we sent you")

@@ -77,6 +77,7 @@ OPERATOR_PERMISSIONS: dict[str, str] = {
     "appliance.overview": "see the appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail",
     "metrics.manage": "make, list and revoke the tokens a monitoring system scrapes /metrics with",
     "reports.compliance": "generate the compliance evidence report (each control measured now; audited)",
+    "sso.manage": "configure single sign-on providers and map their groups to workspace roles",
 }
 
 

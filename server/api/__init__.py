@@ -17,13 +17,14 @@ from server.api import (
     overview,
     reports,
     retention,
+    sso,
     users,
     workspaces,
 )
 
 # The areas in the order the OpenAPI document lists them; each module holds one blueprint.
 AREAS = (auth, me, overview, workspaces, knowledge, conversations, api_keys, users, audit, exports, jobs, retention,
-         backups, mail, metrics_tokens, reports)
+         backups, mail, metrics_tokens, reports, sso)
 
 
 def register(app: Flask) -> None:

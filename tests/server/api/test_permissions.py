@@ -164,6 +164,9 @@ MAKERS = {
     "lead": lambda world, known: world.new_lead(known["w"]),
     "cancelled": lambda world, known: world.new_cancelled_workspace(),
     "backup": lambda world, known: world.services.backups.create().id,
+    "sso_provider": lambda world, known: world.services.sso_providers.create(
+        {"name": "Corp", "issuer": "https://idp.example.com", "client_id": "chatspark", "client_secret": "s3cret"},
+        actor_id=world.users["owner"].id, client_address=None).id,
     "metrics_token": lambda world, known: world.services.metrics_tokens.create(
         name="Prometheus", actor_id=world.users["owner"].id, client_address=None)[1].id,
 }

@@ -1,0 +1,213 @@
+"""Signing in through an OpenID Connect provider: the sign-in begins with a state, nonce and PKCE verifier kept here
+and bound to the browser that began it, each used once within ten minutes; the callback exchanges the code, checks
+the ID token (appliance/accounts/oidc.py), finds or, for allowed domains and groups only, creates the account, and
+applies the provider's group mapping (granted roles are taken back when the group goes, at the next sign-in; roles
+given by hand are never touched). Every outcome is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from appliance.accounts.api_keys import settle_keys
+from appliance.accounts.oidc import OidcClient
+from appliance.accounts.sessions import Session, SessionService
+from appliance.accounts.sso_providers import Provider, SsoProviders
+from appliance.accounts.users import User, user_from_row
+from appliance.audit.log import AuditLog
+from appliance.clock import Clock, isoformat
+from appliance.errors import AuthenticationFailed, PermissionDenied
+from appliance.storage.database import Database
+
+ATTEMPT_LIFETIME = dt.timedelta(minutes=10)
+_RANK = {"viewer": 1, "editor": 2, "admin": 3}
+
+
+@dataclass(frozen=True)
+class Begun:
+    url: str           # where to send the browser
+    binding: str       # for the browser to keep (a cookie) and show at the callback
+
+
+@dataclass(frozen=True)
+class SsoLogin:
+    token: str
+    session: Session
+    user: User
+    return_to: str | None
+    created: bool
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()
+
+
+class SsoSignIn:
+    def __init__(self, db: Database, *, clock: Clock, providers: SsoProviders, sessions: SessionService,
+                 audit: AuditLog) -> None:
+        self._db = db
+        self._clock = clock
+        self._providers = providers
+        self._sessions = sessions
+        self._audit = audit
+        self._clients: dict[tuple, OidcClient] = {}
+
+    def client(self, provider: Provider) -> OidcClient:
+        secret = self._providers.secret(provider.id)
+        key = (provider.id, provider.issuer, provider.client_id, _digest(secret), provider.ca_file)
+        if key not in self._clients:
+            self._clients = {k: v for k, v in self._clients.items() if k[0] != provider.id}
+            self._clients[key] = OidcClient(issuer=provider.issuer, client_id=provider.client_id,
+                                            client_secret=secret, ca_file=provider.ca_file)
+        return self._clients[key]
+
+    def begin(self, provider_id: str, *, redirect_uri: str, return_to: str | None) -> Begun:
+        provider = self._providers.get(provider_id)
+        request = self.client(provider).start(redirect_uri)
+        binding = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM sso_attempts WHERE created_at < ?", (isoformat(now - ATTEMPT_LIFETIME),))
+            conn.execute("INSERT INTO sso_attempts (state, provider_id, binding_hash, nonce, code_verifier, "
+                         "return_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         (request.state, provider.id, _digest(binding), request.nonce, request.code_verifier,
+                          return_to, isoformat(now)))
+        return Begun(request.url, binding)
+
+    def complete(self, provider_id: str, *, state: str, code: str, binding: str | None, redirect_uri: str,
+                 client_address: str | None, user_agent: str | None) -> SsoLogin:
+        provider = self._providers.get(provider_id)
+        try:
+            attempt = self._take_attempt(provider.id, state, binding)
+            claims = self.client(provider).verify(
+                self.client(provider).exchange(code, redirect_uri=redirect_uri, code_verifier=attempt["code_verifier"]),
+                nonce=attempt["nonce"], now=self._clock.now().timestamp())
+            return self._sign_in(provider, claims, attempt["return_to"], client_address, user_agent)
+        except (AuthenticationFailed, PermissionDenied) as exc:
+            self._audit.record("sso.sign_in", actor_type="anonymous", target_type="sso_provider",
+                               target_id=provider.id, client_address=client_address, outcome="failure",
+                               details={"reason": str(exc)[:300]})
+            raise
+
+    def _take_attempt(self, provider_id: str, state: str, binding: str | None):
+        """The sign-in begun with `state` by this browser, used up now: a replayed callback finds nothing."""
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT * FROM sso_attempts WHERE state = ? AND provider_id = ?",
+                               (state or "", provider_id)).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM sso_attempts WHERE state = ?", (state,))
+        if row is None:
+            raise AuthenticationFailed("this sign-in is not known here, or was already used; start again")
+        if not binding or not hmac.compare_digest(bytes(row["binding_hash"]), _digest(binding)):
+            raise AuthenticationFailed("this sign-in was begun in another browser; start again from this one")
+        created = dt.datetime.fromisoformat(row["created_at"].replace("Z", "+00:00"))
+        if self._clock.now() - created > ATTEMPT_LIFETIME:
+            raise AuthenticationFailed("this sign-in took longer than 10 minutes; start again")
+        return row
+
+    def _sign_in(self, provider: Provider, claims: dict, return_to: str | None, client_address: str | None,
+                 user_agent: str | None) -> SsoLogin:
+        email = claims.get("email")
+        if not isinstance(email, str) or "@" not in email:
+            raise AuthenticationFailed(f"{provider.name} gave no email address for this account")
+        if claims.get("email_verified") is False:
+            raise AuthenticationFailed(f"{provider.name} has not verified the address {email}")
+        email = email.strip().lower()
+        groups = claims.get(provider.groups_claim) or []
+        groups = sorted({g for g in groups if isinstance(g, str)}) if isinstance(groups, list) else []
+        now = isoformat(self._clock.now())
+        with self._db.transaction() as conn:
+            user_row, created = self._account(conn, provider, claims["sub"], email, groups, now, claims)
+            if user_row["status"] == "disabled":
+                raise PermissionDenied("this account is disabled on the appliance")
+            conn.execute("INSERT INTO sso_identities (provider_id, subject, user_id, groups, last_sign_in_at) "
+                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider_id, subject) DO UPDATE SET "
+                         "groups = excluded.groups, last_sign_in_at = excluded.last_sign_in_at",
+                         (provider.id, claims["sub"], user_row["id"], json.dumps(groups), now))
+            changes = self._apply_group_roles(conn, provider, user_row["id"], groups, now, client_address)
+            token, session = self._sessions.start(conn, user_id=user_row["id"], client_address=client_address,
+                                                  user_agent=user_agent)
+            self._audit.record("sso.sign_in", actor_type="user", actor_id=user_row["id"], target_type="session",
+                               target_id=session.id, client_address=client_address,
+                               details={"provider": provider.id, "groups": len(groups), "new_account": created,
+                                        **({"roles": changes} if changes else {})}, conn=conn)
+            user = user_from_row(conn.execute("SELECT * FROM users WHERE id = ?", (user_row["id"],)).fetchone())
+        return SsoLogin(token, session, user, return_to, created)
+
+    def _account(self, conn, provider: Provider, subject: str, email: str, groups: list[str], now: str, claims):
+        linked = conn.execute("SELECT u.* FROM sso_identities i JOIN users u ON u.id = i.user_id "
+                              "WHERE i.provider_id = ? AND i.subject = ?", (provider.id, subject)).fetchone()
+        if linked is not None:
+            return linked, False
+        existing = conn.execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
+        if existing is not None:
+            return existing, False
+        domain = email.rsplit("@", 1)[1]
+        if domain not in provider.allowed_domains and not set(groups) & set(provider.allowed_groups):
+            raise PermissionDenied(f"{email} has no account here, and accounts are made at first sign-in only for "
+                                   "the domains and groups the operators allowed; ask one for an invitation")
+        user_id = str(uuid.uuid4())
+        name = claims.get("name") if isinstance(claims.get("name"), str) else ""
+        conn.execute("INSERT INTO users (id, email, display_name, password_hash, status, email_verified_at, "
+                     "created_at) VALUES (?, ?, ?, NULL, 'active', ?, ?)", (user_id, email, name[:200], now, now))
+        self._audit.record("sso.account_create", actor_type="system", target_type="user", target_id=user_id,
+                           details={"provider": provider.id, "domain": domain}, conn=conn)
+        return conn.execute("SELECT * FROM users WHERE id = ?", (user_id,)).fetchone(), True
+
+    def _apply_group_roles(self, conn, provider: Provider, user_id: str, groups: list[str], now: str,
+                           client_address: str | None) -> list[dict]:
+        """Each mapped workspace's role from the user's groups (the highest wins), granted, changed or taken back;
+        only memberships this provider granted are changed or taken back, never one given by hand or the owner."""
+        wanted: dict[str, str] = {}
+        for row in conn.execute("SELECT group_name, workspace_id, role FROM sso_group_roles WHERE provider_id = ?",
+                                (provider.id,)):
+            if row["group_name"] in groups and _RANK[row["role"]] > _RANK.get(wanted.get(row["workspace_id"]), 0):
+                wanted[row["workspace_id"]] = row["role"]
+        granted = {r["workspace_id"] for r in conn.execute(
+            "SELECT workspace_id FROM sso_memberships WHERE provider_id = ? AND user_id = ?", (provider.id, user_id))}
+        current = {r["workspace_id"]: r["role"] for r in conn.execute(
+            "SELECT workspace_id, role FROM memberships WHERE user_id = ?", (user_id,))}
+        changes = []
+        for workspace_id in sorted(set(wanted) | granted):
+            role, had = wanted.get(workspace_id), current.get(workspace_id)
+            if role and had is None:
+                conn.execute("INSERT INTO memberships (workspace_id, user_id, role, created_at) VALUES (?, ?, ?, ?)",
+                             (workspace_id, user_id, role, now))
+                conn.execute("INSERT OR IGNORE INTO sso_memberships (provider_id, user_id, workspace_id) "
+                             "VALUES (?, ?, ?)", (provider.id, user_id, workspace_id))
+                changes.append(self._audited(conn, "sso.role_grant", user_id, workspace_id, {"to": role}))
+            elif workspace_id not in granted or had == "owner":
+                continue  # a role given by hand (or ownership): the directory does not change it
+            elif role is None:
+                conn.execute("DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?", (workspace_id, user_id))
+                conn.execute("DELETE FROM sso_memberships WHERE provider_id = ? AND user_id = ? AND workspace_id = ?",
+                             (provider.id, user_id, workspace_id))
+                settle_keys(conn, workspace_id=workspace_id, holder_id=user_id, reason="sso.role_revoke",
+                            hand_to=None, audit=self._audit, now=now, actor_id=None, client_address=client_address,
+                            actor_type="system")
+                changes.append(self._audited(conn, "sso.role_revoke", user_id, workspace_id, {"from": had}))
+            elif role != had:
+                conn.execute("UPDATE memberships SET role = ? WHERE workspace_id = ? AND user_id = ?",
+                             (role, workspace_id, user_id))
+                settle_keys(conn, workspace_id=workspace_id, holder_id=user_id, reason="sso.role_change",
+                            hand_to=None, audit=self._audit, now=now, actor_id=None, client_address=client_address,
+                            actor_type="system")
+                changes.append(self._audited(conn, "sso.role_change", user_id, workspace_id,
+                                             {"from": had, "to": role}))
+        return changes
+
+    def _audited(self, conn, action: str, user_id: str, workspace_id: str, details: dict) -> dict:
+        self._audit.record(action, actor_type="system", target_type="user", target_id=user_id,
+                           workspace_id=workspace_id, details=details, conn=conn)
+        return {"workspace_id": workspace_id, "action": action.rsplit(".", 1)[1], **details}
+
+    def password_refused(self, user_id: str) -> str | None:
+        """The provider this account must sign in with, when that provider turned password sign-in off."""
+        row = self._db.query_one("SELECT p.name FROM sso_identities i JOIN sso_providers p ON p.id = i.provider_id "
+                                 "WHERE i.user_id = ? AND p.password_login = 0 ORDER BY p.name LIMIT 1", (user_id,))
+        return row["name"] if row else None

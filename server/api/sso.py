@@ -1,0 +1,71 @@
+"""Single sign-on providers (operators): OpenID Connect providers and each one's group-to-role mapping. The
+providers' names (for the sign-in buttons) are public."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify
+
+from appliance.errors import ValidationError
+from server.api.payload import body
+from server.auth import client_address, operator_required, services
+
+blueprint = Blueprint("sso", __name__)
+
+
+@blueprint.get("/sso/providers")
+@operator_required
+def list_providers():
+    return jsonify(providers=[p.public() for p in services().sso_providers.list()])
+
+
+@blueprint.get("/sso/buttons")
+def sign_in_buttons():
+    """What a sign-in screen shows: each provider's name and where its sign-in starts (no settings)."""
+    return jsonify(providers=[{"id": p.id, "name": p.name, "start": f"/sso/{p.id}/start"}
+                              for p in services().sso_providers.list()])
+
+
+@blueprint.post("/sso/providers")
+@operator_required
+def create_provider():
+    provider = services().sso_providers.create(body(), actor_id=g.user.id, client_address=client_address())
+    return jsonify(provider=provider.public(), callback_url=_callback(provider.id)), 201
+
+
+@blueprint.get("/sso/providers/<provider_id>")
+@operator_required
+def get_provider(provider_id: str):
+    provider = services().sso_providers.get(provider_id)
+    return jsonify(provider=provider.public(), callback_url=_callback(provider.id),
+                   group_roles=[m.public() for m in services().sso_providers.group_roles(provider_id)])
+
+
+@blueprint.patch("/sso/providers/<provider_id>")
+@operator_required
+def update_provider(provider_id: str):
+    provider = services().sso_providers.update(provider_id, body(), actor_id=g.user.id,
+                                               client_address=client_address())
+    return jsonify(provider=provider.public(), callback_url=_callback(provider.id))
+
+
+@blueprint.delete("/sso/providers/<provider_id>")
+@operator_required
+def delete_provider(provider_id: str):
+    services().sso_providers.delete(provider_id, actor_id=g.user.id, client_address=client_address())
+    return "", 204
+
+
+@blueprint.put("/sso/providers/<provider_id>/group-roles")
+@operator_required
+def set_group_roles(provider_id: str):
+    data = body()
+    if "group_roles" not in data:
+        raise ValidationError("'group_roles' is required: a list of {group, workspace_id, role}")
+    mapped = services().sso_providers.set_group_roles(provider_id, data["group_roles"], actor_id=g.user.id,
+                                                      client_address=client_address())
+    return jsonify(group_roles=[m.public() for m in mapped])
+
+
+def _callback(provider_id: str) -> str:
+    """The redirect URI to register with the provider."""
+    return f"{services().links.public_url}/sso/{provider_id}/callback"
