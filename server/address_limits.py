@@ -14,7 +14,7 @@ from appliance.rate_limits import MinuteWindows
 PUBLIC_ENDPOINTS = frozenset({
     "auth.login", "auth.verify_email", "auth.request_password_reset", "auth.complete_password_reset",
     "auth.accept_invitation", "pages.login", "pages.verify_email", "pages.forgot_password", "pages.reset_password",
-    "pages.accept_invitation",
+    "pages.accept_invitation", "sso.panel_token",
 })
 # Refusals that say a credential was wrong: a password, a session or API key, a widget visitor token, a mailed
 # link's token. Not the ones an honest client meets in passing: a second factor still to give, an address still to

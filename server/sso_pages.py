@@ -22,9 +22,12 @@ def callback_url(provider_id: str) -> str:
 
 @blueprint.get("/sso/<provider_id>/start")
 def start(provider_id: str):
+    port = request.args.get("panel_port")
     try:
         begun = services().sso.begin(provider_id, redirect_uri=callback_url(provider_id),
-                                     return_to=_local_path(request.args.get("next")))
+                                     return_to=_local_path(request.args.get("next")),
+                                     panel_port=int(port) if port and port.isdigit() else None,
+                                     panel_challenge=request.args.get("panel_challenge"))
     except ApplianceError as exc:
         return _failed(exc)
     response = redirect(begun.url, code=303)
@@ -48,6 +51,11 @@ def callback(provider_id: str):
                                          user_agent=request.headers.get("User-Agent"))
     except ApplianceError as exc:
         return _failed(exc, provider_id)
+    if result.panel_redirect:
+        # A desktop panel's sign-in: the session is the panel's; the browser only carries the one-time code to it.
+        response = redirect(result.panel_redirect, code=303)
+        response.delete_cookie(BINDING_COOKIE, secure=True, httponly=True, samesite="Lax", path="/")
+        return response
     after = result.return_to or "/account"
     body, status = form("Signed in", action="", fields=None, intro=f"Signed in as {result.user.email}.",
                         links=[{"href": after, "text": "Continue"}])

@@ -10,9 +10,12 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 import secrets
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from appliance.accounts.api_keys import settle_keys
 from appliance.accounts.oidc import OidcClient
@@ -21,10 +24,12 @@ from appliance.accounts.sso_providers import Provider, SsoProviders
 from appliance.accounts.users import User, user_from_row
 from appliance.audit.log import AuditLog
 from appliance.clock import Clock, isoformat
-from appliance.errors import AuthenticationFailed, PermissionDenied
+from appliance.errors import AuthenticationFailed, PermissionDenied, ValidationError
 from appliance.storage.database import Database
 
 ATTEMPT_LIFETIME = dt.timedelta(minutes=10)
+HANDOFF_LIFETIME = dt.timedelta(minutes=2)
+_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _RANK = {"viewer": 1, "editor": 2, "admin": 3}
 
 
@@ -41,6 +46,7 @@ class SsoLogin:
     user: User
     return_to: str | None
     created: bool
+    panel_redirect: str | None = None  # a panel's sign-in: where the browser goes with the one-time code
 
 
 def _digest(text: str) -> bytes:
@@ -66,17 +72,25 @@ class SsoSignIn:
                                             client_secret=secret, ca_file=provider.ca_file)
         return self._clients[key]
 
-    def begin(self, provider_id: str, *, redirect_uri: str, return_to: str | None) -> Begun:
+    def begin(self, provider_id: str, *, redirect_uri: str, return_to: str | None, panel_port: int | None = None,
+              panel_challenge: str | None = None) -> Begun:
+        """A sign-in for this browser, or (`panel_port`, `panel_challenge`) for a desktop panel waiting on that
+        loopback port with the verifier of that S256 challenge."""
+        if (panel_port is None) != (panel_challenge is None):
+            raise ValidationError("a panel's sign-in names both its loopback port and its code challenge")
+        if panel_port is not None and (not 1024 <= panel_port <= 65535 or not _CHALLENGE.match(panel_challenge)):
+            raise ValidationError("a panel's loopback port is 1024-65535 and its challenge a base64url SHA-256")
         provider = self._providers.get(provider_id)
         request = self.client(provider).start(redirect_uri)
         binding = secrets.token_urlsafe(32)
         now = self._clock.now()
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM sso_attempts WHERE created_at < ?", (isoformat(now - ATTEMPT_LIFETIME),))
+            conn.execute("DELETE FROM sso_panel_handoffs WHERE created_at < ?", (isoformat(now - HANDOFF_LIFETIME),))
             conn.execute("INSERT INTO sso_attempts (state, provider_id, binding_hash, nonce, code_verifier, "
-                         "return_to, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                         "return_to, panel_port, panel_challenge, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                          (request.state, provider.id, _digest(binding), request.nonce, request.code_verifier,
-                          return_to, isoformat(now)))
+                          return_to, panel_port, panel_challenge, isoformat(now)))
         return Begun(request.url, binding)
 
     def complete(self, provider_id: str, *, state: str, code: str, binding: str | None, redirect_uri: str,
@@ -87,12 +101,39 @@ class SsoSignIn:
             claims = self.client(provider).verify(
                 self.client(provider).exchange(code, redirect_uri=redirect_uri, code_verifier=attempt["code_verifier"]),
                 nonce=attempt["nonce"], now=self._clock.now().timestamp())
-            return self._sign_in(provider, claims, attempt["return_to"], client_address, user_agent)
+            result = self._sign_in(provider, claims, attempt["return_to"], client_address, user_agent)
+            if attempt["panel_port"] is None:
+                return result
+            code = self.hand_off(result.token, attempt["panel_challenge"])
+            return replace(result, panel_redirect=f"http://127.0.0.1:{attempt['panel_port']}/callback?code={code}")
         except (AuthenticationFailed, PermissionDenied) as exc:
             self._audit.record("sso.sign_in", actor_type="anonymous", target_type="sso_provider",
                                target_id=provider.id, client_address=client_address, outcome="failure",
                                details={"reason": str(exc)[:300]})
             raise
+
+    def hand_off(self, token: str, challenge: str) -> str:
+        """Keep a new session's token for the panel that holds the verifier of `challenge`: the one-time code."""
+        code = secrets.token_urlsafe(32)
+        with self._db.transaction() as conn:
+            conn.execute("INSERT INTO sso_panel_handoffs (code_hash, token, challenge, created_at) VALUES (?, ?, ?, ?)",
+                         (_digest(code), token, challenge, isoformat(self._clock.now())))
+        return code
+
+    def redeem(self, code: str, verifier: str, *, client_address: str | None) -> str:
+        """The session token for the panel's one-time code and its verifier; the code is used up either way."""
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT * FROM sso_panel_handoffs WHERE code_hash = ?", (_digest(code or ""),)
+                               ).fetchone()
+            if row is not None:
+                conn.execute("DELETE FROM sso_panel_handoffs WHERE code_hash = ?", (_digest(code),))
+        fresh = row is not None and self._clock.now() - dt.datetime.fromisoformat(
+            row["created_at"].replace("Z", "+00:00")) <= HANDOFF_LIFETIME
+        if not fresh or not hmac.compare_digest(create_s256_code_challenge(verifier or ""), row["challenge"]):
+            self._audit.record("sso.panel_handoff", actor_type="anonymous", client_address=client_address,
+                               outcome="denied", details={"reason": "unknown, used, expired or wrong verifier"})
+            raise AuthenticationFailed("this sign-in code is not valid (unknown, used, expired or not this panel's)")
+        return row["token"]
 
     def _take_attempt(self, provider_id: str, state: str, binding: str | None):
         """The sign-in begun with `state` by this browser, used up now: a replayed callback finds nothing."""

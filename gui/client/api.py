@@ -27,7 +27,8 @@ Progress = Callable[[int, int], None]  # (bytes sent so far, bytes in all)
 UPLOAD_CHUNK = 256 * 1024  # bytes sent between two progress reports of an upload
 USER_AGENT = f"ChatSpark control panel {__version__}"  # what My account's sessions list shows for the panel
 # Calls that need no session: signing in, and the health checks shown before sign-in.
-_PUBLIC = ("/api/v1/auth/login", "/api/v1/auth/password-reset", "/healthz", "/readyz")
+_PUBLIC = ("/api/v1/auth/login", "/api/v1/auth/password-reset", "/api/v1/sso/buttons", "/api/v1/sso/panel-token",
+           "/healthz", "/readyz")
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """Signing in: email and password, then the second factor's code (or a recovery code) when the account has one, and
-enrolment (a QR code, recovery codes shown once) when the appliance requires a second factor for the account."""
+enrolment (a QR code, recovery codes shown once) when the appliance requires a second factor for the account; or
+single sign-on in the system browser, when the appliance offers a provider."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from PySide6.QtWidgets import QDialog, QLabel, QLineEdit, QStackedWidget, QWidge
 
 from gui.client.api import ApiClient
 from gui.client.errors import ApiError
+from gui.views.sign_in_sso import SsoButtons
 from gui.widgets.dialogs import DialogButtons, titled_layout
 from gui.widgets.forms import FieldForm
 from gui.widgets.second_factor import Enrolment, RecoveryCodes
@@ -25,6 +27,9 @@ class SignInDialog(QDialog):
         self.reason.setWordWrap(True)
         self.reason.setVisible(bool(reason))
         layout.addWidget(self.reason)
+        # Above the password form: where the appliance offers single sign-on, most people use it.
+        self.sso = SsoButtons(api, on_token=self._sso_signed_in, on_error=lambda error: self.form.show_error(error))
+        layout.addWidget(self.sso)
         self.steps = QStackedWidget()
         layout.addWidget(self.steps)
 
@@ -113,6 +118,16 @@ class SignInDialog(QDialog):
         self.submit.setText("I have saved them")
         self.cancel_button.hide()
 
+    def _sso_signed_in(self, token: str) -> None:
+        self.api.set_token(token)
+        self.api.get("/api/v1/me", on_done=self._sso_me, on_error=self.form.show_error)
+
+    def _sso_me(self, me: dict) -> None:
+        self.email.setText(me["user"]["email"])
+        self.login_answer = {"user": me["user"], "single_sign_on": True}  # the token is the API client's now
+        self.accept()
+
     def done(self, result: int) -> None:
         self.password.clear()  # never kept longer than the dialog
+        self.sso.close_waiter()
         super().done(result)

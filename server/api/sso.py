@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify
 
 from appliance.errors import ValidationError
-from server.api.payload import body
+from server.api.payload import body, text
 from server.auth import client_address, operator_required, services
 
 blueprint = Blueprint("sso", __name__)
@@ -64,6 +64,14 @@ def set_group_roles(provider_id: str):
     mapped = services().sso_providers.set_group_roles(provider_id, data["group_roles"], actor_id=g.user.id,
                                                       client_address=client_address())
     return jsonify(group_roles=[m.public() for m in mapped])
+
+
+@blueprint.post("/sso/panel-token")
+def panel_token():
+    """A desktop panel's session: the one-time code its loopback port received, with the verifier it kept."""
+    data = body()
+    token = services().sso.redeem(text(data, "code"), text(data, "verifier"), client_address=client_address())
+    return jsonify(token=token)
 
 
 def _callback(provider_id: str) -> str:

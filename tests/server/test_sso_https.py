@@ -9,15 +9,13 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from http.cookies import SimpleCookie
 
 import pytest
 
+from tests.oidc_provider import NoRedirect, running_provider, set_user
 from tests.running import RunningAppliance, free_port, tls13_context
 from tests.server.conftest import init_appliance
 
@@ -26,24 +24,8 @@ OPERATOR = ("operator@example.com", "correct horse battery staple for sso")
 
 @pytest.fixture(scope="module")
 def idp(tmp_path_factory):
-    """The provider in a process of its own on loopback, as an IdP runs beside the appliance."""
-    port = free_port()
-    log = (tmp_path_factory.mktemp("idp") / "idp.log").open("w")
-    process = subprocess.Popen([sys.executable, "-W", "ignore", "-m", "oidc_provider_mock", "--port", str(port),
-                                "--require-nonce", "true"], stdout=log, stderr=subprocess.STDOUT)
-    issuer = f"http://localhost:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=2):
-                break
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "the provider did not start"
-            time.sleep(0.1)
-    yield issuer
-    process.terminate()
-    process.wait(10)
-    log.close()
+    with running_provider(tmp_path_factory.mktemp("idp")) as issuer:
+        yield issuer
 
 
 @pytest.fixture(scope="module")
@@ -76,14 +58,6 @@ def provider(served, idp):
         token=served.token)
     assert status == 200, mapped
     return made
-
-
-def set_user(idp: str, email: str, **claims) -> None:
-    request = urllib.request.Request(f"{idp}/users/{urllib.parse.quote(email)}", method="PUT",
-                                     data=json.dumps({"email": email, "email_verified": True, **claims}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request) as answer:
-        assert answer.status == 204
 
 
 class Browser:
@@ -128,11 +102,6 @@ class Browser:
     def me(self) -> tuple[int, dict]:
         status, _, body = self.appliance("/api/v1/me")
         return status, json.loads(body)
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
 
 
 def members(served, workspace_id: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 PASSWORD = "plum orbit lantern 42"
+PANEL_VERIFIER = "a-panel-verifier-of-at-least-forty-three-characters-1234"
 NEW_PASSWORD = "quartz meadow ferry 17"
 MEMBER_ROLES = ("owner", "admin", "editor", "viewer")
 CALLERS = (*MEMBER_ROLES, "outsider", "operator", "anonymous")
@@ -135,6 +136,8 @@ OTHER_ROUTES = [
     Route("sso.manage", "PUT", "/api/v1/sso/providers/{sso_provider}/group-roles", {"group_roles": []},
           endpoint="sso.set_group_roles"),
     Route(PUBLIC, "GET", "/api/v1/sso/buttons", endpoint="sso.sign_in_buttons"),
+    Route(PUBLIC, "POST", "/api/v1/sso/panel-token", {"code": "{panel_code}", "verifier": PANEL_VERIFIER},
+          endpoint="sso.panel_token"),
     Route("reports.compliance", "GET", "/api/v1/reports/compliance?format=json", endpoint="reports.compliance_report"),
     Route("metrics.manage", "GET", "/api/v1/metrics-tokens", endpoint="metrics_tokens.list_tokens"),
     Route("metrics.manage", "POST", "/api/v1/metrics-tokens", {"name": "Prometheus"}, 201,

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from flask import Flask
 
 from appliance import settings as settings_module
@@ -32,6 +33,7 @@ from tests.server.api.permission_routes import (
     MEMBER_ROLES,
     OPERATOR_ROUTES,
     OTHER_ROUTES,
+    PANEL_VERIFIER,
     PASSWORD,
     PLACEHOLDER,
     PUBLIC,
@@ -164,6 +166,8 @@ MAKERS = {
     "lead": lambda world, known: world.new_lead(known["w"]),
     "cancelled": lambda world, known: world.new_cancelled_workspace(),
     "backup": lambda world, known: world.services.backups.create().id,
+    "panel_code": lambda world, known: world.services.sso.hand_off(
+        world.log_in(world.new_user("panel"))[0], create_s256_code_challenge(PANEL_VERIFIER)),
     "sso_provider": lambda world, known: world.services.sso_providers.create(
         {"name": "Corp", "issuer": "https://idp.example.com", "client_id": "chatspark", "client_secret": "s3cret"},
         actor_id=world.users["owner"].id, client_address=None).id,

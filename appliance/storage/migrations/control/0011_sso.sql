@@ -1,6 +1,7 @@
 -- Single sign-on with OpenID Connect: the providers operators configure, how their groups map to workspace roles,
 -- which appliance account each provider's subject is, the roles SSO granted (so it can take them back), and the
--- sign-ins under way (state, nonce and PKCE verifier, each used once).
+-- sign-ins under way (state, nonce and PKCE verifier, each used once), and the sessions handed to a desktop panel
+-- that began its sign-in in the system browser (RFC 8252: a loopback redirect, then a code and its verifier).
 CREATE TABLE sso_providers (
     id               TEXT PRIMARY KEY,
     name             TEXT NOT NULL,                  -- on the button: "Sign in with <name>"
@@ -43,5 +44,13 @@ CREATE TABLE sso_attempts (
     nonce          TEXT NOT NULL,
     code_verifier  TEXT NOT NULL,
     return_to      TEXT,
+    panel_port     INTEGER,                        -- a panel's loopback port: the session goes to it, not the browser
+    panel_challenge TEXT,                          -- S256 of the verifier the panel keeps
     created_at     TEXT NOT NULL
 );
+CREATE TABLE sso_panel_handoffs (
+    code_hash   BLOB PRIMARY KEY,                  -- SHA-256 of the one-time code sent to the panel's loopback port
+    token       TEXT NOT NULL,                     -- the new session's token, held for two minutes at most
+    challenge   TEXT NOT NULL,
+    created_at  TEXT NOT NULL
+) WITHOUT ROWID;
