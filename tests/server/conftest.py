@@ -15,6 +15,23 @@ def init_appliance(base, *extra: str):
     return data_dir, key_dir
 
 
+CHEAP_ARGON2 = {"CHATSPARK_ARGON2_TIME_COST": "1", "CHATSPARK_ARGON2_MEMORY_KIB": "1024",
+                "CHATSPARK_ARGON2_PARALLELISM": "1"}
+
+
+def serve_with_operator(base, operator: tuple[str, str], *, env: dict | None = None) -> RunningAppliance:
+    """An appliance under `base` with `operator` (email, password) as its first operator, served, and that operator
+    signed in: the session token is the answer's `token`."""
+    (base / "operator.txt").write_text(operator[1])
+    data_dir, key_dir = init_appliance(base, "--operator-email", operator[0], "--password-file",
+                                       str(base / "operator.txt"))
+    running = RunningAppliance(data_dir, key_dir, free_port(), env={**CHEAP_ARGON2, **(env or {})}).start()
+    status, body = running.api("POST", "/api/v1/auth/login", {"email": operator[0], "password": operator[1]})
+    assert status == 200, body
+    running.token = body["token"]
+    return running
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """One appliance for a module's read-only network tests, with a plain-HTTP redirect port as well."""

@@ -8,21 +8,15 @@ import json
 
 import pytest
 
-from tests.running import RunningAppliance, chatspark, free_port
-from tests.server.conftest import init_appliance
+from tests.running import chatspark
+from tests.server.conftest import serve_with_operator
 
 OPERATOR = ("operator@example.com", "correct horse battery staple for compliance")
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    base = tmp_path_factory.mktemp("compliance")
-    (base / "operator.txt").write_text(OPERATOR[1])
-    data_dir, key_dir = init_appliance(base, "--operator-email", OPERATOR[0], "--password-file",
-                                       str(base / "operator.txt"))
-    running = RunningAppliance(data_dir, key_dir, free_port(), env={
-        "CHATSPARK_ARGON2_TIME_COST": "1", "CHATSPARK_ARGON2_MEMORY_KIB": "1024",
-        "CHATSPARK_ARGON2_PARALLELISM": "1"}).start()
+    running = serve_with_operator(tmp_path_factory.mktemp("compliance"), OPERATOR)
     yield running
     running.stop()
 

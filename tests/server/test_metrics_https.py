@@ -9,24 +9,14 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.running import RunningAppliance, free_port
-from tests.server.conftest import init_appliance
+from tests.server.conftest import serve_with_operator
 
 OPERATOR = ("operator@example.com", "correct horse battery staple for metrics")
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    base = tmp_path_factory.mktemp("metrics")
-    (base / "operator.txt").write_text(OPERATOR[1])
-    data_dir, key_dir = init_appliance(base, "--operator-email", OPERATOR[0], "--password-file",
-                                       str(base / "operator.txt"))
-    running = RunningAppliance(data_dir, key_dir, free_port(), env={
-        "CHATSPARK_ARGON2_TIME_COST": "1", "CHATSPARK_ARGON2_MEMORY_KIB": "1024",
-        "CHATSPARK_ARGON2_PARALLELISM": "1"}).start()
-    status, body = running.api("POST", "/api/v1/auth/login", {"email": OPERATOR[0], "password": OPERATOR[1]})
-    assert status == 200, body
-    running.token = body["token"]
+    running = serve_with_operator(tmp_path_factory.mktemp("metrics"), OPERATOR)
     yield running
     running.stop()
 

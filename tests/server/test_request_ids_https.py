@@ -10,8 +10,7 @@ import time
 
 import pytest
 
-from tests.running import RunningAppliance, free_port
-from tests.server.conftest import init_appliance
+from tests.server.conftest import serve_with_operator
 
 OPERATOR = ("operator@example.com", "correct horse battery staple for request ids")
 
@@ -27,14 +26,9 @@ def syslog_server():
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, syslog_server):
-    base = tmp_path_factory.mktemp("request-ids")
-    (base / "operator.txt").write_text(OPERATOR[1])
-    data_dir, key_dir = init_appliance(base, "--operator-email", OPERATOR[0], "--password-file",
-                                       str(base / "operator.txt"))
-    running = RunningAppliance(data_dir, key_dir, free_port(), env={
-        "CHATSPARK_ARGON2_TIME_COST": "1", "CHATSPARK_ARGON2_MEMORY_KIB": "1024", "CHATSPARK_ARGON2_PARALLELISM": "1",
-        "CHATSPARK_LOG_OUTPUT": "syslog",
-        "CHATSPARK_LOG_SYSLOG_ADDRESS": f"127.0.0.1:{syslog_server.getsockname()[1]}"}).start()
+    address = f"127.0.0.1:{syslog_server.getsockname()[1]}"
+    running = serve_with_operator(tmp_path_factory.mktemp("request-ids"), OPERATOR, env={
+        "CHATSPARK_LOG_OUTPUT": "syslog", "CHATSPARK_LOG_SYSLOG_ADDRESS": address})
     yield running
     running.stop()
 
