@@ -163,6 +163,27 @@ class SourceService:
             raise ValidationError("only Q&A sources hold question and answer pairs")
         return self._replace(source, original=json.dumps(_check_pairs(pairs)).encode("utf-8"), title=title)
 
+    def put_pair(self, source_id: str, *, question: str, answer: str) -> tuple[Source, int]:
+        """Add one pair to a Q&A source, or give a question it already holds (worded alike: case and spacing aside)
+        this answer; read and written in one transaction, so two people adding answers at once both keep theirs.
+        Returns the source and how many pairs it now holds."""
+        [(question, answer)] = _check_pairs([(question, answer)])
+        same = " ".join(question.split()).casefold()
+        with self._db.transaction() as conn:
+            row = conn.execute("SELECT kind, original, title FROM sources WHERE id = ?", (source_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no source {source_id}")
+            if row["kind"] != "qa":
+                raise ValidationError("only Q&A sources hold question and answer pairs")
+            pairs = [(q, a) for q, a in json.loads(bytes(row["original"] or b"[]"))
+                     if " ".join(q.split()).casefold() != same] + [(question, answer)]
+            original = json.dumps(pairs).encode("utf-8")
+            conn.execute("UPDATE sources SET original = ?, size_bytes = ?, status = 'queued', error = NULL, "
+                         "updated_at = ? WHERE id = ?",
+                         (original, len(original), isoformat(self._clock.now()), source_id))
+        self._on_queued(source_id)
+        return self.get(source_id), len(pairs)
+
     def refresh(self, source_id: str) -> Source:
         self.get(source_id)
         if self._db.query_one("SELECT 1 FROM sources WHERE id = ? AND kind = 'file' AND original IS NULL",

@@ -1,7 +1,7 @@
 """A question that fell back, answered in one step from the Playground ("Answer this…") or Analytics ("Answer it…"):
 the answer becomes a Q&A pair of the workspace's one kind "qa" source for answers written in the panel (made the
-first time, its pairs extended by a PATCH afterwards), and the agents give it word for word once the source is indexed
-again."""
+first time, each later answer added by the appliance in one step), and the agents give it word for word once the
+source is indexed again."""
 
 from __future__ import annotations
 
@@ -21,19 +21,9 @@ PANEL_SOURCE = "Answers written in the panel"
 MAX_ANSWER_CHARS = 4000
 
 
-def same_question(a: str, b: str) -> bool:
-    return " ".join(a.split()).casefold() == " ".join(b.split()).casefold()
-
-
 def panel_source(sources: list[dict]) -> dict | None:
     """The workspace's source for answers written in the panel: the oldest Q&A source with its title."""
     return next((s for s in sources if s["kind"] == "qa" and s["title"] == PANEL_SOURCE), None)
-
-
-def with_pair(pairs: list[tuple[str, str]], question: str, answer: str) -> list[dict]:
-    """The source's pairs with this one: a question already there gets the new answer, any other goes at the end."""
-    kept = [{"question": q, "answer": a} for q, a in pairs if not same_question(q, question)]
-    return kept + [{"question": question, "answer": answer}]
 
 
 def load_written_answers(api: ApiClient, workspace_id: str, *, on_done: Callable[[dict[str, str]], None],
@@ -110,19 +100,10 @@ class AnswerDialog(QDialog):
                                                "pairs": [{"question": question, "answer": answer}]},
                                on_done=lambda made: self._saved(question, made), on_error=self._refused)
             return
-        self.page.api.get(f"{self._sources}/{source['id']}/original", accept="application/octet-stream",
-                          on_done=lambda original: self._extend(source, original, question, answer),
-                          on_error=self._refused)
-
-    def _extend(self, source: dict, original: bytes | None, question: str, answer: str) -> None:
-        try:
-            pairs = pairs_of(original)
-        except ValueError:
-            self._refused(ApiError(0, "panel_error", f"The Q&A source “{PANEL_SOURCE}” could not be read; open it "
-                                                     "on the Training data screen to check its pairs."))
-            return
-        self.page.api.patch(f"{self._sources}/{source['id']}", {"pairs": with_pair(pairs, question, answer)},
-                            on_done=lambda changed: self._saved(question, changed), on_error=self._refused)
+        # One pair added (or a question answered anew) in one step on the appliance: two admins answering at
+        # once both keep their answers.
+        self.page.api.post(f"{self._sources}/{source['id']}/pairs", {"question": question, "answer": answer},
+                           on_done=lambda changed: self._saved(question, changed), on_error=self._refused)
 
     def _saved(self, question: str, answer: dict) -> None:
         self.submit.setEnabled(True)

@@ -149,6 +149,17 @@ def edit_source(workspace_id: str, source_id: str):
     return jsonify(source=source.public()), 202
 
 
+@blueprint.post(f"{W}/sources/<source_id>/pairs")
+def put_pair(workspace_id: str, source_id: str):
+    """One question and answer added to a Q&A source (or a question it holds answered anew), atomically."""
+    workspace_role(workspace_id, "sources.write")
+    data = body()
+    source, count = services().knowledge.sources(workspace_id).put_pair(
+        source_id, question=text(data, "question"), answer=text(data, "answer"))
+    _audit_source(workspace_id, "source.update", source, pairs=count)
+    return jsonify(source=source.public(), pairs=count), 202
+
+
 @blueprint.post(f"{W}/sources/<source_id>/refresh")
 def refresh_source(workspace_id: str, source_id: str):
     workspace_role(workspace_id, "sources.write")

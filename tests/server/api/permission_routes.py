@@ -70,6 +70,8 @@ WORKSPACE_ROUTES = {
     "knowledge.source_original": Route("sources.read", "GET", "/api/v1/workspaces/{w}/sources/{source}/original"),
     "knowledge.edit_source": Route("sources.write", "PATCH", "/api/v1/workspaces/{w}/sources/{source}",
                                    {"text": "Lunch is at one."}, 202),
+    "knowledge.put_pair": Route("sources.write", "POST", "/api/v1/workspaces/{w}/sources/{qa_source}/pairs",
+                                {"question": "Is there a canteen?", "answer": "Yes, on the ground floor."}, 202),
     "knowledge.refresh_source": Route("sources.write", "POST", "/api/v1/workspaces/{w}/sources/{source}/refresh",
                                       status=202),
     "knowledge.delete_source": Route("sources.write", "DELETE", "/api/v1/workspaces/{w}/sources/{source}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 from urllib.parse import urlsplit
 
@@ -329,3 +330,37 @@ def test_every_change_to_agents_and_sources_is_audited_by_who_and_what_never_con
 def test_me_tells_a_client_the_upload_limit_and_the_hosts_it_may_crawl(api):
     appliance = api.get("/api/v1/me").get_json()["appliance"]
     assert appliance["max_upload_bytes"] == UPLOAD_LIMIT and appliance["crawl_allowed_hosts"] == ["127.0.0.1"]
+
+
+def test_answers_added_one_pair_at_a_time_are_all_kept_and_a_question_asked_again_is_answered_anew(api, services):
+    """What the panel's "Answer this" sends: each pair added in one step on the appliance, so two admins answering
+    at once both keep theirs (a read-modify-write in the client would lose one)."""
+    import threading
+
+    qa = api.post(f"{api.workspace}/sources", json={"kind": "qa", "title": "Answers", "pairs": [
+        {"question": "Where is parking?", "answer": "Behind building B."}]}).get_json()["source"]
+    questions = [f"Question number {n}?" for n in range(8)]
+    answers = []
+
+    def answer(question: str) -> None:
+        client = api.application.test_client()
+        client.environ_base.update(api.environ_base)
+        answers.append(client.post(f"{api.workspace}/sources/{qa['id']}/pairs",
+                                   json={"question": question, "answer": f"Answer to {question}"}).status_code)
+
+    threads = [threading.Thread(target=answer, args=(q,)) for q in questions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [202] * len(questions)
+    again = api.post(f"{api.workspace}/sources/{qa['id']}/pairs",
+                     json={"question": "  where IS parking? ", "answer": "In the north garage now."})
+    assert again.status_code == 202 and again.get_json()["pairs"] == len(questions) + 1
+    pairs = json.loads(api.get(f"{api.workspace}/sources/{qa['id']}/original").data)
+    assert {q for q, _ in pairs} == {"where IS parking?", *questions}
+    assert dict(pairs)["where IS parking?"] == "In the north garage now."
+    text = api.post(f"{api.workspace}/sources", json={"kind": "text", "title": "T", "text": "x y z"}).get_json()
+    assert api.post(f"{api.workspace}/sources/{text['source']['id']}/pairs",
+                    json={"question": "a?", "answer": "b"}).status_code == 400
+    assert services.knowledge.wait_idle(30)

@@ -160,6 +160,8 @@ MAKERS = {
     "api_key": lambda world, known: world.services.api_keys.create(
         known["w"], name="Key", scopes=["chat"], actor_id=world.users["owner"].id, client_address=None)[1].id,
     "agent": lambda world, known: world.services.agents.of(known["w"]).create({"name": "Helper"}).id,
+    "qa_source": lambda world, known: world.services.knowledge.sources(known["w"]).add_qa(
+        title="FAQ", pairs=[("Where is parking?", "Behind building B.")]).id,
     "source": lambda world, known: world.services.knowledge.sources(known["w"]).add_text(
         title="Lunch", text="Lunch is at noon.").id,
     "conversation": lambda world, known: world.new_conversation(known["w"]),
