@@ -6,6 +6,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from gui.client.errors import ApiError
+from gui.client.owned import OwnedApi
 from gui.context import PanelContext
 from gui.widgets.banner import Banner
 
@@ -22,6 +23,7 @@ class Page(QWidget):
                  workspace_id: str | None = None) -> None:
         super().__init__(parent)
         self.context = context
+        self._owned_api: OwnedApi | None = None
         self.workspace_id = workspace_id
         self.setObjectName(type(self).__name__)
         outer = QVBoxLayout(self)
@@ -43,8 +45,11 @@ class Page(QWidget):
         outer.addLayout(self.body, 1)
 
     @property
-    def api(self):
-        return self.context.api
+    def api(self) -> OwnedApi:
+        """The API client, for this page: answers that arrive after the page was deleted are dropped."""
+        if self._owned_api is None or self._owned_api.client is not self.context.api:
+            self._owned_api = OwnedApi(self.context.api, self)
+        return self._owned_api
 
     def add_intro(self, text: str) -> None:
         """The paragraph under the title that says what the screen holds."""
