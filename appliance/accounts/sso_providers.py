@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,18 @@ def _provider(row) -> Provider:
     return Provider(row["id"], row["name"], row["issuer"], row["client_id"], row["ca_file"],
                     json.loads(row["allowed_domains"]), json.loads(row["allowed_groups"]), row["groups_claim"],
                     bool(row["password_login"]), row["created_at"])
+
+
+def _ca_file(value) -> str:
+    """A PEM file of CA certificates on the appliance that TLS can load (an internal IdP's CA)."""
+    try:
+        if not isinstance(value, str) or not Path(value).is_file():
+            raise ValueError
+        ssl.create_default_context(cafile=value)
+    except (ValueError, OSError, ssl.SSLError):
+        raise ValidationError("'ca_file' is the path of a readable PEM file of CA certificates on the appliance") \
+            from None
+    return value
 
 
 def _texts(value, what: str) -> list[str]:
@@ -131,17 +144,19 @@ class SsoProviders:
             raise ValidationError("'group_roles' is a list of {group, workspace_id, role}")
         rows = []
         for item in mappings:
-            if not isinstance(item, dict) or not all(isinstance(item.get(k), str) and item[k].strip()
-                                                     for k in ("group", "workspace_id", "role")):
+            if not isinstance(item, dict):
                 raise ValidationError("each mapping is {group, workspace_id, role}")
-            if item["role"] not in MAPPABLE_ROLES:
-                raise ValidationError(f"a group gives admin, editor or viewer, not {item['role']!r}")
-            rows.append((provider_id, item["group"].strip(), item["workspace_id"], item["role"]))
+            group = names.check_name(item.get("group"), what="a mapping's 'group'", max_length=256)
+            if not isinstance(item.get("workspace_id"), str) or not item["workspace_id"].strip():
+                raise ValidationError("each mapping names its 'workspace_id'")
+            if item.get("role") not in MAPPABLE_ROLES:
+                raise ValidationError("a mapping's 'role' is admin, editor or viewer (ownership is never mapped)")
+            rows.append((provider_id, group, item["workspace_id"], item["role"]))
         with self._db.transaction() as conn:
             known = {r["id"] for r in conn.execute("SELECT id FROM workspaces WHERE status != 'purged'")}
             unknown = sorted({row[2] for row in rows} - known)
             if unknown:
-                raise ValidationError(f"no such workspace: {', '.join(unknown)}")
+                raise NotFound(f"no workspace {', '.join(unknown)[:200]}")
             conn.execute("DELETE FROM sso_group_roles WHERE provider_id = ?", (provider_id,))
             conn.executemany("INSERT OR REPLACE INTO sso_group_roles (provider_id, group_name, workspace_id, role) "
                              "VALUES (?, ?, ?, ?)", rows)
@@ -170,9 +185,7 @@ class SsoProviders:
         if "issuer" in out:
             out["issuer"] = check_issuer(out["issuer"])
         if data.get("ca_file") is not None:
-            if not isinstance(data["ca_file"], str) or not Path(data["ca_file"]).is_file():
-                raise ValidationError("'ca_file' is the path of a PEM file of CA certificates on the appliance")
-            out["ca_file"] = data["ca_file"]
+            out["ca_file"] = _ca_file(data["ca_file"])
         for key in ("allowed_domains", "allowed_groups"):
             if key in data:
                 out[key] = _texts(data[key], key)

@@ -342,6 +342,7 @@ def operations() -> list[tuple]:
          "Add an OpenID Connect provider; register the answer's callback_url with it", "operator",
          json_body("name", "issuer", "client_id", "client_secret",
                    optional=("ca_file", "allowed_domains", "allowed_groups", "groups_claim", "password_login"),
+                   issuer={"type": "string", "format": "uri", "description": "https:// (http:// on loopback only)"},
                    allowed_domains=array(STRING), allowed_groups=array(STRING), password_login=BOOLEAN,
                    ca_file={"type": ["string", "null"]}),
          201, obj({"provider": ref("SsoProvider"), "callback_url": STRING}), set()),

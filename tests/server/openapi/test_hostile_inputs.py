@@ -180,10 +180,15 @@ def world(tmp_path_factory):
     invitation = client.post(f"/api/v1/workspaces/{workspace.id}/invitations", headers=auth,
                              json={"email": "new@example.com", "role": "viewer"}).get_json()
     session_id = client.get("/api/v1/me", headers=auth).get_json()["session"]["id"]
+    provider = services.sso_providers.create({"name": "Corp", "issuer": "https://idp.example.com",
+                                              "client_id": "chatspark", "client_secret": "s3cret"},
+                                             actor_id=operator.id, client_address=None)
+    metrics_token = services.metrics_tokens.create(name="Prometheus", actor_id=operator.id, client_address=None)[1]
     known = {"workspace_id": workspace.id, "agent_id": agent.id, "source_id": source.id,
              "conversation_id": exchange.conversation_id, "lead_id": lead.id, "user_id": operator.id,
              "session_id": session_id, "key_id": key["api_key"]["id"],
-             "invitation_id": invitation["invitation"]["id"], "backup_id": "0" * 16, "job_id": "prune_expired"}
+             "invitation_id": invitation["invitation"]["id"], "backup_id": "0" * 16, "job_id": "prune_expired",
+             "provider_id": provider.id, "token_id": metrics_token.id}
     yield client, login, known
     services.knowledge.close()
     appliance.close()
