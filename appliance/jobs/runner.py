@@ -65,7 +65,10 @@ class JobRunner:
         finally:
             self._keeper.release(run)
         duration_ms = round((time.monotonic() - started) * 1000)
-        self._on_finished(spec.id, "success" if error is None else "failure", time.monotonic() - started)
+        try:  # counting the run must never keep it from being recorded
+            self._on_finished(spec.id, "success" if error is None else "failure", time.monotonic() - started)
+        except Exception:
+            log.exception("the run of job %s could not be counted", spec.id)
         return self._finish(spec, run, "success" if error is None else "failure", summary=summary, error=error,
                             duration_ms=duration_ms)
 

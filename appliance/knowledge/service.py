@@ -112,7 +112,10 @@ class Knowledge:
         except Exception:  # a worker thread must survive anything one source does
             log.exception("indexing failed", extra={"workspace_id": workspace_id, "source_id": source_id})
         finally:
-            self._on_indexed(outcome, time.monotonic() - started)
+            try:  # counted before the queue says idle; counting must never stop the worker
+                self._on_indexed(outcome, time.monotonic() - started)
+            except Exception:
+                log.exception("the indexing of source %s could not be counted", source_id)
             with self._idle:
                 self._in_flight.discard((workspace_id, source_id))
                 self._pending -= 1
