@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tests.packaging.conftest import PANEL_BUNDLE, bare_environment, bundle, folder_size, run
 
-USED_QT = {"QtCore", "QtGui", "QtWidgets"}
+USED_QT = {"QtCore", "QtGui", "QtWidgets", "QtCharts"}  # QtCharts for the Analytics screen
 
 
 def test_the_frozen_panel_starts_offscreen_and_exits_0(scratch_copy, tmp_path):
