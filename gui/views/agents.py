@@ -21,7 +21,6 @@ from gui.models.table import Column, RecordsModel
 from gui.views.agent_dialogs import NewAgentDialog
 from gui.views.agent_form import AgentForm, on_its_field
 from gui.views.page import Page
-from gui.widgets.banner import Banner
 from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import confirm
 from gui.widgets.formatting import day, when
@@ -29,6 +28,9 @@ from gui.widgets.tables import records_table, select_record, selected_record
 
 LEAD_CAPTURE = {"off": "off", "on_fallback": "on fallback", "always": "always"}
 MUTED = "color:#5f6b7a;"
+
+READ_ONLY = ("This workspace is cancelled and read-only: its agents can be read, but not made, changed or deleted "
+             "until the owner undoes the cancellation (Workspaces).")
 
 
 def _heading(text: str) -> QLabel:
@@ -47,8 +49,7 @@ class AgentsPage(Page):
         self._reverting = False
         self.add_intro("Each agent answers visitors from this workspace's training data through its chat widget. "
                        "Pick one to change how it answers, which sites may show it, and what it asks of leads.")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
 
         self.agents = RecordsModel([
             Column("name", "Name"),
@@ -152,9 +153,7 @@ class AgentsPage(Page):
     def refresh_action(self) -> None:
         self.clear_message()
         if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled and read-only: its agents can be read, but not made, changed or "
-                "deleted until the owner undoes the cancellation (Workspaces).", kind="warning")
+            self.update_read_only_notice()
         elif not self.may_write():
             self.read_only_notice.show_message(
                 f"Your role, {self.role}, can read the agents' settings but not change them; an editor, admin or "

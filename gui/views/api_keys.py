@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
-from gui.widgets.banner import Banner
 from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import DialogButtons, confirm, show_secret, titled_layout
 from gui.widgets.formatting import ago, day, when
@@ -46,6 +45,9 @@ SCOPES = {
 DEFAULT_DAYS, DEFAULT_PER_MINUTE = 90, 120  # the API's defaults (settings, openapi.json)
 REVOKED, EXPIRED = "#fdecea", "#fff4e5"
 SHOWN_ONCE = "Store it now; it cannot be shown again: the appliance keeps only a hash of it."
+
+READ_ONLY = ("This workspace is cancelled and read-only: its API keys are listed, but none can be created, "
+             "rotated or revoked until the owner undoes the cancellation (Workspaces).")
 
 
 def _moment(text: str) -> dt.datetime:
@@ -160,8 +162,7 @@ class ApiKeysPage(Page):
         self._holders: dict[str, str] = {}
         self.add_intro("Keys let other systems use this workspace's agents and data through the API, each only for "
                        "its scopes. Send a key as 'Authorization: Bearer csk_…'.")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
         self.keys = RecordsModel([
             Column("name", "Name"),
             Column("prefix", "Prefix"),
@@ -208,12 +209,7 @@ class ApiKeysPage(Page):
 
     def refresh_action(self) -> None:
         self.clear_message()
-        if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled and read-only: its API keys are listed, but none can be created, "
-                "rotated or revoked until the owner undoes the cancellation (Workspaces).", kind="warning")
-        else:
-            self.read_only_notice.hide()
+        self.update_read_only_notice()
         self.api.get(f"/api/v1/workspaces/{self.workspace_id}/members?limit=500", on_done=self._got_members,
                      on_error=lambda e: None)  # without names the holders show as ids; the keys still load
         self.keys.reload()

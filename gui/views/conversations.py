@@ -32,13 +32,15 @@ from gui.views.conversation_export import ConversationExport
 from gui.views.conversation_filters import ConversationFiltersBar
 from gui.views.conversation_transcript import TranscriptView
 from gui.views.page import Page
-from gui.widgets.banner import Banner
 from gui.widgets.buttons import action_button
 from gui.widgets.formatting import size
 from gui.widgets.tables import records_table, selected_record
 
 PAGE_SIZE = 100  # conversations per page as the table scrolls
 FORMATS = {"csv": ("CSV", "CSV files (*.csv)"), "json": ("JSON", "JSON files (*.json)")}
+
+READ_ONLY = ("This workspace is cancelled and read-only: its conversations can be read and exported until the "
+             "purge, but not deleted.")
 
 
 class ConversationsPage(Page):
@@ -58,8 +60,7 @@ class ConversationsPage(Page):
         self.add_intro("Every conversation with this workspace's agents, newest first: from the chat widget and "
                        "through the API. Select one to read it with the sources each reply cited; select several "
                        "(Ctrl or Shift) to delete them together.")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
         self.filters = ConversationFiltersBar(self)
         self.filters.changed.connect(self.apply_filters_action)
         self.body.addWidget(self.filters)
@@ -126,12 +127,7 @@ class ConversationsPage(Page):
 
     def refresh_action(self) -> None:
         self.clear_message()
-        if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled and read-only: its conversations can be read and exported until the "
-                "purge, but not deleted.", kind="warning")
-        else:
-            self.read_only_notice.hide()
+        self.update_read_only_notice()
         self.api.get_all(f"{self.base}/agents", "agents", on_done=self._got_agents, on_error=lambda e: None,
                          limit=200)  # without names the agents show as ids; the conversations still load
         self.apply_filters_action()

@@ -19,7 +19,6 @@ from gui.views.conversation_filters import SEARCH_PAUSE_MS
 from gui.views.conversation_transcript import MUTED
 from gui.views.lead_detail import lead_html, lead_name
 from gui.views.page import Page
-from gui.widgets.banner import Banner
 from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import confirm
 from gui.widgets.formatting import size, when
@@ -29,6 +28,9 @@ PAGE_SIZE = 100
 
 
 EXPORT_TIMEOUT = 120  # seconds the appliance may take to start a large export
+
+READ_ONLY = ("This workspace is cancelled and read-only: its leads can be read and exported until the purge, "
+             "but not deleted.")
 
 
 def _counted(path: Path) -> tuple[int, int]:
@@ -53,8 +55,7 @@ class LeadsPage(Page):
         self.add_intro("Contact details visitors left through the chat widget, newest first, each with the consent "
                        "they gave. This is personal data: only admins and owners see it, and every export and "
                        "deletion is audited.")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
         bar = QHBoxLayout()
         bar.addWidget(QLabel("Search"))
         self.search = QLineEdit()
@@ -126,12 +127,7 @@ class LeadsPage(Page):
 
     def refresh_action(self) -> None:
         self.clear_message()
-        if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled and read-only: its leads can be read and exported until the purge, "
-                "but not deleted.", kind="warning")
-        else:
-            self.read_only_notice.hide()
+        self.update_read_only_notice()
         self.api.get_all(f"{self.base}/agents", "agents", on_done=self._got_agents, on_error=lambda e: None,
                          limit=200)
         self.search_action()

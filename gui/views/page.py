@@ -40,6 +40,8 @@ class Page(QWidget):
         outer.addLayout(header)
         self.banner = Banner(self)
         outer.addWidget(self.banner)
+        self._keep_message = False  # the next refresh keeps what the banner says (the page asked for it)
+        self._read_only_text = ""
         self.body = QVBoxLayout()
         self.body.setSpacing(12)
         outer.addLayout(self.body, 1)
@@ -59,6 +61,34 @@ class Page(QWidget):
 
     def refresh_action(self) -> None:
         """Ask the API for what the page shows."""
+
+    def add_read_only_notice(self, text: str) -> Banner:
+        """A warning in the page's body, shown while its workspace is cancelled: `text` says what still works."""
+        self._read_only_text = text
+        self.read_only_notice = Banner(self)
+        self.body.addWidget(self.read_only_notice)
+        return self.read_only_notice
+
+    def update_read_only_notice(self) -> None:
+        if self.read_only:
+            self.read_only_notice.show_message(self._read_only_text, kind="warning")
+        else:
+            self.read_only_notice.hide()
+
+    def clear_message_unless_kept(self) -> None:
+        """At the start of a refresh: clear the banner, unless the page asked to keep it for this refresh."""
+        if not self._keep_message:
+            self.clear_message()
+        self._keep_message = False
+
+    def refresh_keeping_message(self) -> None:
+        self._keep_message = True
+        self.refresh_action()
+
+    def reload_keeping_message(self) -> None:
+        """Read /me again (the window then refreshes this page), keeping what the banner says."""
+        self._keep_message = True
+        self.reload_navigation.emit()
 
     @property
     def role(self) -> str | None:

@@ -17,6 +17,9 @@ from gui.widgets.buttons import action_button
 MAX_QUESTION_CHARS = 2000  # the appliance's limit (appliance/conversations/chat.py)
 SUGGESTIONS_SHOWN = 3
 
+READ_ONLY = ("This workspace is cancelled and read-only: its agents answer no questions until the owner undoes "
+             "the cancellation (Workspaces).")
+
 
 class PlaygroundPage(Page):
     title = "Playground"
@@ -28,13 +31,11 @@ class PlaygroundPage(Page):
         self.asked = 0  # questions answered in this conversation
         self.answer_dialog: AnswerDialog | None = None
         self._asking = False
-        self._keep_message = False  # a refresh the page asked for keeps the message that explains it
         self._generation = 0  # a reply to a conversation left meanwhile is not shown in the new one
         self._pending_answers: list[tuple[str, ReplyBubble | None]] = []  # saved, not yet live
         self.add_intro("Ask an agent questions as a visitor would, and see what it answers, how it found the answer "
                        "and what it cites. Conversations held here are kept like any other, under Conversations.")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
         self.training_notice = Banner(self)
         self.body.addWidget(self.training_notice)
 
@@ -130,15 +131,8 @@ class PlaygroundPage(Page):
     # --- loading ----------------------------------------------------------------------------------------------
 
     def refresh_action(self) -> None:
-        if not self._keep_message:
-            self.clear_message()
-        self._keep_message = False
-        if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled and read-only: its agents answer no questions until the owner undoes "
-                "the cancellation (Workspaces).", kind="warning")
-        else:
-            self.read_only_notice.hide()
+        self.clear_message_unless_kept()
+        self.update_read_only_notice()
         base = f"/api/v1/workspaces/{self.workspace_id}"
         self.api.get_all(f"{base}/agents", "agents", on_done=self._got_agents, on_error=self.show_error)
         self.api.get_all(f"{base}/sources", "sources", on_done=self._got_sources,
@@ -260,8 +254,7 @@ class PlaygroundPage(Page):
             if error.status in (403, 404, 409):
                 # The agent was deleted, or the role or the workspace changed meanwhile: /me again (the window then
                 # refreshes this page, which follows what the API says now).
-                self._keep_message = True
-                self.reload_navigation.emit()
+                self.reload_keeping_message()
         self._update_controls()
 
     # --- "Answer this…" ---------------------------------------------------------------------------------------

@@ -17,7 +17,6 @@ from gui.views.retention_policy import PolicyForm, describe_policy
 from gui.views.retention_requests import ErasureDialog, counts_text
 from gui.views.retention_state import GREY, WorkspaceState
 from gui.views.retention_state import label as _label
-from gui.widgets.banner import Banner
 from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import confirm
 
@@ -26,6 +25,9 @@ POLICY_WIDTH, SIDE_WIDTH = 560, 420
 PREVIEW_STYLE = {"deletes": "background:#fff4e5;color:#663c00;border:1px solid #ffd8a8;border-radius:4px;",
                  "nothing": "background:#e8f4fd;color:#0d3c61;border:1px solid #b6dcf7;border-radius:4px;",
                  "none": ""}
+
+READ_ONLY = ("This workspace is cancelled and read-only: its policy is shown but cannot be changed. The legal hold, "
+             "exports and erasure requests still work, and the owner can undo the cancellation.")
 
 
 class RetentionPage(Page):
@@ -38,11 +40,9 @@ class RetentionPage(Page):
         self.applied: dict | None = None  # the preview quoted when the policy in force was applied here
         self.erasure_dialog: ErasureDialog | None = None
         self.export_dialog: ExportDialog | None = None
-        self._keep_message = False
         self.add_intro("How long this workspace keeps each kind of data, whether it is on legal hold or cancelled, "
                        "and the requests people make about their data: erase it, or have a copy.")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
         columns = QHBoxLayout()
         columns.setSpacing(16)
         main = QVBoxLayout()
@@ -150,28 +150,11 @@ class RetentionPage(Page):
             # page, whose controls then follow; that refresh keeps this explanation on screen.
             self.reload_keeping_message()
 
-    def reload_keeping_message(self) -> None:
-        """Read /me again (the window then refreshes this page), keeping what the banner says."""
-        self._keep_message = True
-        self.reload_navigation.emit()
-
-    def refresh_keeping_message(self) -> None:
-        self._keep_message = True
-        self.refresh_action()
-
     # --- loading ----------------------------------------------------------------------------------------------
 
     def refresh_action(self) -> None:
-        if not self._keep_message:
-            self.clear_message()
-        self._keep_message = False
-        if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled and read-only: its policy is shown but cannot be changed. The legal "
-                "hold, exports and erasure requests still work, and the owner can undo the cancellation.",
-                kind="warning")
-        else:
-            self.read_only_notice.hide()
+        self.clear_message_unless_kept()
+        self.update_read_only_notice()
         self.api.get(f"/api/v1/workspaces/{self.workspace_id}/retention", on_done=self._loaded,
                      on_error=lambda e: (self.show_error(e), self._update_actions()))
         self._load_history()

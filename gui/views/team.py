@@ -23,6 +23,9 @@ from gui.widgets.tables import records_table, selected_record
 KEY_HOLDERS = ("admin", "owner")
 DIMMED = "#f1f3f5"
 
+READ_ONLY = ("This workspace is cancelled, so its team is read-only: nobody can be invited, removed or given another "
+             "role until the owner undoes the cancellation (Workspaces).")
+
 
 def invitation_state(invitation: dict, *, now: dt.datetime | None = None) -> str:
     if invitation.get("accepted_at"):
@@ -46,11 +49,9 @@ class TeamPage(Page):
         super().__init__(context, parent, **kwargs)
         self.invite_dialog: InviteDialog | None = None
         self.secret_dialog = None
-        self._keep_message = False
         self._links: dict[str, str] = {}  # invitation id -> link made in this session (memory only, never stored)
         self.add_intro(f"Who works in this workspace, and what their role lets them do. {ROLES_HELP}")
-        self.read_only_notice = Banner(self)
-        self.body.addWidget(self.read_only_notice)
+        self.add_read_only_notice(READ_ONLY)
         self.mail_notice = Banner(self)
         self.body.addWidget(self.mail_notice)
 
@@ -121,22 +122,14 @@ class TeamPage(Page):
         if error.status == 403:
             # The role may have changed meanwhile: the navigation reloads /me and refreshes this page, whose buttons
             # then follow the API's answer; that refresh keeps this explanation on screen.
-            self._keep_message = True
-            self.reload_navigation.emit()
+            self.reload_keeping_message()
         self._update_buttons()
 
     # --- loading ----------------------------------------------------------------------------------------------
 
     def refresh_action(self) -> None:
-        if not self._keep_message:
-            self.clear_message()
-        self._keep_message = False
-        if self.read_only:
-            self.read_only_notice.show_message(
-                "This workspace is cancelled, so its team is read-only: nobody can be invited, removed or given "
-                "another role until the owner undoes the cancellation (Workspaces).", kind="warning")
-        else:
-            self.read_only_notice.hide()
+        self.clear_message_unless_kept()
+        self.update_read_only_notice()
         if not self.context.mail_can_leave:
             self.mail_notice.show_message(NO_RELAY, kind="warning")
         else:
