@@ -4,7 +4,6 @@ its level, its request id and its JSON as fields) or syslog (RFC 3164 over the l
 
 from __future__ import annotations
 
-import json
 import logging
 import logging.handlers
 import socket
@@ -12,7 +11,7 @@ import struct
 from pathlib import Path
 
 from appliance.errors import ConfigurationError
-from appliance.logs import JsonFormatter
+from appliance.logs import REQUEST_ID, JsonFormatter
 
 OUTPUTS = ("file", "journald", "syslog")
 JOURNAL_SOCKET = "/run/systemd/journal/socket"
@@ -42,13 +41,13 @@ class JournalHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            line = self.format(record)
-            entry = json.loads(line)
-            fields = [_field("MESSAGE", line), _field("PRIORITY", str(_PRIORITY.get(record.levelname, 6))),
+            fields = [_field("MESSAGE", self.format(record)),
+                      _field("PRIORITY", str(_PRIORITY.get(record.levelname, 6))),
                       _field("SYSLOG_IDENTIFIER", IDENTIFIER), _field("CHATSPARK_LOGGER", record.name)]
-            for key in ("request_id", "error_code", "audit_seq"):
-                if entry.get(key) is not None:
-                    fields.append(_field(f"CHATSPARK_{key.upper()}", str(entry[key])))
+            for key, value in (("request_id", REQUEST_ID.get()), ("error_code", getattr(record, "error_code", None)),
+                               ("audit_seq", getattr(record, "audit_seq", None))):
+                if value is not None:
+                    fields.append(_field(f"CHATSPARK_{key.upper()}", str(value)))
             self._socket.sendto(b"".join(fields), self.path)
         except Exception:  # a log line lost must never break the request that logged it
             self.handleError(record)

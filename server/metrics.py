@@ -34,19 +34,14 @@ def install(app: Flask, services_: Services, settings: Settings) -> None:
 
     def gathered():
         now = services_.appliance.clock.now()
-        return ({**facts.files(services_.appliance.layout, settings, now=now),
-                 **facts.keyed(services_.appliance, settings, jobs=services_.jobs)}, now)
+        return facts.gathered(services_.appliance, settings, jobs=services_.jobs, now=now), now
 
     services_.metrics.read_facts(gathered)
-
-    @app.before_request
-    def start_clock() -> None:
-        g.metrics_started = time.perf_counter()
 
     @app.after_request
     def count(response: Response) -> Response:
         route = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        started = g.get("metrics_started")
+        started = g.get("started")  # the access log's clock (server/app.py), started before any other hook
         services_.metrics.request(route, request.method, response.status_code,
                                   time.perf_counter() - started if started is not None else 0.0)
         return response

@@ -98,9 +98,10 @@ class SsoSignIn:
         provider = self._providers.get(provider_id)
         try:
             attempt = self._take_attempt(provider.id, state, binding)
-            claims = self.client(provider).verify(
-                self.client(provider).exchange(code, redirect_uri=redirect_uri, code_verifier=attempt["code_verifier"]),
-                nonce=attempt["nonce"], now=self._clock.now().timestamp())
+            client = self.client(provider)
+            claims = client.verify(client.exchange(code, redirect_uri=redirect_uri,
+                                                   code_verifier=attempt["code_verifier"]),
+                                   nonce=attempt["nonce"], now=self._clock.now().timestamp())
             result = self._sign_in(provider, claims, attempt["return_to"], client_address, user_agent)
             if attempt["panel_port"] is None:
                 return result

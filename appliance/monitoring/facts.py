@@ -57,6 +57,11 @@ def files(layout: Layout, settings: Settings, *, now: dt.datetime) -> dict[str, 
     return facts
 
 
+def gathered(appliance: Appliance, settings: Settings, *, jobs: list[JobSpec], now: dt.datetime) -> dict[str, Any]:
+    """Both: what the files show and what the keys open, as GET /api/v1/overview and /metrics report them."""
+    return {**files(appliance.layout, settings, now=now), **keyed(appliance, settings, jobs=jobs)}
+
+
 def keyed(appliance: Appliance, settings: Settings, *, jobs: list[JobSpec]) -> dict[str, Any]:
     """What needs the keys: the outbox, the jobs, the newest verified backup, the audit chain's last check."""
     db = appliance.control_db

@@ -19,7 +19,6 @@ def overview():
     settings = current_app.extensions["chatspark.settings"]
     now = svc.appliance.clock.now()
     checks = health.readiness()
-    return jsonify(**facts.files(svc.appliance.layout, settings, now=now),
-                   **facts.keyed(svc.appliance, settings, jobs=svc.jobs),
+    return jsonify(**facts.gathered(svc.appliance, settings, jobs=svc.jobs, now=now),
                    health={"status": "ready" if all(v == "ok" for v in checks.values()) else "not_ready",
                            "checks": checks})
