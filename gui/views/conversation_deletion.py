@@ -4,10 +4,10 @@ leads they collected, which stay unless the admin ticks them too), the calls tha
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QLabel, QWidget
 
 from gui.client.api import ApiClient
-from gui.widgets.dialogs import ConfirmDialog, titled_layout
+from gui.widgets.dialogs import ConfirmDialog, close_buttons, titled_layout
 from gui.widgets.formatting import when
 
 MAX_DELETE = 1000  # conversations per request (appliance/conversations/records.py)
@@ -48,10 +48,7 @@ class ReceiptDialog(QDialog):
         self.text.setObjectName("receipt")
         self.text.setWordWrap(True)
         layout.addWidget(self.text)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
-        layout.addWidget(buttons)
+        layout.addWidget(close_buttons(self))
 
 
 def show_receipt(parent: QWidget, title: str, text: str) -> ReceiptDialog:

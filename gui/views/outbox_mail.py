@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QWidget
 
 from gui.widgets.buttons import action_button
-from gui.widgets.dialogs import titled_layout
+from gui.widgets.dialogs import close_buttons, titled_layout
 from gui.widgets.formatting import when
 
 LINK = re.compile(r"https?://[^\s<>\"')]+")
@@ -59,10 +59,7 @@ class MailDialog(QDialog):
         self.copied = QLabel()
         self.copied.setStyleSheet("color:#1e6b34;")
         layout.addWidget(self.copied)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
-        layout.addWidget(buttons)
+        layout.addWidget(close_buttons(self))
 
     def copy_action(self, link: str) -> None:
         QGuiApplication.clipboard().setText(link)

@@ -104,14 +104,19 @@ class SecretDialog(QDialog):
         self.copied = QLabel()
         self.copied.setStyleSheet("color:#1e6b34;")
         layout.addWidget(self.copied)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        buttons.button(QDialogButtonBox.StandardButton.Close).clicked.connect(self.accept)
-        layout.addWidget(buttons)
+        layout.addWidget(close_buttons(self))
 
     def copy_action(self) -> None:
         QGuiApplication.clipboard().setText(self.secret)
         self.copied.setText("Copied to the clipboard.")
+
+
+def close_buttons(dialog: QDialog) -> QDialogButtonBox:
+    """The row that ends a dialog with nothing to decide: Close (Escape closes it too)."""
+    buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+    buttons.rejected.connect(dialog.reject)
+    buttons.button(QDialogButtonBox.StandardButton.Close).clicked.connect(dialog.accept)
+    return buttons
 
 
 def show_secret(parent: QWidget, title: str, secret: str, explanation: str) -> SecretDialog:
