@@ -9,9 +9,8 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import pytest
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QFileDialog
 
-from gui.main_window import MainWindow
 from gui.views.conversation_deletion import ReceiptDialog
 from gui.views.leads import LeadsPage
 from gui.widgets.formatting import size
@@ -26,38 +25,31 @@ from tests.gui.driving import (
     open_page,
     select_row,
     signed_in_window,
-    start_served,
 )
-from tests.gui.test_conversations import (
+from tests.gui.widget_visitors import (
     FALLS_BACK,
     PARKING,
     SITE,
+    answer_every_windows_calls,
     assert_fits_1280_by_800,
     held_after_the_first_piece,
     trained_site,
     visit,
+    visitors_appliance,
     window_of_1280_by_800,
 )
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, relay):
-    """As in test_conversations.py: the visitors here all chat from 127.0.0.1, so the per-visitor limit is raised."""
-    served = start_served(tmp_path_factory.mktemp("leads-appliance"), relay,
-                          env={"CHATSPARK_WIDGET_MESSAGES_PER_MINUTE": "1000"})
-    yield served
-    served.running.stop()
+    with visitors_appliance(tmp_path_factory, relay, "leads") as found:
+        yield found
 
 
 @pytest.fixture(autouse=True)
 def answered_before_the_windows_close(qtbot):
-    """Every call a test's windows made is answered before qtbot closes them, so that none lands in the next test.
-    The windows are held meanwhile: unreferenced once the test returns, the panel's collector would free them while
-    their calls are still out."""
     yield
-    windows = [widget for widget in QApplication.topLevelWidgets() if isinstance(widget, MainWindow)]
-    for window in windows:
-        idle(qtbot, window.context)
+    answer_every_windows_calls(qtbot)
 
 
 def leads_of(served, workspace: str, **query) -> list[dict]:
