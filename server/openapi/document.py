@@ -14,7 +14,8 @@ from flask import Blueprint, jsonify
 
 from appliance import __version__
 from server.api import AREAS
-from server.openapi.operations import AUDIT_FILTERS, CSV_OR_JSON, QUERY_PARAMETERS, Download, W, operations
+from server.openapi.operations import W, operations
+from server.openapi.parameters import AUDIT_FILTERS, CSV_OR_JSON, QUERY_PARAMETERS, Download
 from server.openapi.schemas import BINARY, INTEGER, SCHEMAS, STRING, ref
 
 blueprint = Blueprint("openapi", __name__)

@@ -1,28 +1,34 @@
 """What `/api/v1` offers, route by route, for the OpenAPI document (`server.openapi.document` builds it from this):
 each route's method, path, endpoint, summary, who may call it, request body, success status and schema, and the
-errors beyond those of its kind of caller; and the query parameters and bodies they share."""
+errors beyond those of its kind of caller. The query parameters, bodies and downloads they share are in
+server/openapi/parameters.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from appliance.accounts.api_keys import SCOPES
 from appliance.accounts.permissions import ROLES
-from appliance.audit.log import OUTCOMES
-from appliance.conversations import records as conversation_records
-from appliance.conversations.analytics_report import TABLES
-from appliance.conversations.listing import DEFAULT_LIMIT, MAX_LIMIT
-from appliance.conversations.records import CHANNELS, FEEDBACK, FORMATS, MAX_DELETE
+from appliance.conversations.records import MAX_DELETE
+from server.openapi.parameters import (
+    ANALYTICS_EXPORT,
+    COMPLIANCE_REPORT,
+    CONVERSATIONS_EXPORT,
+    CSV_OR_JSON,
+    EDIT_SOURCE_BODY,
+    ENCRYPTED_EXPORT,
+    EXPORT_PASSPHRASE,
+    HAND_OVER,
+    KEY_BODY,
+    LEADS_EXPORT,
+    SOURCE_BODY,
+    UPLOAD_BODY,
+)
 from server.openapi.schemas import (
     BINARY,
     BOOLEAN,
-    DAY,
     GRANTABLE_ROLES,
     INTEGER,
     MAYBE_STRING,
     MESSAGE,
     STRING,
-    TIME,
     array,
     json_body,
     obj,
@@ -31,105 +37,7 @@ from server.openapi.schemas import (
     wrapped,
 )
 
-AUDIT_FILTERS = [("actor_id", STRING, "Only events by this actor."),
-                  ("action", STRING, "Only events of this action, like workspace.create."),
-                  ("outcome", {"enum": list(OUTCOMES)}, "Only events with this outcome."),
-                  ("since", TIME, "Only events at or after this ISO 8601 time (UTC if no zone)."),
-                  ("until", TIME, "Only events before this ISO 8601 time (UTC if no zone)."),
-                  ("order", {"enum": ["oldest", "newest"], "default": "oldest"},
-                   "oldest: the chain's order (for exports and audits); newest: the latest events first."),
-                  ("after", {"type": "integer", "minimum": 0},
-                   "The next_after of the previous page (it continues in the order asked for)."),
-                  ("limit", {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100}, "Events per page."),
-                  ("format", {"enum": ["json", "csv"], "default": "json"}, "csv downloads the page as CSV.")]
-
 W = "/workspaces/{workspace_id}"
-_SOURCE_BODY = {"oneOf": [
-    json_body("kind", "title", "text", kind={"const": "text"}),
-    json_body("kind", "title", "pairs", kind={"const": "qa"}, pairs=array(ref("QAPair"))),
-    json_body("kind", "url", kind={"enum": ["url", "sitemap"]}, url={"type": "string", "format": "uri"}),
-]}
-_EDIT_SOURCE_BODY = {"oneOf": [json_body("text", optional=("title",)),
-                               json_body("pairs", optional=("title",), pairs=array(ref("QAPair")))]}
-_KEY_BODY = json_body(
-    "name", "scopes", optional=("expires_in_days", "allowed_addresses", "rate_limit_per_minute"),
-    scopes=array({"enum": list(SCOPES)}, minItems=1),
-    expires_in_days={"oneOf": [{"type": "integer", "minimum": 1, "maximum": 3650}, {"const": "never"},
-                               {"type": "null"}], "description": "Defaults to 90; \"never\" must be explicit."},
-    allowed_addresses=array({"type": "string", "description": "An IP address or CIDR network."}),
-    rate_limit_per_minute={"type": "integer", "minimum": 1, "maximum": 10000, "default": 120},
-)
-_UPLOAD_BODY = {"multipart/form-data": {"schema": obj({"file": BINARY})}}
-CSV_OR_JSON = object()  # marks the audit endpoints, whose 200 is JSON or CSV
-
-
-@dataclass(frozen=True)
-class Download:
-    """A 200 that is a file to save (Content-Disposition: attachment) rather than a JSON answer."""
-
-    description: str
-    content: dict
-
-
-_CSV = {"text/csv": {"schema": STRING}}
-_CONVERSATIONS_EXPORT = Download("Every matching conversation: CSV with one row per message, or JSON transcripts.",
-                                  {**_CSV, "application/json": {"schema": array(ref("Transcript"))}})
-_LEADS_EXPORT = Download("Every matching lead as CSV, a column per custom field.", _CSV)
-_COMPLIANCE_REPORT = Download(
-    "A self-contained HTML page, failed controls first (format=json: generated_at, appliance_id, version and each "
-    "control's id, promise, control, status pass/warn/fail and evidence).",
-    {"text/html": {"schema": STRING}, "application/json": {"schema": {"type": "object"}}})
-_ANALYTICS_EXPORT = Download("The daily table or the fell-back questions as CSV.", _CSV)
-_ENCRYPTED_EXPORT = Download("The export: a zip with a manifest of hashes, encrypted to the passphrase (AES-256-GCM, "
-                              "scrypt); open it with `chatspark export decrypt FILE --out DIR`.",
-                              {"application/octet-stream": {"schema": BINARY}})
-_EXPORT_PASSPHRASE = {"type": "string", "description": "What the export is encrypted to; 12 to 1024 characters."}
-_WHEN = ("An ISO 8601 time or date (UTC if no zone); {what}.")
-_CONVERSATION_FILTERS = [
-    ("agent_id", STRING, "Only conversations with this agent."),
-    ("since", STRING, _WHEN.format(what="only conversations started at or after it")),
-    ("until", STRING, _WHEN.format(what="only conversations started before it")),
-    ("outcome", {"enum": list(conversation_records.OUTCOMES)},
-     "answered: every reply answered; fell_back: at least one fallback reply."),
-    ("has_lead", {"enum": ["true", "false"]}, "Only conversations with (or without) a lead."),
-    ("feedback", {"enum": list(FEEDBACK)}, "Only conversations with at least one reply rated so."),
-    ("channel", {"enum": list(CHANNELS)}, "Only conversations held through the API or the widget."),
-    ("q", STRING, "Words that must all appear in the conversation; search syntax is not interpreted."),
-]
-_LEAD_FILTERS = [
-    ("agent_id", STRING, "Only leads left with this agent."),
-    ("since", STRING, _WHEN.format(what="only leads left at or after it")),
-    ("until", STRING, _WHEN.format(what="only leads left before it")),
-    ("q", STRING, "Text in the name, email, phone, company or a custom field, in any case."),
-]
-_RECORD_PAGE = [("limit", {"type": "string", "pattern": "^[0-9]+$"},
-                 f"Items per page, 1 to {MAX_LIMIT} (default {DEFAULT_LIMIT})."),
-                ("after", STRING, "The next_after of the previous page.")]
-_ANALYTICS_RANGE = [("since", DAY, "The first day (UTC) of the report; 30 days before until by default."),
-                    ("until", DAY, "The last day (UTC) of the report, included; today by default. At most 366 days."),
-                    ("agent_id", STRING, "Only this agent's events.")]
-_HAND_OVER = {"type": "string", "description": "The user id of a member who may manage keys, to hand the API keys "
-                                            "over to instead of revoking them."}
-QUERY_PARAMETERS = {
-    "workspaces.remove_member": [("hand_api_keys_to", STRING, _HAND_OVER["description"])],
-    "users.disable_user": [("hand_api_keys_to", STRING, "The user id of a member who may manage keys in every "
-                                                        "workspace where the account holds keys, to hand them to "
-                                                        "instead of revoking them.")],
-    "mail.list_outbox": [("limit", {"type": "string", "pattern": "^[0-9]+$"}, "At most this many, 1 to 200 "
-                                                                               "(default 50)."),
-                         ("all", {"enum": ["true", "false"], "default": "false"}, "Delivered mail too.")],
-    "jobs.list_runs": [("job", STRING, "Only the runs of this job."),
-                       ("limit", {"type": "string", "pattern": "^[0-9]+$"}, "Runs per page, 1 to 500 (default 100)."),
-                       ("after", {"type": "string", "pattern": "^[0-9]+$"}, "The next_after of the previous page.")],
-    "conversations.list_conversations": _CONVERSATION_FILTERS + _RECORD_PAGE,
-    "conversations.export_conversations": _CONVERSATION_FILTERS + [
-        ("format", {"enum": list(FORMATS), "default": "csv"}, "csv: a row per message; json: transcripts.")],
-    "conversations.list_leads": _LEAD_FILTERS + _RECORD_PAGE,
-    "conversations.export_leads": _LEAD_FILTERS,
-    "conversations.get_analytics": _ANALYTICS_RANGE,
-    "conversations.export_analytics": _ANALYTICS_RANGE + [
-        ("table", {"enum": list(TABLES), "default": "daily"}, "Which table to download.")],
-}
 
 
 def operations() -> list[tuple]:
@@ -208,7 +116,7 @@ def operations() -> list[tuple]:
         ("patch", f"{W}/members/{{user_id}}", "workspaces.change_member_role",
          "Change a member's role; a role that may not manage keys revokes (or hands over) their API keys", "member",
          json_body("role", optional=("hand_api_keys_to",), role={"enum": GRANTABLE_ROLES},
-                   hand_api_keys_to=_HAND_OVER), 200,
+                   hand_api_keys_to=HAND_OVER), 200,
          obj({"user_id": STRING, "role": {"enum": list(ROLES)}, "api_keys": settled}), {409}),
         ("delete", f"{W}/members/{{user_id}}", "workspaces.remove_member",
          "Remove a member, or leave; their API keys are revoked (or handed over)", "member", None, 200,
@@ -241,14 +149,14 @@ def operations() -> list[tuple]:
         ("get", f"{W}/sources", "knowledge.list_sources", "The workspace's training sources", "key", None, 200,
          paged("sources", ref("Source")), set()),
         ("post", f"{W}/sources", "knowledge.add_source", "Add pasted text, Q&A pairs, a URL or a sitemap", "key",
-         _SOURCE_BODY, 202, source, set()),
+         SOURCE_BODY, 202, source, set()),
         ("post", f"{W}/sources/upload", "knowledge.upload_source", "Upload a file as a source", "key",
-         _UPLOAD_BODY, 202, source, set()),
+         UPLOAD_BODY, 202, source, set()),
         ("get", f"{W}/sources/{{source_id}}", "knowledge.get_source", "One source", "key", None, 200, source, set()),
         ("get", f"{W}/sources/{{source_id}}/original", "knowledge.source_original",
          "Download what the source was made from", "key", None, 200, BINARY, set()),
         ("patch", f"{W}/sources/{{source_id}}", "knowledge.edit_source", "Edit a text or Q&A source", "key",
-         _EDIT_SOURCE_BODY, 202, source, set()),
+         EDIT_SOURCE_BODY, 202, source, set()),
         ("post", f"{W}/sources/{{source_id}}/pairs", "knowledge.put_pair",
          "Add one question and answer to a Q&A source, or answer a question it holds anew (atomically)", "key",
          json_body("question", "answer"), 202, obj({"source": ref("Source"), "pairs": INTEGER}), {404}),
@@ -270,7 +178,7 @@ def operations() -> list[tuple]:
          json_body("ids", ids=array(STRING, minItems=1, maxItems=MAX_DELETE)), 200, ref("Receipt"), set()),
         ("get", f"{W}/conversations/export", "conversations.export_conversations",
          "Download the matching conversations (needs the export scope for API keys)", "key", None, 200,
-         _CONVERSATIONS_EXPORT, set()),
+         CONVERSATIONS_EXPORT, set()),
         ("get", f"{W}/leads", "conversations.list_leads", "The workspace's leads, newest first, filtered", "key",
          None, 200, paged("leads", ref("Lead")), set()),
         ("get", f"{W}/leads/{{lead_id}}", "conversations.get_lead", "One lead, with its conversation", "key", None,
@@ -283,22 +191,22 @@ def operations() -> list[tuple]:
          "key", None, 200, ref("Receipt"), set()),
         ("get", f"{W}/leads/export", "conversations.export_leads",
          "Download the matching leads as CSV (needs the export scope for API keys)", "key", None, 200,
-         _LEADS_EXPORT, set()),
+         LEADS_EXPORT, set()),
         ("get", f"{W}/analytics", "conversations.get_analytics",
          "Counts per day, top questions and the questions that fell back", "key", None, 200, ref("Analytics"),
          set()),
         ("get", f"{W}/analytics/export", "conversations.export_analytics",
          "Download a table of the analytics as CSV (needs the export scope for API keys)", "key", None, 200,
-         _ANALYTICS_EXPORT, set()),
+         ANALYTICS_EXPORT, set()),
         ("post", f"{W}/export", "exports.export_workspace",
          "Export the whole workspace, encrypted to a passphrase (API keys need every read scope and export)", "key",
-         json_body("passphrase", passphrase=_EXPORT_PASSPHRASE), 200, _ENCRYPTED_EXPORT, set()),
+         json_body("passphrase", passphrase=EXPORT_PASSPHRASE), 200, ENCRYPTED_EXPORT, set()),
         ("post", "/subject-exports", "exports.export_subject",
          "Export everything about one email address from the workspaces the caller administers, encrypted",
-         "session", json_body("email", "passphrase", passphrase=_EXPORT_PASSPHRASE), 200, _ENCRYPTED_EXPORT, set()),
+         "session", json_body("email", "passphrase", passphrase=EXPORT_PASSPHRASE), 200, ENCRYPTED_EXPORT, set()),
         ("get", f"{W}/api-keys", "api_keys.list_keys", "The workspace's API keys", "member", None, 200,
          paged("api_keys", ref("ApiKey")), set()),
-        ("post", f"{W}/api-keys", "api_keys.create_key", "Create an API key (shown once)", "member", _KEY_BODY, 201,
+        ("post", f"{W}/api-keys", "api_keys.create_key", "Create an API key (shown once)", "member", KEY_BODY, 201,
          ref("NewApiKey"), set()),
         ("post", f"{W}/api-keys/{{key_id}}/rotate", "api_keys.rotate_key",
          "Rotate an API key; the old secret works for a grace period", "member", None, 201, ref("NewApiKey"),
@@ -360,7 +268,7 @@ def operations() -> list[tuple]:
          obj({"group_roles": array(ref("SsoGroupRole"))}), {404}),
         ("get", "/reports/compliance", "reports.compliance_report",
          "The compliance evidence: each promise, its control and evidence measured now (HTML, or format=json)",
-         "operator", None, 200, _COMPLIANCE_REPORT, {400}),
+         "operator", None, 200, COMPLIANCE_REPORT, {400}),
         ("get", "/metrics-tokens", "metrics_tokens.list_tokens",
          "The tokens monitoring systems scrape /metrics with (hashes only; never the secrets)", "operator", None, 200,
          paged("metrics_tokens", ref("MetricsToken")), set()),
