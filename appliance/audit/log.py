@@ -8,12 +8,11 @@ import hashlib
 import hmac
 import json
 import logging
-import math
-import re
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping
 
 from appliance.audit import queries
+from appliance.audit.cleaning import details_json, neutralise
 from appliance.audit.queries import StoredRow
 from appliance.audit.repeats import RepeatedRefusals, Summary
 from appliance.clock import Clock, isoformat
@@ -24,18 +23,8 @@ log = logging.getLogger(__name__)
 
 OUTCOMES = ("success", "failure", "denied")
 ACTOR_TYPES = ("user", "api_key", "system", "anonymous")
-MAX_TEXT = 512
-MAX_DETAILS = 4096
 MAX_PAGE = 10_000
 ZERO_MAC = bytes(32)
-
-# C0, DEL, C1, lone surrogates, and the Unicode line breaks and bidi controls that can forge or hide log lines.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
-_SECRET_WORDS = {"password", "passwd", "pwd", "passphrase", "secret", "secrets", "token", "credential",
-                 "credentials", "apikey", "cookie", "otp", "totp", "pin"}
-_SECRET_FRAGMENTS = ("password", "passphrase", "secret", "apikey", "privatekey", "keymaterial", "accesstoken",
-                     "refreshtoken", "authtoken", "bearer")
 
 
 @dataclass(frozen=True)
@@ -104,7 +93,7 @@ class AuditLog:
         if not isinstance(action, str) or not action.strip():
             raise ValidationError("audit action must be a non-empty text such as 'auth.login'")
         values = {"actor_type": actor_type, "action": neutralise(action), "outcome": outcome,
-                  "details": _details_json(details)}
+                  "details": details_json(details)}
         for name, text in (("actor_id", actor_id), ("target_type", target_type), ("target_id", target_id),
                            ("workspace_id", workspace_id), ("client_address", client_address)):
             if text is not None and not isinstance(text, str):
@@ -148,7 +137,7 @@ class AuditLog:
     def _summaries(self, conn: Any, summaries: list[Summary]) -> None:
         for summary in summaries:
             self._append(conn, {"actor_type": "system", "action": neutralise(f"{summary.action}.repeated"),
-                                "outcome": summary.outcome, "details": _details_json(summary.details()),
+                                "outcome": summary.outcome, "details": details_json(summary.details()),
                                 "actor_id": None, "target_type": None, "target_id": None, "workspace_id": None,
                                 "client_address": summary.client_address})
 
@@ -313,12 +302,6 @@ class AuditLog:
         return head if hmac.compare_digest(check.encode(), self._head_check(head.seq, head.mac, key).encode()) else None
 
 
-def neutralise(text: str) -> str:
-    """Text made safe to store and show: control characters become visible escapes, and length is capped."""
-    text = _CONTROL.sub(_escape, text)
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 1] + "…"
-
-
 @contextlib.contextmanager
 def _snapshot(conn: Any) -> Iterator[Any]:
     # One read transaction, so a row appended mid-walk cannot look like a mismatch with the head checkpoint.
@@ -335,57 +318,6 @@ def _snapshot(conn: Any) -> Iterator[Any]:
 
 def _bad(checked: int, seq: int | None, problem: str) -> AuditVerification:
     return AuditVerification(ok=False, rows_checked=checked, first_bad_seq=seq, problem=problem)
-
-
-def _escape(match: re.Match[str]) -> str:
-    char = match.group()
-    if char in _NAMED_ESCAPES:
-        return _NAMED_ESCAPES[char]
-    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
-
-
-def _details_json(details: dict | None) -> str:
-    if details is None:
-        details = {}
-    if not isinstance(details, dict):
-        raise ValidationError(f"audit details must be a dict, not {type(details).__name__}")
-    text = _compact(_clean_value(details, "details"))
-    if len(text) > MAX_DETAILS:
-        raise ValidationError(f"audit details are {len(text)} characters as JSON; the limit is {MAX_DETAILS}")
-    return text
-
-
-def _clean_value(value: Any, where: str) -> Any:
-    if isinstance(value, str):
-        return neutralise(value)
-    if value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_clean_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
-    if isinstance(value, dict):
-        cleaned = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise ValidationError(f"{where} keys must be text, not {type(key).__name__}")
-            if _looks_secret(key):
-                raise ValidationError(f"{where} key {key!r} looks like a secret; audit details must never hold "
-                                      "passwords, tokens or key material (log an id instead)")
-            cleaned[neutralise(key)] = _clean_value(item, f"{where}[{key!r}]")
-        return cleaned
-    raise ValidationError(f"{where} must be text, a finite number, true/false, null, a list or an object, "
-                          f"not {type(value).__name__}")
-
-
-def _looks_secret(key: str) -> bool:
-    words = [w for w in re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key).lower()) if w]
-    compact = "".join(words)
-    # "key" only as the last word: `api_key` and `key` are material, `key_id` and `key_name` name one.
-    return (any(word in _SECRET_WORDS for word in words) or (bool(words) and words[-1] in ("key", "keys"))
-            or any(fragment in compact for fragment in _SECRET_FRAGMENTS))
-
-
-def _compact(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def _canonical(values: dict[str, Any], previous: bytes) -> bytes:
