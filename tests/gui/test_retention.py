@@ -1,37 +1,22 @@
 """Retention & requests, driven as an administrator would against a real appliance: the policy's preview is what the
 retention sweep then deletes, a legal hold keeps the sweep off, an erasure by email removes that person's data and
-its receipt is saved, exports are written to the chosen file and open with `chatspark export decrypt`, a weak
-passphrase is refused with the reason, an export keeps the window responsive and can be stopped, and who may not
-change the policy sees it read-only (or, below the role that may read it, not at all)."""
+its receipt is saved, and who may not change the policy sees it read-only (or, below the role that may read it, not
+at all). The exports are in test_retention_exports.py."""
 
 from __future__ import annotations
 
 import datetime as dt
-import http.client
-import itertools
 import json
-import socket
-import ssl
-import threading
-import time
 import uuid
 from contextlib import contextmanager
-from pathlib import Path
-
-from PySide6.QtWidgets import QFileDialog
 
 from appliance import settings as settings_module
 from appliance.bootstrap import open_appliance
 from appliance.clock import FixedClock
 from appliance.conversations.chat import Visitor
-from appliance.keys import certificates
-from appliance.keys.pinning import PinnedClient
 from appliance.services import build_services
 from appliance.storage.layout import Layout
-from gui.client.api import ApiClient
-from gui.client.background import Background
 from gui.views.retention import RetentionPage
-from gui.views.retention_export import ExportDialog
 from gui.views.retention_history import describe_event
 from gui.views.retention_requests import ErasureDialog
 from gui.widgets.formatting import when
@@ -44,58 +29,17 @@ from tests.gui.driving import (
     new_email,
     new_workspace,
     open_dialog,
-    open_page,
     signed_in_window,
-    unique,
+)
+from tests.gui.retention_driving import (
+    ORIGIN,
+    new_agent,
+    retention_page,
+    visit,
 )
 from tests.gui.test_responsiveness import Ticks
-from tests.running import chatspark, tls13_context
-
-ORIGIN = "https://shop.example"
-STRONG = "marble orchard kettle 47 violet"
-_addresses = itertools.count(2)
-
 
 # --- made through the API and the widget ---------------------------------------------------------------------------
-
-def _agent(served, workspace: str) -> dict:
-    status, body = served.api("POST", f"/api/v1/workspaces/{workspace}/agents", {
-        "name": unique("Helper"), "allowed_origins": [ORIGIN],
-        "lead_fields": [{"name": "email", "label": "Email", "required": True}]})
-    assert status == 201, body
-    return body["agent"]
-
-
-def _widget(served, agent: dict, path: str, body: dict, *, token: str | None, source: str):
-    """One widget call from a visitor at the loopback address `source` (each visit its own, so no per-address limit
-    of the widget is reached by the module's tests together)."""
-    conn = http.client.HTTPSConnection("localhost", served.running.port, timeout=15, source_address=(source, 0),
-                                       context=tls13_context(served.running.ca_file))
-    headers = {"Origin": ORIGIN, "Content-Type": "application/json",
-               **({"Authorization": f"Bearer {token}"} if token else {})}
-    try:
-        conn.request("POST", f"/widget/v1/agents/{agent['public_id']}{path}", body=json.dumps(body), headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"{}")
-    finally:
-        conn.close()
-
-
-def _visit(served, agent: dict, question: str, *, email: str | None = None) -> str:
-    """A widget visitor's conversation (one question) and, with `email`, the lead they left; its id."""
-    n = next(_addresses)
-    source = f"127.0.{n // 250}.{n % 250 + 2}"
-    status, session = _widget(served, agent, "/session", {}, token=None, source=source)
-    assert status == 200, session
-    status, asked = _widget(served, agent, "/messages", {"text": question}, token=session["token"], source=source)
-    assert status == 200, asked
-    if email:
-        status, lead = _widget(served, agent, "/leads", {
-            "fields": {"email": email}, "consent": True,
-            "consent_version": session["agent"]["lead_form"]["consent_version"]}, token=session["token"],
-            source=source)
-        assert status == 201, lead
-    return session["conversation"]["id"]
 
 
 @contextmanager
@@ -159,10 +103,6 @@ def _sweep(qtbot, served) -> dict:
 
 # --- driving the page ----------------------------------------------------------------------------------------------
 
-def _page(qtbot, window, workspace: str) -> RetentionPage:
-    return open_page(qtbot, window, f"retention:{workspace}", ready=lambda page: page.retention is not None)
-
-
 def _set_days(page: RetentionPage, kind: str, days: int | None) -> None:
     row = page.policy.kinds[kind]
     row.limited.setChecked(days is not None)
@@ -184,47 +124,18 @@ def _apply(qtbot, served, page: RetentionPage) -> str:
     return said
 
 
-def _choose_file(qtbot, dialog, target: Path) -> None:
-    dialog.choose_action()
-    chooser = dialog.file_dialog
-    qtbot.waitUntil(chooser.isVisible, timeout=WAIT_MS)
-    assert chooser.testOption(QFileDialog.Option.DontUseNativeDialog)
-    chooser.selectFile(str(target))
-    chooser.accept()
-
-
-def _fill_export(qtbot, page: RetentionPage, target: Path, passphrase: str, *, email: str | None = None):
-    (page.subject_export_action if email else page.workspace_export_action)()
-    dialog = open_dialog(qtbot, page, ExportDialog)
-    if email:
-        dialog.email.setText(email)
-    dialog.passphrase.setText(passphrase)
-    dialog.repeat.setText(passphrase)
-    _choose_file(qtbot, dialog, target)
-    assert dialog.target.text() == str(target)
-    return dialog
-
-
-def _decrypt(tmp_path: Path, export: Path, passphrase: str) -> Path:
-    (tmp_path / "passphrase.txt").write_text(passphrase)
-    out = tmp_path / f"{export.stem}-opened"
-    opened = chatspark("export", "decrypt", str(export), "--out", str(out), "--passphrase-file",
-                       str(tmp_path / "passphrase.txt"))
-    assert opened.returncode == 0, opened.stderr
-    return out
-
 
 # --- the policy ----------------------------------------------------------------------------------------------------
 
 def test_the_preview_the_panel_shows_is_what_the_sweep_then_deletes(qtbot, tmp_path, served):
     workspace = new_workspace(served, "Retention")["id"]
-    agent = _agent(served, workspace)
+    agent = new_agent(served, workspace)
     old = {_earlier_visit(served, workspace, agent, 4, email=new_email("old")),
            _earlier_visit(served, workspace, agent, 3)}
     recent_email = new_email("recent")
-    recent = _visit(served, agent, "Do you ship abroad?", email=recent_email)
+    recent = visit(served, agent, "Do you ship abroad?", email=recent_email)
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
     assert page.current.text() == ("In force: Everything is kept while the workspace is active: no retention limit "
                                    "is set. Tick Delete after for a kind to set a limit.")
     assert not page.apply_button.isEnabled()
@@ -255,10 +166,10 @@ def test_the_preview_the_panel_shows_is_what_the_sweep_then_deletes(qtbot, tmp_p
 
 def test_a_legal_hold_set_on_the_page_stops_the_sweep_deleting(qtbot, tmp_path, served):
     workspace = new_workspace(served, "Held")["id"]
-    agent = _agent(served, workspace)
+    agent = new_agent(served, workspace)
     kept = _earlier_visit(served, workspace, agent, 5, email=new_email("held"))
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
     assert page.workspace_state.hold.text() == "Legal hold: off."
 
     page.workspace_state.hold_button.click()
@@ -284,7 +195,7 @@ def test_a_legal_hold_set_on_the_page_stops_the_sweep_deleting(qtbot, tmp_path, 
 def test_a_policy_out_of_bounds_cannot_be_typed_and_revert_restores_the_one_in_force(qtbot, tmp_path, served):
     workspace = new_workspace(served, "Bounds")["id"]
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
     days = page.policy.kinds["visitor_addresses_days"].days
 
     _set_days(page, "visitor_addresses_days", 9000)
@@ -302,13 +213,13 @@ def test_a_policy_out_of_bounds_cannot_be_typed_and_revert_restores_the_one_in_f
 
 def test_an_erasure_by_email_removes_that_persons_data_and_its_receipt_is_shown_and_saved(qtbot, tmp_path, served):
     workspace = new_workspace(served, "Erasure")["id"]
-    agent = _agent(served, workspace)
+    agent = new_agent(served, workspace)
     subject, other = new_email("subject"), new_email("other")
-    theirs = {_visit(served, agent, "What does the plan cost?", email=subject),
-              _visit(served, agent, f"Please write to {subject} about it")}
-    others = _visit(served, agent, "Where is the office?", email=other)
+    theirs = {visit(served, agent, "What does the plan cost?", email=subject),
+              visit(served, agent, f"Please write to {subject} about it")}
+    others = visit(served, agent, "Where is the office?", email=other)
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
     receipt_file = tmp_path / "receipt.json"
 
     page.eraseRequest_button.click()
@@ -344,88 +255,12 @@ def test_an_erasure_by_email_removes_that_persons_data_and_its_receipt_is_shown_
     assert page.banner.label.text().startswith(f"Erasure {dialog.receipt['erasure_id']} done")
 
 
-def test_a_subject_export_is_written_to_the_chosen_file_and_opens(qtbot, tmp_path, served):
-    workspace = new_workspace(served, "Subject")["id"]
-    agent = _agent(served, workspace)
-    subject = new_email("asker")
-    _visit(served, agent, "Can I get a demo?", email=subject)
-    window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
-    target = tmp_path / "asker.chatspark-export"
-
-    dialog = _fill_export(qtbot, page, target, STRONG, email=subject)
-    dialog.export_button.click()
-    qtbot.waitUntil(lambda: page.banner.label.text().startswith("The encrypted export was saved"), timeout=WAIT_MS)
-
-    assert not dialog.isVisible() and not target.with_name(target.name + ".part").exists()
-    opened = _decrypt(tmp_path, target, STRONG)
-    person = json.loads((opened / "subject.json").read_text())
-    [mine] = [w for w in person["workspaces"] if w["id"] == workspace]
-    assert [lead["email"] for lead in mine["leads"]] == [subject]
-
-
-def test_a_workspace_export_keeps_the_window_responsive_and_opens_with_export_decrypt(qtbot, tmp_path, served):
-    workspace = new_workspace(served, "Exported")["id"]
-    agent = _agent(served, workspace)
-    _visit(served, agent, "How long is the warranty?", email=new_email("buyer"))
-    window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
-    target = tmp_path / "workspace.chatspark-export"
-
-    dialog = _fill_export(qtbot, page, target, STRONG)
-    qtbot.waitUntil(lambda: dialog.verdict.text().startswith("Strong"), timeout=WAIT_MS)
-    with Ticks() as ticks:
-        dialog.export_button.click()
-        qtbot.waitUntil(lambda: page.banner.label.text().startswith("The encrypted export was saved"),
-                        timeout=WAIT_MS)
-
-    assert ticks.longest_gap < 0.100
-    opened = _decrypt(tmp_path, target, STRONG)
-    manifest = json.loads((opened / "manifest.json").read_text())
-    assert manifest["workspace"]["id"] == workspace
-    assert len(json.loads((opened / "leads/leads.json").read_text())) == 1
-
-
-def test_a_weak_passphrase_is_refused_with_the_reason_and_nothing_is_written(qtbot, tmp_path, served):
-    workspace = new_workspace(served, "Weak")["id"]
-    window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
-    target = tmp_path / "weak.chatspark-export"
-
-    dialog = _fill_export(qtbot, page, target, "password1234")
-    qtbot.waitUntil(lambda: dialog.verdict.text().startswith("Too easy to guess"), timeout=WAIT_MS)
-    dialog.export_button.click()
-    qtbot.waitUntil(lambda: bool(dialog.form.field_error("passphrase")), timeout=WAIT_MS)
-
-    assert dialog.form.field_error("passphrase").startswith("The passphrase is on the list of common passwords")
-    assert dialog.isVisible() and dialog.export_button.isEnabled()
-    assert not target.exists() and not target.with_name(target.name + ".part").exists()
-
-
-def test_an_export_can_be_stopped_and_leaves_no_file(qtbot, tmp_path, served):
-    workspace = new_workspace(served, "Stopped")["id"]
-    window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
-    target = tmp_path / "stopped.chatspark-export"
-    dialog = _fill_export(qtbot, page, target, STRONG)
-
-    dialog.export_button.click()
-    assert dialog.cancel_button.text() == "Stop"
-    dialog.cancel_button.click()
-    qtbot.waitUntil(lambda: dialog.status.text() == "Stopped: nothing was saved.", timeout=WAIT_MS)
-    idle(qtbot, page.context)
-
-    assert dialog.isVisible() and dialog.cancel_button.text() == "Cancel" and dialog.export_button.isEnabled()
-    assert not target.exists() and not target.with_name(target.name + ".part").exists()
-    assert page.banner.isHidden()
-
-
 # --- the workspace's state, and who may change what ----------------------------------------------------------------
 
 def test_the_owner_cancels_and_undoes_from_the_page_with_the_purge_date_shown(qtbot, tmp_path, served):
     workspace = new_workspace(served, "Cancelled")["id"]
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
     state = page.workspace_state
     assert state.state.text().startswith("Active.") and not state.undo_button.isEnabled()
 
@@ -462,7 +297,7 @@ def test_an_admin_of_a_cancelled_workspace_sees_the_policy_read_only(qtbot, tmp_
     status, cancelled = served.api("POST", f"/api/v1/workspaces/{workspace}/cancel")
     assert status == 200, cancelled
     window = signed_in_window(qtbot, tmp_path, served, email, PASSWORD)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
 
     assert page.read_only and page.read_only_notice.isVisible()
     assert page.policy.kinds["leads_days"].value() == 30
@@ -492,7 +327,7 @@ def test_an_operator_brings_the_purge_of_a_cancelled_workspace_earlier(qtbot, tm
     status, cancelled = served.api("POST", f"/api/v1/workspaces/{workspace}/cancel")
     assert status == 200, cancelled
     window = signed_in_window(qtbot, tmp_path, served)
-    page = _page(qtbot, window, workspace)
+    page = retention_page(qtbot, window, workspace)
     state = page.workspace_state
     tomorrow = dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1)
 
@@ -512,50 +347,3 @@ def test_an_operator_brings_the_purge_of_a_cancelled_workspace_earlier(qtbot, tm
     assert f"It is purged after {when(purge)}" in state.state.text()
     status, listed = served.api("GET", "/api/v1/cancellations")
     assert [c["purge_after"] for c in listed["cancellations"] if c["workspace_id"] == workspace] == [purge]
-
-
-def test_stopping_an_export_the_appliance_has_not_answered_yet_ends_it_at_once(qtbot, tmp_path):
-    """The long wait of an export is for the appliance to pack and encrypt it, before its first byte: Stop must cut
-    that wait short too. A TLS server that reads the request and never answers plays such an appliance."""
-    now = dt.datetime.now(dt.timezone.utc)
-    ca = certificates.issue_ca(appliance_id="slow-appliance", now=now, names=["localhost"])
-    server = certificates.issue_server(ca, names=["localhost"], now=now)
-    (tmp_path / "server.crt").write_bytes(server.cert_pem)
-    (tmp_path / "server.key").write_bytes(server.key_pem)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(tmp_path / "server.crt", tmp_path / "server.key")
-    listening = socket.create_server(("127.0.0.1", 0))
-    asked, done = threading.Event(), threading.Event()
-
-    def never_answer() -> None:
-        with context.wrap_socket(listening.accept()[0], server_side=True) as conn:
-            request = b""
-            while b"\r\n\r\n" not in request:
-                request += conn.recv(4096)
-            asked.set()
-            done.wait(30)
-
-    thread = threading.Thread(target=never_answer, daemon=True)
-    thread.start()
-    http = PinnedClient(f"https://localhost:{listening.getsockname()[1]}", ca_pem=ca.cert_pem,
-                        ca_fingerprint=certificates.fingerprint(ca.certificate), timeout=30)
-    api = ApiClient(http, background=Background())
-    api.set_token("csk_session")
-    target, errors = tmp_path / "slow.chatspark-export", []
-    try:
-        with Ticks() as ticks:
-            transfer = api.download("POST", "/api/v1/workspaces/w/export", {"passphrase": STRONG}, target=target,
-                                    on_done=errors.append, on_error=errors.append)
-            qtbot.waitUntil(asked.is_set, timeout=WAIT_MS)
-            stopped = time.monotonic()
-            transfer.cut_off()
-            qtbot.waitUntil(lambda: bool(errors), timeout=WAIT_MS)
-            took = time.monotonic() - stopped
-    finally:
-        done.set()
-        thread.join(10)
-        listening.close()
-
-    assert [e.code for e in errors] == ["cancelled"] and took < 2
-    assert not target.exists() and not target.with_name(target.name + ".part").exists()
-    assert ticks.longest_gap < 0.100
