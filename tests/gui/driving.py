@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from PySide6.QtCore import QSortFilterProxyModel
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QFileDialog, QLabel
 
 from appliance.keys import certificates
 from gui.app import Panel
@@ -178,6 +178,14 @@ def answer_confirmation(qtbot, parent, *, accept: bool = True) -> str:
     text = dialog.text.text()
     (dialog.action_button if accept else dialog.cancel_button).click()
     return text
+
+
+def save_to(qtbot, chooser, target: Path) -> None:
+    """Choose `target` in the panel's save dialog `chooser` (the panel's own, never the desktop's) and accept."""
+    qtbot.waitUntil(chooser.isVisible, timeout=WAIT_MS)
+    assert chooser.testOption(QFileDialog.Option.DontUseNativeDialog)
+    chooser.selectFile(str(target))
+    chooser.accept()
 
 
 # --- made through the API ----------------------------------------------------------------------------------------

@@ -9,14 +9,12 @@ import itertools
 import json
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog
-
 from gui.views.retention import RetentionPage
 from gui.views.retention_export import ExportDialog
 from tests.gui.driving import (
-    WAIT_MS,
     open_dialog,
     open_page,
+    save_to,
     unique,
 )
 from tests.running import chatspark, tls13_context
@@ -72,11 +70,7 @@ def retention_page(qtbot, window, workspace: str) -> RetentionPage:
 
 def choose_file(qtbot, dialog, target: Path) -> None:
     dialog.choose_action()
-    chooser = dialog.file_dialog
-    qtbot.waitUntil(chooser.isVisible, timeout=WAIT_MS)
-    assert chooser.testOption(QFileDialog.Option.DontUseNativeDialog)
-    chooser.selectFile(str(target))
-    chooser.accept()
+    save_to(qtbot, dialog.file_dialog, target)
 
 
 def fill_export(qtbot, page: RetentionPage, target: Path, passphrase: str, *, email: str | None = None):

@@ -27,6 +27,7 @@ from tests.gui.driving import (
     new_workspace,
     open_dialog,
     open_page,
+    save_to,
     signed_in_window,
     unique,
 )
@@ -269,10 +270,7 @@ def _export(qtbot, page: AnalyticsPage, table: str, target) -> None:
     """Choose the table in Export CSV's menu, then the file in the save dialog."""
     [choice] = [a for a in page.export_button.menu().actions() if EXPORTS[table][0] in a.text()]
     choice.trigger()
-    dialog = page.export_dialog
-    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
-    dialog.selectFile(str(target))
-    dialog.accept()
+    save_to(qtbot, page.export_dialog, target)
     qtbot.waitUntil(lambda: page.banner.label.text().startswith("Exported") and str(target) in page.banner.label.text(),
                     timeout=WAIT_MS)
 

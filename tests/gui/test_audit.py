@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 from PySide6.QtCore import QDate, Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QFileDialog
 
 from appliance.bootstrap import open_appliance
 from appliance.clock import SystemClock
@@ -28,6 +27,7 @@ from tests.gui.driving import (
     join,
     new_workspace,
     open_page,
+    save_to,
     signed_in_window,
 )
 
@@ -155,11 +155,7 @@ def test_export_csv_writes_the_rows_the_api_exports_with_the_same_filters(qtbot,
     target = tmp_path / "workspaces.csv"
 
     page.export_csv_action()
-    dialog = page.export_dialog
-    qtbot.waitUntil(dialog.isVisible, timeout=WAIT_MS)
-    assert dialog.testOption(QFileDialog.Option.DontUseNativeDialog)
-    dialog.selectFile(str(target))
-    dialog.accept()
+    save_to(qtbot, page.export_dialog, target)
     qtbot.waitUntil(lambda: page.banner.label.text().startswith("Exported"), timeout=WAIT_MS)
 
     query = urlencode({"action": "workspace.create", "format": "csv", "limit": 1000,

@@ -29,6 +29,7 @@ from tests.gui.driving import (
     new_email,
     new_workspace,
     open_dialog,
+    save_to,
     signed_in_window,
 )
 from tests.gui.retention_driving import (
@@ -236,10 +237,7 @@ def test_an_erasure_by_email_removes_that_persons_data_and_its_receipt_is_shown_
         qtbot.waitUntil(lambda: dialog.receipt is not None, timeout=WAIT_MS)
     assert ticks.longest_gap < 0.100
     dialog.save_button.click()
-    chooser = dialog.file_dialog
-    qtbot.waitUntil(chooser.isVisible, timeout=WAIT_MS)
-    chooser.selectFile(str(receipt_file))
-    chooser.accept()
+    save_to(qtbot, dialog.file_dialog, receipt_file)
     qtbot.waitUntil(receipt_file.exists, timeout=WAIT_MS)
     idle(qtbot, page.context)
 
