@@ -46,7 +46,7 @@ from tests.gui.widget_visitors import (
     visitors_appliance,
     window_of_1280_by_800,
 )
-from tests.server.test_widget_browser import CHROMIUM, HostPages, host_page, open_chat, send, spki_pin
+from tests.server.widget_browser import CHROMIUM, HostPages, host_page, open_chat, send, spki_pin
 
 
 @pytest.fixture(scope="module")
