@@ -14,7 +14,7 @@ from typing import Mapping
 from flask import Flask, abort, request
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import best_match, relevance
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -59,6 +59,26 @@ def _branch(error: SchemaError) -> SchemaError | None:
     meant = [errors for errors in by_branch.values()
              if not any(e.validator in ("const", "enum") and len(e.relative_path) == 1 for e in errors)]
     return best_match(min(meant, key=len)) if meant else None
+
+
+def _meant(errors: list[SchemaError]) -> SchemaError:
+    """best_match's error, unless it is one form's fixed field (`kind: must be oidc`) of a union whose other form the
+    body chose by that field (kind ldap): then the union's, which describe() answers from the form chosen."""
+    found = best_match(errors)
+    top = max(errors, key=relevance)
+    if top.validator in ("oneOf", "anyOf") and found.validator in ("const", "enum") \
+            and len(found.path) == len(top.path) + 1 and _chosen_by(top, found.path[-1], found.instance):
+        return top
+    return found
+
+
+def _chosen_by(union: SchemaError, name: str, value) -> bool:
+    """Whether another of the union's forms has `name` fixed to `value`."""
+    for option in union.validator_value:
+        fixed = option.get("properties", {}).get(name, {})
+        if fixed.get("const", object()) == value or value in fixed.get("enum", ()):
+            return True
+    return False
 
 
 def _discriminators(error: SchemaError) -> str | None:
@@ -167,6 +187,6 @@ def install(app: Flask, *, max_json_body_bytes: int, limits: Mapping[str, int] |
         data = request.get_json(silent=True)
         if data is None:
             raise ValidationError("the request body must be JSON (Content-Type: application/json)")
-        error = best_match(validator.iter_errors(data))
-        if error is not None:
-            raise ValidationError(describe(error))
+        errors = list(validator.iter_errors(data))
+        if errors:
+            raise ValidationError(describe(_meant(errors)))
