@@ -25,6 +25,13 @@ $(VENV)/.installed-browser:
 		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-liberation fonts-dejavu-core; }
 	@mkdir -p $(VENV) && touch $@
 
+# The LDAP sign-in tests run a real OpenLDAP directory (Debian's slapd, which needs no configuring here: the tests
+# write their own slapd.conf); the package's own postinst asks nothing when it is installed non-interactively.
+$(VENV)/.installed-ldap:
+	command -v slapd >/dev/null 2>&1 || test -x /usr/sbin/slapd || { $(SUDO) apt-get update -qq && \
+		$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slapd; }
+	@mkdir -p $(VENV) && touch $@
+
 # The panel's Qt wheel (PySide6-Essentials) needs these system libraries; a desktop has them, a bare server may not.
 QT_DEBS := libegl1 libgl1 libxkbcommon0 libxkbcommon-x11-0 libfontconfig1 libdbus-1-3 libglib2.0-0 \
 	libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 \
@@ -57,7 +64,7 @@ run: $(VENV)/.installed-run
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT) \
 		--demo-site-port $(DEMO_SITE_PORT)
 
-test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-qt
+test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-qt $(VENV)/.installed-ldap
 	$(BIN)/ruff check appliance server gui tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

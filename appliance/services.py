@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from appliance.accounts.api_keys import ApiKeyService
 from appliance.accounts.authentication import AuthService
+from appliance.accounts.directory_sign_in import DirectorySignIn
 from appliance.accounts.messages import Links
 from appliance.accounts.passwords import (
     PasswordHasher,
@@ -133,7 +134,8 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                        outbox=outbox, audit=audit, links=links,
                        reset_lifetime=dt.timedelta(minutes=settings.password_reset_minutes),
                        require_second_factor_for_admins=settings.require_second_factor_for_admins,
-                       password_refused=sso.password_refused)
+                       password_refused=sso.password_refused,
+                       directories=DirectorySignIn(db, providers=sso_providers, sso=sso))
     workspaces = WorkspaceService(db, clock=clock, files=appliance.workspaces, audit=audit)
     invitations = InvitationService(db, clock=clock, users=users, workspaces=workspaces, outbox=outbox, audit=audit,
                                     links=links, lifetime=dt.timedelta(hours=settings.invitation_hours))

@@ -82,7 +82,7 @@ def login():
     links = [{"href": "/account/forgot", "text": "Forgot your password?"}]
     # One button per single sign-on provider the operators configured.
     links = [{"href": f"/sso/{p.id}/start" + (f"?next={after}" if after else ""), "text": f"Sign in with {p.name}"}
-             for p in services().sso_providers.list()] + links
+             for p in services().sso_providers.list(kind="oidc")] + links
     if request.method == "GET":
         return form("Log in", action="/login", fields=fields, submit="Log in", links=links)
     try:

@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from appliance.accounts import devices, messages, totp
+from appliance.accounts.ldap import DirectoryUnreachable
 from appliance.accounts.passwords import normalise
 from appliance.accounts.sessions import Session, SessionService
 from appliance.accounts.throttle import Attempt, LoginThrottle
@@ -17,6 +18,7 @@ from appliance.errors import (
     AuthenticationFailed,
     Conflict,
     EmailNotVerified,
+    PermissionDenied,
     SecondFactorRequired,
     TooManyAttempts,
     ValidationError,
@@ -45,8 +47,10 @@ class AuthService:
     def __init__(self, db: Database, *, clock: Clock, users: UserService, sessions: SessionService,
                  throttle: LoginThrottle, tokens: LinkTokens, outbox: Outbox, audit: AuditLog,
                  links: messages.Links, reset_lifetime: dt.timedelta, require_second_factor_for_admins: bool,
-                 password_refused=None) -> None:
+                 password_refused=None, directories=None) -> None:
         self._db = db
+        # LDAP / Active Directory sign-in (directory_sign_in.py), for the accounts whose password a directory keeps.
+        self._directories = directories
         # The provider an account must sign in with instead, when that provider turned password sign-in off.
         self._password_refused = password_refused or (lambda user_id: None)
         self._clock = clock
@@ -77,7 +81,11 @@ class AuthService:
             self._audit.record("auth.login", actor_type="anonymous", client_address=address, outcome="denied",
                                details={"reason": "throttled", "device": bool(device)})
             raise
-        if not self._users.hasher.verify(row["password_hash"] if row else None, normalise(password or "")):
+        directories = self._directories.directories_for(row) if self._directories else []
+        directory = None
+        if directories:
+            row, directory = self._directory_sign_in(directories, attempt, row, account, password)
+        elif not self._users.hasher.verify(row["password_hash"] if row else None, normalise(password or "")):
             self._fail(attempt, "bad_credentials", user_id=row["id"] if row else None)
             raise AuthenticationFailed(_LOGIN_FAILED)
         user = user_from_row(row)
@@ -103,18 +111,39 @@ class AuthService:
                 raise AuthenticationFailed("that code is not valid; use a fresh one from your authenticator app")
         enrol_only = self._require_second_factor and not user.second_factor and self._needs_second_factor(user)
         password_hash = row["password_hash"]
+        details = {**({"enrol_only": True} if enrol_only else {}), **({"directory": directory.id} if directory else {})}
         with self._db.transaction() as conn:
-            if self._users.hasher.needs_rehash(password_hash):
+            if directory is None and self._users.hasher.needs_rehash(password_hash):
                 password_hash = self._users.hasher.hash(normalise(password))
                 conn.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user.id))
             token, session = self._sessions.start(conn, user_id=user.id, client_address=client_address,
                                                   user_agent=user_agent, enrol_only=enrol_only)
             self._audit.record("auth.login", actor_type="user", actor_id=user.id, client_address=address,
-                               target_type="session", target_id=session.id,
-                               details={"enrol_only": enrol_only} if enrol_only else None, conn=conn)
+                               target_type="session", target_id=session.id, details=details or None, conn=conn)
         self._throttle.succeeded(attempt)
-        device_token = devices.issue(user_id=user.id, password_hash=password_hash, now=self._clock.now())
+        # A device token is keyed by the account's own password; a directory's accounts have none, so no token.
+        device_token = devices.issue(user_id=user.id, password_hash=password_hash, now=self._clock.now()) \
+            if password_hash else ""
         return Login(token, session, user, device_token)
+
+    def _directory_sign_in(self, directories, attempt: Attempt, row, account: str, password: str | None):
+        """(users row, directory) when a directory accepts the password; each refusal audited and counted."""
+        try:
+            row, directory, _ = self._directories.sign_in(directories, account, password or "",
+                                                          client_address=attempt.address)
+        except DirectoryUnreachable:
+            self._throttle.withdraw(attempt)  # nobody's guess: the directory did not answer
+            self._audit.record("auth.login", actor_type="user" if row else "anonymous",
+                               actor_id=row["id"] if row else None, client_address=attempt.address,
+                               outcome="failure", details={"reason": "directory_unreachable"})
+            raise
+        except PermissionDenied:
+            self._fail(attempt, "directory_account_not_allowed", user_id=row["id"] if row else None)
+            raise
+        except AuthenticationFailed as exc:
+            self._fail(attempt, "bad_credentials", user_id=row["id"] if row else None)
+            raise AuthenticationFailed(_LOGIN_FAILED if str(exc) == _LOGIN_FAILED else str(exc)) from None
+        return row, directory
 
     def _fail(self, attempt: Attempt, reason: str, *, user_id: str | None, action: str = "auth.login") -> None:
         # The attempt was counted as a failure when it was let through; this only says why.
@@ -127,12 +156,19 @@ class AuthService:
         the audit log); wrong ones count towards the login throttle like wrong passwords at login."""
         attempt = self._throttle.attempt(account=user.email, address=client_address or "unknown", user_id=user.id)
         row = self._db.query_one("SELECT password_hash FROM users WHERE id = ?", (user.id,))
-        if not isinstance(password, str) or not password or not self._users.hasher.verify(
-                row["password_hash"], normalise(password)):
+        in_directory = self._directories.confirms(user.id, password) if self._directories else None
+        if in_directory is False or in_directory is None and (
+                not isinstance(password, str) or not password or not self._users.hasher.verify(
+                row["password_hash"], normalise(password))):
             self._fail(attempt, "bad_current_password", user_id=user.id, action=action)
             raise AuthenticationFailed("the current password is wrong" if password else
                                        "enter your current password to confirm this change")
         self._throttle.succeeded(attempt)
+
+    def _refuse_directory_password(self, user_id: str) -> None:
+        directory = self._directories.managed_by(user_id) if self._directories else None
+        if directory:
+            raise Conflict(f"this account's password is kept by the directory {directory}: change it there")
 
     def _needs_second_factor(self, user: User) -> bool:
         if user.is_operator:
@@ -180,6 +216,7 @@ class AuthService:
     def change_password(self, user: User, *, session_id: str, current: str, new: str,
                         client_address: str | None) -> int:
         """Needs the current password; ends the user's other sessions and mails a notice. Returns sessions ended."""
+        self._refuse_directory_password(user.id)
         self.confirm_password(user, current, client_address=client_address, action="auth.password_change")
         if normalise(new or "") == normalise(current or ""):
             raise ValidationError("the new password must differ from the current one")
@@ -208,6 +245,11 @@ class AuthService:
             self._audit.record("auth.reset_request", actor_type="anonymous", client_address=client_address,
                                outcome="failure", details={"reason": "unknown_or_disabled"})
             return
+        if self._directories and self._directories.managed_by(row["id"]):
+            self._audit.record("auth.reset_request", actor_type="user", actor_id=row["id"],
+                               client_address=client_address, outcome="failure",
+                               details={"reason": "password_kept_by_directory"})
+            return
         with self._db.transaction() as conn:
             self._tokens.revoke_all(conn, purpose="reset_password", user_id=row["id"])
             token = self._tokens.issue(conn, purpose="reset_password", user_id=row["id"],
@@ -228,6 +270,7 @@ class AuthService:
         user = self._users.get(self._tokens.peek(self._db.connection, purpose="reset_password", token=token))
         if user.status == "disabled":
             raise AuthenticationFailed("this account is disabled; ask an operator to enable it")
+        self._refuse_directory_password(user.id)
         self._users.policy.check(password, email=user.email, context=self._users.password_context(user.id))
         if user.second_factor:
             # Codes guessed on a reset link count against the same limit as codes guessed at login.

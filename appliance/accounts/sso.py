@@ -40,6 +40,24 @@ class Begun:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A person as a provider vouches for them: an ID token's claims, or a directory's entry."""
+    subject: str
+    email: str
+    name: str
+    groups: list[str]
+    dn: str | None = None  # a directory's: where a password is checked again later
+
+
+@dataclass(frozen=True)
+class Linked:
+    user_id: str
+    created: bool
+    groups: list[str]
+    changes: list[dict]
+
+
+@dataclass(frozen=True)
 class SsoLogin:
     token: str
     session: Session
@@ -80,7 +98,7 @@ class SsoSignIn:
             raise ValidationError("a panel's sign-in names both its loopback port and its code challenge")
         if panel_port is not None and (not 1024 <= panel_port <= 65535 or not _CHALLENGE.match(panel_challenge)):
             raise ValidationError("a panel's loopback port is 1024-65535 and its challenge a base64url SHA-256")
-        provider = self._providers.get(provider_id)
+        provider = self._providers.get(provider_id, kind="oidc")
         request = self.client(provider).start(redirect_uri)
         binding = secrets.token_urlsafe(32)
         now = self._clock.now()
@@ -95,7 +113,7 @@ class SsoSignIn:
 
     def complete(self, provider_id: str, *, state: str, code: str, binding: str | None, redirect_uri: str,
                  client_address: str | None, user_agent: str | None) -> SsoLogin:
-        provider = self._providers.get(provider_id)
+        provider = self._providers.get(provider_id, kind="oidc")
         try:
             attempt = self._take_attempt(provider.id, state, binding)
             client = self.client(provider)
@@ -159,29 +177,42 @@ class SsoSignIn:
             raise AuthenticationFailed(f"{provider.name} gave no email address for this account")
         if claims.get("email_verified") is False:
             raise AuthenticationFailed(f"{provider.name} has not verified the address {email}")
-        email = email.strip().lower()
         groups = claims.get(provider.groups_claim) or []
-        groups = sorted({g for g in groups if isinstance(g, str)}) if isinstance(groups, list) else []
-        now = isoformat(self._clock.now())
+        identity = Identity(claims["sub"], email, claims.get("name") if isinstance(claims.get("name"), str) else "",
+                            groups if isinstance(groups, list) else [])
         with self._db.transaction() as conn:
-            user_row, created = self._account(conn, provider, claims["sub"], email, groups, now, claims)
-            if user_row["status"] == "disabled":
-                raise PermissionDenied("this account is disabled on the appliance")
-            conn.execute("INSERT INTO sso_identities (provider_id, subject, user_id, groups, last_sign_in_at) "
-                         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (provider_id, subject) DO UPDATE SET "
-                         "groups = excluded.groups, last_sign_in_at = excluded.last_sign_in_at",
-                         (provider.id, claims["sub"], user_row["id"], json.dumps(groups), now))
-            changes = self._apply_group_roles(conn, provider, user_row["id"], groups, now, client_address)
-            token, session = self._sessions.start(conn, user_id=user_row["id"], client_address=client_address,
+            linked = self.link(conn, provider, identity, client_address=client_address)
+            token, session = self._sessions.start(conn, user_id=linked.user_id, client_address=client_address,
                                                   user_agent=user_agent)
-            self._audit.record("sso.sign_in", actor_type="user", actor_id=user_row["id"], target_type="session",
+            self._audit.record("sso.sign_in", actor_type="user", actor_id=linked.user_id, target_type="session",
                                target_id=session.id, client_address=client_address,
-                               details={"provider": provider.id, "groups": len(groups), "new_account": created,
-                                        **({"roles": changes} if changes else {})}, conn=conn)
-            user = user_from_row(conn.execute("SELECT * FROM users WHERE id = ?", (user_row["id"],)).fetchone())
-        return SsoLogin(token, session, user, return_to, created)
+                               details={"provider": provider.id, "groups": len(linked.groups),
+                                        "new_account": linked.created,
+                                        **({"roles": linked.changes} if linked.changes else {})}, conn=conn)
+            user = user_from_row(conn.execute("SELECT * FROM users WHERE id = ?", (linked.user_id,)).fetchone())
+        return SsoLogin(token, session, user, return_to, linked.created)
 
-    def _account(self, conn, provider: Provider, subject: str, email: str, groups: list[str], now: str, claims):
+    def link(self, conn, provider: Provider, identity: Identity, *, client_address: str | None) -> Linked:
+        """In the caller's transaction: the account of a person the provider vouched for (found by their identity or
+        address, or made now for an allowed domain or group), the identity recorded, and their groups' roles
+        applied. Refuses a disabled account."""
+        email = identity.email.strip().lower()
+        if "@" not in email:
+            raise AuthenticationFailed(f"{provider.name} gave no email address for this account")
+        groups = sorted({g for g in identity.groups if isinstance(g, str)})
+        now = isoformat(self._clock.now())
+        user_row, created = self._account(conn, provider, identity.subject, email, groups, now, identity.name)
+        if user_row["status"] == "disabled":
+            raise PermissionDenied("this account is disabled on the appliance")
+        conn.execute("INSERT INTO sso_identities (provider_id, subject, user_id, groups, last_sign_in_at, "
+                     "directory_dn) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (provider_id, subject) DO UPDATE SET "
+                     "groups = excluded.groups, last_sign_in_at = excluded.last_sign_in_at, "
+                     "directory_dn = excluded.directory_dn",
+                     (provider.id, identity.subject, user_row["id"], json.dumps(groups), now, identity.dn))
+        changes = self._apply_group_roles(conn, provider, user_row["id"], groups, now, client_address)
+        return Linked(user_row["id"], created, groups, changes)
+
+    def _account(self, conn, provider: Provider, subject: str, email: str, groups: list[str], now: str, name: str):
         linked = conn.execute("SELECT u.* FROM sso_identities i JOIN users u ON u.id = i.user_id "
                               "WHERE i.provider_id = ? AND i.subject = ?", (provider.id, subject)).fetchone()
         if linked is not None:
@@ -194,7 +225,6 @@ class SsoSignIn:
             raise PermissionDenied(f"{email} has no account here, and accounts are made at first sign-in only for "
                                    "the domains and groups the operators allowed; ask one for an invitation")
         user_id = str(uuid.uuid4())
-        name = claims.get("name") if isinstance(claims.get("name"), str) else ""
         conn.execute("INSERT INTO users (id, email, display_name, password_hash, status, email_verified_at, "
                      "created_at) VALUES (?, ?, ?, NULL, 'active', ?, ?)", (user_id, email, name[:200], now, now))
         self._audit.record("sso.account_create", actor_type="system", target_type="user", target_id=user_id,
@@ -247,6 +277,13 @@ class SsoSignIn:
         self._audit.record(action, actor_type="system", target_type="user", target_id=user_id,
                            workspace_id=workspace_id, details=details, conn=conn)
         return {"workspace_id": workspace_id, "action": action.rsplit(".", 1)[1], **details}
+
+    def directory_of(self, user_id: str):
+        """The LDAP directory this account signs in with, and the DN it is there; None for any other account."""
+        row = self._db.query_one("SELECT i.provider_id, i.directory_dn FROM sso_identities i JOIN sso_providers p "
+                                 "ON p.id = i.provider_id WHERE i.user_id = ? AND p.kind = 'ldap' "
+                                 "ORDER BY i.last_sign_in_at DESC LIMIT 1", (user_id,))
+        return (self._providers.get(row["provider_id"]), row["directory_dn"]) if row else None
 
     def password_refused(self, user_id: str) -> str | None:
         """The provider this account must sign in with, when that provider turned password sign-in off."""

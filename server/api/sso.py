@@ -1,5 +1,5 @@
-"""Single sign-on providers (operators): OpenID Connect providers and each one's group-to-role mapping. The
-providers' names (for the sign-in buttons) are public."""
+"""Sign-in providers (operators): OpenID Connect providers and LDAP / Active Directory directories, and each one's
+group-to-role mapping. The OpenID Connect providers' names (for the sign-in buttons) are public."""
 
 from __future__ import annotations
 
@@ -22,21 +22,21 @@ def list_providers():
 def sign_in_buttons():
     """What a sign-in screen shows: each provider's name and where its sign-in starts (no settings)."""
     return jsonify(providers=[{"id": p.id, "name": p.name, "start": f"/sso/{p.id}/start"}
-                              for p in services().sso_providers.list()])
+                              for p in services().sso_providers.list(kind="oidc")])
 
 
 @blueprint.post("/sso/providers")
 @operator_required
 def create_provider():
     provider = services().sso_providers.create(body(), actor_id=g.user.id, client_address=client_address())
-    return jsonify(provider=provider.public(), callback_url=_callback(provider.id)), 201
+    return jsonify(provider=provider.public(), callback_url=_callback(provider)), 201
 
 
 @blueprint.get("/sso/providers/<provider_id>")
 @operator_required
 def get_provider(provider_id: str):
     provider = services().sso_providers.get(provider_id)
-    return jsonify(provider=provider.public(), callback_url=_callback(provider.id),
+    return jsonify(provider=provider.public(), callback_url=_callback(provider),
                    group_roles=[m.public() for m in services().sso_providers.group_roles(provider_id)])
 
 
@@ -45,7 +45,7 @@ def get_provider(provider_id: str):
 def update_provider(provider_id: str):
     provider = services().sso_providers.update(provider_id, body(), actor_id=g.user.id,
                                                client_address=client_address())
-    return jsonify(provider=provider.public(), callback_url=_callback(provider.id))
+    return jsonify(provider=provider.public(), callback_url=_callback(provider))
 
 
 @blueprint.delete("/sso/providers/<provider_id>")
@@ -53,6 +53,14 @@ def update_provider(provider_id: str):
 def delete_provider(provider_id: str):
     services().sso_providers.delete(provider_id, actor_id=g.user.id, client_address=client_address())
     return "", 204
+
+
+@blueprint.post("/sso/providers/<provider_id>/check")
+@operator_required
+def check_provider(provider_id: str):
+    """Test a directory's connection: a failure is an answer here (ok false and why), not an error."""
+    ok, detail = services().sso_providers.check_connection(provider_id)
+    return jsonify(ok=ok, detail=detail)
 
 
 @blueprint.put("/sso/providers/<provider_id>/group-roles")
@@ -74,6 +82,8 @@ def panel_token():
     return jsonify(token=token)
 
 
-def _callback(provider_id: str) -> str:
-    """The redirect URI to register with the provider."""
-    return f"{services().links.public_url}/sso/{provider_id}/callback"
+def _callback(provider) -> str | None:
+    """The redirect URI to register with an OpenID Connect provider (a directory has none)."""
+    if provider.kind != "oidc":
+        return None
+    return f"{services().links.public_url}/sso/{provider.id}/callback"

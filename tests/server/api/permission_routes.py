@@ -135,6 +135,7 @@ OTHER_ROUTES = [
     Route("sso.manage", "PATCH", "/api/v1/sso/providers/{sso_provider}", {"name": "Corporate"},
           endpoint="sso.update_provider"),
     Route("sso.manage", "DELETE", "/api/v1/sso/providers/{sso_provider}", status=204, endpoint="sso.delete_provider"),
+    Route("sso.manage", "POST", "/api/v1/sso/providers/{ldap_directory}/check", endpoint="sso.check_provider"),
     Route("sso.manage", "PUT", "/api/v1/sso/providers/{sso_provider}/group-roles", {"group_roles": []},
           endpoint="sso.set_group_roles"),
     Route(PUBLIC, "GET", "/api/v1/sso/buttons", endpoint="sso.sign_in_buttons"),

@@ -173,6 +173,10 @@ MAKERS = {
     "sso_provider": lambda world, known: world.services.sso_providers.create(
         {"name": "Corp", "issuer": "https://idp.example.com", "client_id": "chatspark", "client_secret": "s3cret"},
         actor_id=world.users["owner"].id, client_address=None).id,
+    # A directory nobody listens for (port 1 on loopback): testing its connection answers at once that it failed.
+    "ldap_directory": lambda world, known: world.services.sso_providers.create(
+        {"kind": "ldap", "name": "Directory", "url": "ldaps://127.0.0.1:1", "user_base": "ou=people,dc=example"},
+        actor_id=world.users["owner"].id, client_address=None).id,
     "metrics_token": lambda world, known: world.services.metrics_tokens.create(
         name="Prometheus", actor_id=world.users["owner"].id, client_address=None)[1].id,
 }

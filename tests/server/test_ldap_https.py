@@ -1,0 +1,168 @@
+"""LDAP / Active Directory sign-in end to end: a real OpenLDAP directory (tests/ldap_server.py) and the appliance
+through its real HTTPS stack. An operator adds the directory (a plain bind is refused) and tests its connection;
+a person signs in at /api/v1/auth/login with their directory password, by mail or by uid, and gets the role their
+group maps to, which goes when the group does; a wrong password, an address outside the allowed domains and a
+password changed in the directory behave as they must; the appliance never keeps or changes the password."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ldap_server import running_directory
+from tests.server.conftest import serve_with_operator
+
+OPERATOR = ("operator@example.com", "correct horse battery staple for ldap")
+ADA = ("ada@example.org", "ridge falcon copper 58")
+
+
+@pytest.fixture(scope="module")
+def directory(tmp_path_factory):
+    with running_directory(tmp_path_factory.mktemp("slapd")) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    running = serve_with_operator(tmp_path_factory.mktemp("ldap"), OPERATOR)
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def configured(served, directory):
+    """The directory as an operator adds it (accounts made only for example.org), its support group mapped to the
+    editor role in a workspace: (provider id, workspace id)."""
+    status, made = served.api("POST", "/api/v1/sso/providers", directory.settings(allowed_domains=["example.org"]),
+                              token=served.token)
+    assert status == 201, made
+    assert made["callback_url"] is None and "bind_password" not in made["provider"]
+    provider_id = made["provider"]["id"]
+    status, workspace = served.api("POST", "/api/v1/workspaces", {"name": "Support"}, token=served.token)
+    workspace_id = workspace["workspace"]["id"]
+    status, mapped = served.api("PUT", f"/api/v1/sso/providers/{provider_id}/group-roles", {
+        "group_roles": [{"group": "support", "workspace_id": workspace_id, "role": "editor"}]}, token=served.token)
+    assert status == 200, mapped
+    return provider_id, workspace_id
+
+
+def login(served, email: str, password: str) -> tuple[int, dict]:
+    return served.api("POST", "/api/v1/auth/login", {"email": email, "password": password})
+
+
+def members(served, workspace_id: str) -> dict[str, str]:
+    status, body = served.api("GET", f"/api/v1/workspaces/{workspace_id}/members", token=served.token)
+    return {m["email"]: m["role"] for m in body["members"]}
+
+
+def audited(served, action: str) -> list[dict]:
+    status, body = served.api("GET", f"/api/v1/audit?action={action}&limit=500", token=served.token)
+    return body["events"]
+
+
+@pytest.mark.parametrize("url", ["ldap://127.0.0.1:389", "ldap://ldap.example.com"])
+def test_a_plain_bind_is_refused_when_the_directory_is_added(served, directory, url):
+    status, refused = served.api("POST", "/api/v1/sso/providers", directory.settings(url=url), token=served.token)
+    assert status == 400 and refused["message"].startswith("'url' is ldap:// only with 'start_tls' on")
+    status, listed = served.api("GET", "/api/v1/sso/providers", token=served.token)
+    assert url not in str(listed)
+
+
+def test_the_operator_tests_the_directorys_connection(served, directory, configured):
+    provider_id, _ = configured
+    status, checked = served.api("POST", f"/api/v1/sso/providers/{provider_id}/check", token=served.token)
+    assert status == 200 and checked["ok"] is True, checked
+    assert checked["detail"].startswith(f"Connected to {directory.ldaps_url} over LDAPS with a verified certificate")
+    status, changed = served.api("PATCH", f"/api/v1/sso/providers/{provider_id}", {"bind_password": "wrong"},
+                                 token=served.token)
+    assert status == 200, changed
+    status, checked = served.api("POST", f"/api/v1/sso/providers/{provider_id}/check", token=served.token)
+    assert status == 200 and checked["ok"] is False and "refused the service account" in checked["detail"]
+    restored = {"bind_password": directory.settings()["bind_password"]}
+    served.api("PATCH", f"/api/v1/sso/providers/{provider_id}", restored, token=served.token)
+    status, listed = served.api("GET", "/api/v1/sso/providers", token=served.token)
+    assert directory.settings()["bind_password"] not in str(listed)
+    # A directory has no sign-in page of its own: its people use the password form, not a button.
+    status, _, page = served.get("/login")
+    assert status == 200 and "Example Directory" not in page.decode()
+    assert served.api("GET", "/api/v1/sso/buttons")[1] == {"providers": []}
+
+
+def test_a_person_signs_in_with_their_directory_password_and_gets_their_groups_role(served, directory, configured):
+    provider_id, workspace_id = configured
+    ada = directory.add_person("ada", password=ADA[1], mail=ADA[0], name="Ada Lovelace")
+    directory.set_group("support", [ada])
+    status, signed_in = login(served, *ADA)
+    assert status == 200, signed_in
+    assert signed_in["user"]["email"] == ADA[0] and signed_in["device_token"] == ""
+    status, me = served.api("GET", "/api/v1/me", token=signed_in["token"])
+    assert [(w["id"], w["role"]) for w in me["workspaces"]] == [(workspace_id, "editor")]
+    assert login(served, "ada", ADA[1])[0] == 200  # by uid too, into the same account
+    status, users = served.api("GET", "/api/v1/users", token=served.token)
+    assert [u["email"] for u in users["users"]].count(ADA[0]) == 1
+    logins = [e for e in audited(served, "auth.login") if e["outcome"] == "success" and e["details"]]
+    assert any(e["details"].get("directory") == provider_id for e in logins)
+    assert {"sso.account_create", "sso.role_grant"} <= {e["action"] for e in audited(served, "sso")}
+
+
+def test_a_wrong_password_is_refused_as_any_wrong_password_is(served, directory, configured):
+    directory.add_person("eve", password="eve's real password 12", mail="eve@example.org")
+    status, refused = login(served, "eve@example.org", "a guess at eve's 12")
+    assert status == 401
+    assert refused["message"] == login(served, "no-such-person@example.org", "a guess at eve's 12")[1]["message"]
+    status, users = served.api("GET", "/api/v1/users", token=served.token)
+    assert "eve@example.org" not in {u["email"] for u in users["users"]}
+
+
+def test_a_group_gone_from_the_directory_takes_the_role_back_at_the_next_sign_in(served, directory, configured):
+    _, workspace_id = configured
+    bo = directory.add_person("bo", password="bo's directory password 31", mail="bo@example.org")
+    directory.set_group("support", [bo])
+    assert login(served, "bo", "bo's directory password 31")[0] == 200
+    assert members(served, workspace_id)["bo@example.org"] == "editor"
+    directory.set_group("support", [])
+    assert login(served, "bo", "bo's directory password 31")[0] == 200
+    assert "bo@example.org" not in members(served, workspace_id)
+    assert audited(served, "sso.role_revoke")
+
+
+def test_an_address_outside_the_allowed_domains_gets_no_account(served, directory, configured):
+    directory.add_person("mallory", password="mallory's password 99", mail="mallory@elsewhere.test")
+    status, refused = login(served, "mallory", "mallory's password 99")
+    assert status == 403 and "first sign-in only" in refused["message"], refused
+    status, users = served.api("GET", "/api/v1/users", token=served.token)
+    assert "mallory@elsewhere.test" not in {u["email"] for u in users["users"]}
+
+
+def test_the_directory_keeps_the_password(served, directory, configured):
+    """Changed in the directory, the old password stops working at once; the appliance refuses to change or reset
+    it, and confirms a change of the account's own settings with the directory's password."""
+    directory.add_person("cy", password="cy's first password 40", mail="cy@example.org")
+    status, signed_in = login(served, "cy@example.org", "cy's first password 40")
+    assert status == 200, signed_in
+    token = signed_in["token"]
+    status, refused = served.api("POST", "/api/v1/me/password", {"current_password": "cy's first password 40",
+                                                                 "new_password": "a new password here 41"},
+                                 token=token)
+    assert status == 409 and "kept by the directory Example Directory" in refused["message"], refused
+    directory.set_password("cy", "cy's second password 42")
+    assert login(served, "cy@example.org", "cy's first password 40")[0] == 401
+    assert login(served, "cy@example.org", "cy's second password 42")[0] == 200
+    # A reset link would set a password the directory does not know: none is sent, and the refusal is audited.
+    assert served.api("POST", "/api/v1/auth/password-reset", {"email": "cy@example.org"})[0] == 202
+    resets = [e for e in audited(served, "auth.reset_request") if e["actor_id"] == signed_in["user"]["id"]]
+    assert [(e["outcome"], e["details"]) for e in resets] == [("failure", {"reason": "password_kept_by_directory"})]
+    status, mails = served.api("GET", "/api/v1/mail/outbox?all=true", token=served.token)
+    assert status == 200 and "cy@example.org" not in {m["recipient"] for m in mails["mail"]}, mails
+
+
+def test_a_directory_that_cannot_be_reached_says_so_without_counting_a_failure(served, directory, configured):
+    status, made = served.api("POST", "/api/v1/sso/providers", directory.settings(
+        name="Branch office", url="ldaps://127.0.0.1:1"), token=served.token)
+    assert status == 201, made
+    try:
+        status, refused = login(served, "nobody-anywhere@example.org", "some password 1234")
+        # The first directory says nobody; the second cannot be asked: that is not a wrong password.
+        assert status == 503 and "cannot reach the directory" in refused["message"], refused
+    finally:
+        served.api("DELETE", f"/api/v1/sso/providers/{made['provider']['id']}", token=served.token)
+    assert login(served, "nobody-anywhere@example.org", "some password 1234")[0] == 401
