@@ -16,6 +16,9 @@ PUBLIC_ENDPOINTS = frozenset({
     "auth.accept_invitation", "pages.login", "pages.verify_email", "pages.forgot_password", "pages.reset_password",
     "pages.accept_invitation", "sso.panel_token",
 })
+# Pages that cost the appliance work on a GET too (a single sign-on's start keeps a pending sign-in; its callback asks
+# the provider for tokens): counted with the endpoints above, whatever the method.
+COSTLY_PAGES = frozenset({"sso_pages.start", "sso_pages.callback"})
 # Refusals that say a credential was wrong: a password, a session or API key, a widget visitor token, a mailed
 # link's token. Not the ones an honest client meets in passing: a second factor still to give, an address still to
 # verify, a visitor token that expired and is renewed.
@@ -64,7 +67,7 @@ def install(app: Flask, *, limit: int, failed_credentials_limit: int) -> None:
         address = request.remote_addr or "unknown"
         if request.endpoint not in ALWAYS_SERVED:
             failures.check(address)
-        if request.endpoint in PUBLIC_ENDPOINTS and request.method == "POST":
+        if request.endpoint in PUBLIC_ENDPOINTS and request.method == "POST" or request.endpoint in COSTLY_PAGES:
             limiter.hit(address)
 
     @app.after_request

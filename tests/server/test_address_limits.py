@@ -23,6 +23,17 @@ def test_public_posts_past_the_limit_get_429_with_retry_after_and_pages_still_lo
     assert client.get("/login").status_code == 200
 
 
+def test_single_sign_on_starts_and_callbacks_count_towards_the_limit(services, settings):
+    """Each start keeps a pending sign-in and each callback asks the provider for tokens: a flood of either is
+    refused like a flood of logins."""
+    client = create_app(services, settings=settings.replace(public_requests_per_minute=3),
+                        scheduler=build_scheduler(services)).test_client()
+    statuses = [client.get(path).status_code for path in ("/sso/p1/start", "/sso/p1/callback?state=s&code=c",
+                                                          "/sso/p1/start", "/sso/p1/start")]
+    assert 429 not in statuses[:3] and statuses[3] == 429
+    assert client.get("/login").status_code == 200
+
+
 def test_the_window_moves_on_and_addresses_are_counted_apart():
     now = [1000.0]
     limiter = AddressLimiter(2, now=lambda: now[0])
