@@ -219,6 +219,11 @@ class SsoSignIn:
             return linked, False
         existing = conn.execute("SELECT * FROM users WHERE email = ?", (email,)).fetchone()
         if existing is not None:
+            if provider.kind == "ldap" and self._signs_in_otherwise(conn, existing):
+                # A directory's mail attribute is whatever its entry says, often writable by the person themselves:
+                # it may not take over an account that has a password of its own or signs in elsewhere.
+                raise PermissionDenied(f"{email} already has an account here that signs in another way; an operator "
+                                       "must remove that account before the directory can vouch for this address")
             return existing, False
         domain = email.rsplit("@", 1)[1]
         if domain not in provider.allowed_domains and not set(groups) & set(provider.allowed_groups):
@@ -277,6 +282,13 @@ class SsoSignIn:
         self._audit.record(action, actor_type="system", target_type="user", target_id=user_id,
                            workspace_id=workspace_id, details=details, conn=conn)
         return {"workspace_id": workspace_id, "action": action.rsplit(".", 1)[1], **details}
+
+    @staticmethod
+    def _signs_in_otherwise(conn, user_row) -> bool:
+        """Whether an account has its own password, an identity at any provider, or is an operator's."""
+        if user_row["password_hash"] or user_row["is_operator"]:
+            return True
+        return conn.execute("SELECT 1 FROM sso_identities WHERE user_id = ?", (user_row["id"],)).fetchone() is not None
 
     def directory_of(self, user_id: str):
         """The LDAP directory this account signs in with, and the DN it is there; None for any other account."""

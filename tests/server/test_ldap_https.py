@@ -166,3 +166,17 @@ def test_a_directory_that_cannot_be_reached_says_so_without_counting_a_failure(s
     finally:
         served.api("DELETE", f"/api/v1/sso/providers/{made['provider']['id']}", token=served.token)
     assert login(served, "nobody-anywhere@example.org", "some password 1234")[0] == 401
+
+
+def test_a_directory_entry_cannot_take_over_an_account_by_its_mail_address(served, directory, configured):
+    """A person who can write their own entry's mail could claim anybody's address: an account with a password of its
+    own (the operator's, here) or signing in elsewhere is never handed to the directory's person."""
+    directory.add_person("trudy", password="trudy's password 66", mail=OPERATOR[0])
+    status, refused = login(served, "trudy", "trudy's password 66")
+    assert status == 403 and "already has an account here that signs in another way" in refused["message"], refused
+    status, operator = login(served, *OPERATOR)
+    assert status == 200 and operator["user"]["email"] == OPERATOR[0]  # their own password still signs them in
+    status, me = served.api("GET", "/api/v1/me", token=served.token)
+    assert status == 200 and me["user"]["email"] == OPERATOR[0]
+    denied = [e for e in audited(served, "auth.login") if e["outcome"] != "success"]
+    assert any(e["details"].get("reason") == "directory_account_not_allowed" for e in denied)
