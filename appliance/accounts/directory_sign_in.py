@@ -36,7 +36,7 @@ class DirectorySignIn:
         does; DirectoryUnreachable when none does and one of them could not be asked."""
         unreachable = None
         for provider in directories:
-            directory = Directory(provider.directory, bind_password=self._providers.secret(provider.id))
+            directory = Directory(provider.directory, bind_password=self._providers.secret(provider))
             try:
                 person = directory.authenticate(login, password)
             except DirectoryUnreachable as exc:
@@ -66,7 +66,7 @@ class DirectorySignIn:
         if not dn or not password:
             return False
         try:
-            Directory(provider.directory, bind_password=self._providers.secret(provider.id)).verify_password(
+            Directory(provider.directory, bind_password=self._providers.secret(provider)).verify_password(
                 dn, password)
         except AuthenticationFailed:
             return False

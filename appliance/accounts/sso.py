@@ -82,7 +82,7 @@ class SsoSignIn:
         self._clients: dict[tuple, OidcClient] = {}
 
     def client(self, provider: Provider) -> OidcClient:
-        secret = self._providers.secret(provider.id)
+        secret = self._providers.secret(provider)
         key = (provider.id, provider.issuer, provider.client_id, _digest(secret), provider.ca_file)
         if key not in self._clients:
             self._clients = {k: v for k, v in self._clients.items() if k[0] != provider.id}

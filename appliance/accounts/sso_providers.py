@@ -120,19 +120,19 @@ class SsoProviders:
             raise NotFound(f"no {_KIND_NAMES.get(kind, 'sign-in provider')} {provider_id}")
         return _provider(row)
 
-    def secret(self, provider_id: str) -> str:
+    def secret(self, provider: Provider) -> str:
         """The client secret of an OpenID Connect provider, the bind password of a directory."""
-        if self.get(provider_id).kind == "ldap":
+        if provider.kind == "ldap":
             return self._db.query_one("SELECT bind_password FROM ldap_directories WHERE provider_id = ?",
-                                      (provider_id,))[0]
-        return self._db.query_one("SELECT client_secret FROM sso_providers WHERE id = ?", (provider_id,))[0]
+                                      (provider.id,))[0]
+        return self._db.query_one("SELECT client_secret FROM sso_providers WHERE id = ?", (provider.id,))[0]
 
     def check_connection(self, provider_id: str) -> tuple[bool, str]:
         """Whether the directory answers as its settings say (encrypted, verified, the service account bound, the
         user base found), and a sentence saying what was found or what went wrong."""
         provider = self.get(provider_id, kind="ldap")
         try:
-            return True, Directory(provider.directory, bind_password=self.secret(provider.id)).check()
+            return True, Directory(provider.directory, bind_password=self.secret(provider)).check()
         except DirectoryUnreachable as exc:
             return False, str(exc)
 
