@@ -64,9 +64,12 @@ run: $(VENV)/.installed-run
 	exec $(BIN)/chatspark serve --data-dir $(DATA_DIR) --key-dir $(KEY_DIR) --port $(PORT) \
 		--demo-site-port $(DEMO_SITE_PORT)
 
+# One worker per core (TEST_WORKERS=0 runs the suite in this process); a file's tests stay in one worker, so a
+# module's appliance, relay or directory starts once.
+TEST_WORKERS ?= auto
 test: $(VENV)/.installed-test $(VENV)/.installed-browser $(VENV)/.installed-qt $(VENV)/.installed-ldap
 	$(BIN)/ruff check appliance server gui tests bench
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The control panel, connected to the appliance `make run` serves (run that first, in another terminal).
 panel: $(VENV)/.installed-panel
