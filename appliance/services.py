@@ -86,6 +86,7 @@ class Services:
     alerts: SecurityAlerts
     sso_providers: SsoProviders
     sso: SsoSignIn
+    directories: DirectorySignIn
 
 
 def public_url(settings: Settings) -> str:
@@ -130,12 +131,13 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                         verification_lifetime=dt.timedelta(hours=settings.verification_hours))
     sso_providers = SsoProviders(db, clock=clock, audit=audit)
     sso = SsoSignIn(db, clock=clock, providers=sso_providers, sessions=sessions, audit=audit)
+    directories = DirectorySignIn(db, clock=clock, providers=sso_providers, sso=sso, audit=audit)
     auth = AuthService(db, clock=clock, users=users, sessions=sessions, throttle=throttle, tokens=tokens,
                        outbox=outbox, audit=audit, links=links,
                        reset_lifetime=dt.timedelta(minutes=settings.password_reset_minutes),
                        require_second_factor_for_admins=settings.require_second_factor_for_admins,
                        password_refused=sso.password_refused,
-                       directories=DirectorySignIn(db, providers=sso_providers, sso=sso))
+                       directories=directories)
     workspaces = WorkspaceService(db, clock=clock, files=appliance.workspaces, audit=audit)
     invitations = InvitationService(db, clock=clock, users=users, workspaces=workspaces, outbox=outbox, audit=audit,
                                     links=links, lifetime=dt.timedelta(hours=settings.invitation_hours))
@@ -190,7 +192,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                     knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
                     jobs=jobs, metrics=metrics, metrics_tokens=MetricsTokens(db, clock=clock, audit=audit),
-                    alerts=alerts, sso_providers=sso_providers, sso=sso)
+                    alerts=alerts, sso_providers=sso_providers, sso=sso, directories=directories)
 
 
 def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:

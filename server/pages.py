@@ -75,7 +75,10 @@ def _local_path(value: str | None) -> str | None:
 @blueprint.route("/login", methods=["GET", "POST"])
 def login():
     after = _local_path(request.values.get("next"))
-    fields = [Field("email", "Email", "email", autocomplete="username"),
+    # Through a directory, people sign in by their user name there too (uid, sAMAccountName), not only by mail.
+    directory = bool(services().sso_providers.list(kind="ldap"))
+    fields = [Field("email", "Email or user name", "text", autocomplete="username") if directory else
+              Field("email", "Email", "email", autocomplete="username"),
               Field("password", "Password", "password", autocomplete="current-password"), CODE]
     if after:
         fields.append(Field("next", "", "hidden", value=after))

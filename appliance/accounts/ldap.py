@@ -104,12 +104,20 @@ class Directory:
         """The person `login` names, when `password` is theirs; AuthenticationFailed when not (or not found)."""
         if not login or not password:
             raise AuthenticationFailed("wrong email or password")
+        person = self.look_up(login)
+        if person is None:
+            raise AuthenticationFailed("wrong email or password")
+        self.verify_password(person.dn, password)
+        return person
+
+    def look_up(self, login: str) -> DirectoryUser | None:
+        """The one person `login` names (as the user filter finds them), with their groups; None for nobody or
+        more than one."""
         with self._connection(self.settings.bind_dn, self._bind_password, "the service account") as service:
             found = self._find(service, login)
             if found is None:
-                raise AuthenticationFailed("wrong email or password")
+                return None
             dn, entry = found
-            self.verify_password(dn, password)
             return DirectoryUser(dn, _subject(dn, entry), _first(entry, self.settings.email_attribute),
                                  _first(entry, self.settings.name_attribute) or "", self._groups(service, dn, entry))
 

@@ -223,7 +223,7 @@ class SsoSignIn:
                 # A directory's mail attribute is whatever its entry says, often writable by the person themselves:
                 # it may not take over an account that has a password of its own or signs in elsewhere.
                 raise PermissionDenied(f"{email} already has an account here that signs in another way; an operator "
-                                       "must remove that account before the directory can vouch for this address")
+                                       "can hand that account to the directory (Users, Hand to directory)")
             return existing, False
         domain = email.rsplit("@", 1)[1]
         if domain not in provider.allowed_domains and not set(groups) & set(provider.allowed_groups):

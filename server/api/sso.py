@@ -20,9 +20,11 @@ def list_providers():
 
 @blueprint.get("/sso/buttons")
 def sign_in_buttons():
-    """What a sign-in screen shows: each provider's name and where its sign-in starts (no settings)."""
+    """What a sign-in screen shows: each provider's name and where its sign-in starts (no settings), and whether a
+    directory signs people in by their user name too (so that the screen asks for an email or a user name)."""
     return jsonify(providers=[{"id": p.id, "name": p.name, "start": f"/sso/{p.id}/start"}
-                              for p in services().sso_providers.list(kind="oidc")])
+                              for p in services().sso_providers.list(kind="oidc")],
+                   directory_sign_in=bool(services().sso_providers.list(kind="ldap")))
 
 
 @blueprint.post("/sso/providers")

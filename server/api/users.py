@@ -1,4 +1,5 @@
-"""Appliance operators' view of accounts: list, disable and enable, see and end anyone's sessions."""
+"""Appliance operators' view of accounts: list, disable and enable, hand one to a directory, see and end anyone's
+sessions."""
 
 from __future__ import annotations
 
@@ -43,6 +44,16 @@ def create_operator():
     user = services().users.create_operator(email=email, password=password, display_name=display_name,
                                             actor_id=g.user.id, client_address=client_address())
     return jsonify(user=user.public(), **({"password": password} if generated else {})), 201
+
+
+@blueprint.post("/users/<user_id>/directory")
+@operator_required
+def hand_to_directory(user_id: str):
+    """Move an account with its own password to an LDAP directory, which checks its password from then on."""
+    svc = services()
+    linked = svc.directories.hand_over(user_id, text(body(), "provider_id"), actor_id=g.user.id,
+                                       client_address=client_address())
+    return jsonify(user=svc.users.get(user_id).public(), groups=linked.groups, role_changes=linked.changes)
 
 
 @blueprint.post("/users/<user_id>/disable")

@@ -25,7 +25,8 @@ _ERRORS = {400: ("BadRequest", "The request was malformed or a field is invalid.
            403: ("Forbidden", "The caller may not do this."),
            404: ("NotFound", "No such thing, or the caller is not a member of its workspace."),
            409: ("Conflict", "The request conflicts with the current state."),
-           429: ("TooManyRequests", "Too many attempts, or the API key's per-minute limit is spent.")}
+           429: ("TooManyRequests", "Too many attempts, or the API key's per-minute limit is spent."),
+           503: ("ServiceUnavailable", "A service the request needs could not be reached (an LDAP directory).")}
 
 
 def _error_responses() -> dict:

@@ -54,7 +54,8 @@ def operations() -> list[tuple]:
     return [
         ("get", "/openapi.json", "openapi.serve_document", "This OpenAPI document", "public", None, 200,
          {"type": "object", "description": "An OpenAPI 3.1 document."}, set()),
-        ("post", "/auth/login", "auth.login", "Log in with email, password and second factor", "public",
+        ("post", "/auth/login", "auth.login",
+         "Log in with email (or a directory user name), password and second factor", "public",
          json_body("email", "password", optional=("totp_code", "recovery_code", "device_token"),
                    device_token={"type": "string", "description": "The device_token of an earlier login on this "
                                                                   "client: it still gets in while strangers' guesses "
@@ -63,7 +64,7 @@ def operations() -> list[tuple]:
                   "session": ref("Session"), "user": ref("User"), "second_factor_enrolment_required": BOOLEAN,
                   "device_token": {"type": "string", "description": "Keep it and send it at the next login "
                                                                     "(valid 90 days, until the password changes)."}}),
-         {401, 403, 429}),
+         {401, 403, 429, 503}),
         ("post", "/auth/logout", "auth.logout", "End the caller's session", "session", None, 204, None, set()),
         ("post", "/auth/verify-email", "auth.verify_email", "Verify an email address with the mailed token", "public",
          json_body("token"), 200, user, set()),
@@ -224,6 +225,11 @@ def operations() -> list[tuple]:
         ("post", "/users/{user_id}/disable", "users.disable_user",
          "Disable an account, ending its sessions and revoking (or handing over) its API keys", "operator", None,
          200, obj({"user": ref("User"), "api_keys": settled}), {404, 409}),
+        ("post", "/users/{user_id}/directory", "users.hand_to_directory",
+         "Hand an account to an LDAP directory: its entry for the account's address becomes the account's identity, "
+         "its groups' roles apply, and the account's own password is removed (never an operator's)", "operator",
+         json_body("provider_id"), 200, obj({"user": ref("User"), "groups": array(STRING),
+                                            "role_changes": array(obj({}, closed=False))}), {400, 404, 409, 503}),
         ("post", "/users/{user_id}/enable", "users.enable_user", "Enable a disabled account", "operator", None, 200,
          user, {404}),
         ("get", "/users/{user_id}/sessions", "users.user_sessions", "An account's sessions", "operator", None, 200,
@@ -240,7 +246,8 @@ def operations() -> list[tuple]:
          "The appliance at a glance: health, certificate, sizes, free disk, jobs, backups, mail, the audit chain",
          "operator", None, 200, ref("Overview"), set()),
         ("get", "/sso/buttons", "sso.sign_in_buttons", "The single sign-on providers a sign-in screen offers",
-         "public", None, 200, obj({"providers": array(obj({"id": STRING, "name": STRING, "start": STRING}))}), set()),
+         "public", None, 200, obj({"providers": array(obj({"id": STRING, "name": STRING, "start": STRING})),
+                                  "directory_sign_in": BOOLEAN}), set()),
         ("post", "/sso/panel-token", "sso.panel_token",
          "A desktop panel's session, for the one-time code its loopback port received and the verifier it kept",
          "public", json_body("code", "verifier"), 200, obj({"token": STRING}), {401}),

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from server.auth import SESSION_COOKIE
 from tests.ldap_server import running_directory
 from tests.server.conftest import serve_with_operator
+from tests.server.test_accounts_https import Browser
 
 OPERATOR = ("operator@example.com", "correct horse battery staple for ldap")
 ADA = ("ada@example.org", "ridge falcon copper 58")
@@ -84,7 +86,22 @@ def test_the_operator_tests_the_directorys_connection(served, directory, configu
     # A directory has no sign-in page of its own: its people use the password form, not a button.
     status, _, page = served.get("/login")
     assert status == 200 and "Example Directory" not in page.decode()
-    assert served.api("GET", "/api/v1/sso/buttons")[1] == {"providers": []}
+    assert served.api("GET", "/api/v1/sso/buttons")[1] == {"providers": [], "directory_sign_in": True}
+
+
+def test_the_login_page_asks_for_an_email_or_user_name_and_signs_a_person_in_by_their_uid(served, directory,
+                                                                                         configured):
+    directory.add_person("lin", password="lin's directory password 44", mail="lin@example.org", name="Lin Wu")
+    browser = Browser(served)
+    status, _, page = browser.request("GET", "/login")
+    assert status == 200 and "Email or user name" in page and 'type="email"' not in page
+
+    status, headers, _ = browser.submit("/login", page, email="lin", password="lin's directory password 44",
+                                        totp_code="")
+
+    assert status == 303 and headers["Location"] == "/account" and SESSION_COOKIE in browser.cookies
+    status, _, account = browser.request("GET", "/account")
+    assert status == 200 and "lin@example.org" in account
 
 
 def test_a_person_signs_in_with_their_directory_password_and_gets_their_groups_role(served, directory, configured):
@@ -180,3 +197,60 @@ def test_a_directory_entry_cannot_take_over_an_account_by_its_mail_address(serve
     assert status == 200 and me["user"]["email"] == OPERATOR[0]
     denied = [e for e in audited(served, "auth.login") if e["outcome"] != "success"]
     assert any(e["details"].get("reason") == "directory_account_not_allowed" for e in denied)
+
+
+def _local_account(served, workspace_id: str, email: str, password: str) -> str:
+    """An account with a password of its own, made as people join: invited, then accepted. Its id."""
+    status, invited = served.api("POST", f"/api/v1/workspaces/{workspace_id}/invitations",
+                                 {"email": email, "role": "viewer"}, token=served.token)
+    assert status == 201, invited
+    token = invited["accept_url"].split("token=", 1)[1]
+    status, accepted = served.api("POST", "/api/v1/invitations/accept", {"token": token, "password": password})
+    assert status == 200, accepted
+    return accepted["user_id"]
+
+
+def test_an_operator_hands_an_account_with_its_own_password_to_the_directory(served, directory, configured):
+    provider_id, workspace_id = configured
+    kim = _local_account(served, workspace_id, "kim@example.org", "harbour violet engine 19")
+    directory.add_person("kim", password="kim's directory password 23", mail="kim@example.org")
+    # Before: the account's own password is the one checked (the address is not confirmed yet), the directory's
+    # is wrong.
+    assert login(served, "kim@example.org", "kim's directory password 23")[0] == 401
+    assert login(served, "kim@example.org", "harbour violet engine 19")[1]["error"] == "email_not_verified"
+
+    status, handed = served.api("POST", f"/api/v1/users/{kim}/directory", {"provider_id": provider_id},
+                                token=served.token)
+
+    assert status == 200 and handed["user"]["email"] == "kim@example.org", handed
+    assert login(served, "kim@example.org", "harbour violet engine 19")[0] == 401
+    status, signed_in = login(served, "kim", "kim's directory password 23")
+    assert status == 200 and signed_in["user"]["id"] == kim  # the directory vouches for the address
+    assert members(served, workspace_id)["kim@example.org"] == "viewer"  # the role given by hand stays
+    [event] = [e for e in audited(served, "sso.directory_hand_over") if e["target_id"] == kim]
+    assert event["details"]["provider"] == provider_id and event["actor_type"] == "user"
+    status, again = served.api("POST", f"/api/v1/users/{kim}/directory", {"provider_id": provider_id},
+                               token=served.token)
+    assert status == 409 and "already signs in through" in again["message"]
+
+
+def test_an_account_the_directory_does_not_hold_or_an_operators_is_not_handed_over_and_keeps_its_password(
+        served, directory, configured):
+    provider_id, workspace_id = configured
+    lee = _local_account(served, workspace_id, "lee@example.org", "granite lemon orchard 57")
+    status, refused = served.api("POST", f"/api/v1/users/{lee}/directory", {"provider_id": provider_id},
+                                 token=served.token)
+    assert status == 400 and "has no single entry" in refused["message"] and "lee@example.org" in refused["message"]
+    directory.add_person("lee", password="lee's directory password 58", mail="lee.other@example.org")
+    status, refused = served.api("POST", f"/api/v1/users/{lee}/directory", {"provider_id": provider_id},
+                                 token=served.token)
+    assert status == 400 and "has no single entry" in refused["message"]  # found by mail only: lee@ is not there
+    assert login(served, "lee@example.org", "granite lemon orchard 57")[1]["error"] == "email_not_verified"
+
+    status, me = served.api("GET", "/api/v1/me", token=served.token)
+    status, refused = served.api("POST", f"/api/v1/users/{me['user']['id']}/directory",
+                                 {"provider_id": provider_id}, token=served.token)
+    assert status == 409 and "operator's account keeps its own password" in refused["message"]
+    assert served.api("POST", f"/api/v1/users/{lee}/directory", {"provider_id": "no-such-provider"},
+                      token=served.token)[0] == 404
+    assert login(served, *OPERATOR)[0] == 200

@@ -112,6 +112,7 @@ def test_the_login_page_offers_the_provider(served, provider):
     status, buttons = served.api("GET", "/api/v1/sso/buttons")
     assert buttons["providers"] == [{"id": provider["provider"]["id"], "name": "Corp SSO",
                                      "start": f"/sso/{provider['provider']['id']}/start"}]
+    assert buttons["directory_sign_in"] is False and 'name="email" type="email"' in page
     status, listed = served.api("GET", "/api/v1/sso/providers", token=served.token)
     assert "client_secret" not in json.dumps(listed) and "corp-secret" not in json.dumps(listed)
 

@@ -114,6 +114,9 @@ OTHER_ROUTES = [
     Route("users.list", "GET", "/api/v1/users", endpoint="users.list_users"),
     Route("users.disable", "POST", "/api/v1/users/{user}/disable", endpoint="users.disable_user"),
     Route("users.disable", "POST", "/api/v1/users/{user}/enable", endpoint="users.enable_user"),
+    # The tests' directory cannot be reached (ldaps://127.0.0.1:1): an allowed caller gets that answer, 503.
+    Route("sso.manage", "POST", "/api/v1/users/{user}/directory", {"provider_id": "{ldap_directory}"}, status=503,
+          endpoint="users.hand_to_directory"),
     # Seeing and ending anyone's sessions is an operator power of its own, so the permissions table must name it.
     Route("users.sessions", "GET", "/api/v1/users/{user}/sessions", endpoint="users.user_sessions"),
     Route("users.sessions", "DELETE", "/api/v1/users/{user}/sessions/{user_session}", status=204,
