@@ -31,6 +31,7 @@ APPLIANCE = [
     ("overview", "Overview", "gui.views.overview:OverviewPage"),
     ("workspaces", "Workspaces", "gui.views.workspaces:WorkspacesPage"),
     ("users", "Users", "gui.views.users:UsersPage"),
+    ("sign_in_providers", "Sign-in providers", "gui.views.sso_providers:SsoProvidersPage"),
     ("backups", "Backups", "gui.views.backups:BackupsPage"),
     ("jobs", "Jobs", "gui.views.jobs:JobsPage"),
     ("outbox", "Mail outbox", "gui.views.outbox:OutboxPage"),

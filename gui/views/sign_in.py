@@ -28,7 +28,8 @@ class SignInDialog(QDialog):
         self.reason.setVisible(bool(reason))
         layout.addWidget(self.reason)
         # Above the password form: where the appliance offers single sign-on, most people use it.
-        self.sso = SsoButtons(api, on_token=self._sso_signed_in, on_error=lambda error: self.form.show_error(error))
+        self.sso = SsoButtons(api, on_token=self._sso_signed_in, on_error=lambda error: self.form.show_error(error),
+                              on_directory=self._directory_sign_in)
         layout.addWidget(self.sso)
         self.steps = QStackedWidget()
         layout.addWidget(self.steps)
@@ -53,6 +54,11 @@ class SignInDialog(QDialog):
         self.cancel_button, self.submit = buttons.cancel, buttons.action
         layout.addLayout(buttons)
         (self.password if email else self.email).setFocus()
+
+    def _directory_sign_in(self) -> None:
+        """A directory signs people in: its people may type their user name there instead of an address."""
+        self.form.set_label("email", "Email or user name")
+        self.email.setPlaceholderText("you@example.com, or your directory user name")
 
     def submit_action(self) -> None:
         page = self.steps.currentWidget()

@@ -19,10 +19,11 @@ class SsoButtons(QWidget):
     """Hidden until the appliance names a provider; `signed_in(token)` once the browser sign-in went through."""
 
     def __init__(self, api: ApiClient, *, on_token: Callable[[str], None], on_error: Callable[[ApiError], None],
-                 parent: QWidget | None = None) -> None:
+                 on_directory: Callable[[], None] = lambda: None, parent: QWidget | None = None) -> None:
+        """`on_directory()` is called when a directory signs people in by their user name too."""
         super().__init__(parent)
         self.api = api
-        self._on_token, self._on_error = on_token, on_error
+        self._on_token, self._on_error, self._on_directory = on_token, on_error, on_directory
         self.buttons: dict[str, QPushButton] = {}
         self.waiter: LoopbackWaiter | None = None
         self._verifier = ""
@@ -42,6 +43,9 @@ class SsoButtons(QWidget):
         api.get("/api/v1/sso/buttons", on_done=self._offer, on_error=lambda _error: None)
 
     def _offer(self, answer: dict) -> None:
+        if answer.get("directory_sign_in"):
+            self.or_password.setText("Or with your email or user name and password:")
+            self._on_directory()
         for provider in answer.get("providers", []):
             button = QPushButton(f"Sign in with {provider['name']}")
             button.setObjectName(f"sso_{provider['id']}")

@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QHBoxLayout, QLabel, QLineEdit
 from gui.client.errors import ApiError
 from gui.models.table import Column, RecordsModel
 from gui.views.page import Page
+from gui.views.user_directory import HandToDirectoryDialog
 from gui.widgets.buttons import action_button
 from gui.widgets.dialogs import DialogButtons, confirm, show_secret, titled_layout
 from gui.widgets.formatting import ago, when
@@ -105,6 +106,10 @@ class UsersPage(Page):
         self.new_button.setVisible(context.operator_may("users.create"))
         self.disable_button = action_button("Disable", self.disable_action, row=actions)
         self.enable_button = action_button("Enable", self.enable_action, row=actions)
+        self.directory_button = action_button("Hand to directory…", self.hand_to_directory_action,
+                                              name="handToDirectory", row=actions)
+        self.directory_button.setVisible(context.operator_may("sso.manage"))
+        self.directory_dialog: HandToDirectoryDialog | None = None
         self.selection_note = QLabel()
         self.selection_note.setObjectName("selectionNote")
         self.selection_note.setStyleSheet(f"color:{GREY};")
@@ -202,6 +207,8 @@ class UsersPage(Page):
         may_disable = user is not None and self.context.operator_may("users.disable")
         self.disable_button.setEnabled(may_disable and user["status"] != "disabled" and not self._is_me(user))
         self.enable_button.setEnabled(may_disable and user["status"] == "disabled")
+        # An operator's account keeps its own password (the appliance must be runnable without the directory).
+        self.directory_button.setEnabled(user is not None and not user["is_operator"])
         may_end = user is not None and self.context.operator_may("users.sessions")
         others = [s for s in self.sessions.records() if not s["current"]]
         self.end_session_button.setEnabled(may_end and bool(self.selected_session())
@@ -266,6 +273,29 @@ class UsersPage(Page):
     def _enabled(self, answer: dict) -> None:
         self.show_notice(f"{answer['user']['email']} can sign in again. API keys revoked when the account was "
                          "disabled stay revoked; they can create new ones.")
+        self.users.reload()
+
+    def hand_to_directory_action(self) -> None:
+        user = self.selected()
+        if user is None:
+            return
+
+        def got(providers: list[dict]) -> None:
+            directories = [p for p in providers if p["kind"] == "ldap"]
+            if not directories:
+                self.banner.show_message("No directory is set up to hand the account to: add one under Sign-in "
+                                         "providers first.", kind="warning")
+                return
+            self.directory_dialog = HandToDirectoryDialog(self, user, directories)
+            self.directory_dialog.handed.connect(self._handed)
+            self.directory_dialog.open()
+
+        self.api.get("/api/v1/sso/providers", on_done=lambda answer: got(answer["providers"]),
+                     on_error=lambda e: self.show_error(e, role="operator"))
+
+    def _handed(self, answer: dict) -> None:
+        self.show_notice(f"{answer['user']['email']} now signs in with their directory password; their own password "
+                         "here was removed.")
         self.users.reload()
 
     def end_session_action(self) -> None:

@@ -52,6 +52,13 @@ class FieldForm(QWidget):
         field.setEchoMode(QLineEdit.EchoMode.Password)
         return field
 
+    def set_label(self, name: str, label: str) -> None:
+        """Say something else beside the field `name` (what it asks for depends on the appliance's answer)."""
+        self.layout_.labelForField(self._fields[name].parentWidget()).setText(label)
+
+    def label(self, name: str) -> str:
+        return self.layout_.labelForField(self._fields[name].parentWidget()).text()
+
     def field_error(self, name: str) -> str:
         label = self._errors.get(name)
         return label.text() if label is not None and not label.isHidden() else ""

@@ -80,6 +80,17 @@ def _furnish(served) -> tuple[str, str]:
     assert status == 201, left
     call("PUT", f"{base}/retention", {"policy": {"conversations_days": 90, "leads_days": 365}})
     call("POST", "/api/v1/backups", None, 201)
+    call("POST", "/api/v1/sso/providers", {"name": "Northwind Login", "issuer": "https://login.northwind.test",
+                                           "client_id": "chatspark", "client_secret": "from-the-idp",
+                                           "allowed_domains": ["northwind.test"]}, 201)
+    directory = call("POST", "/api/v1/sso/providers", {
+        "kind": "ldap", "name": "Northwind AD", "url": "ldaps://dc1.northwind.test", "bind_dn":
+        "cn=chatspark,ou=services,dc=northwind,dc=test", "bind_password": "service-secret",
+        "user_base": "ou=staff,dc=northwind,dc=test", "user_filter": "(sAMAccountName={login})",
+        "group_base": "ou=groups,dc=northwind,dc=test", "allowed_domains": ["northwind.test"]}, 201)["provider"]
+    call("PUT", f"/api/v1/sso/providers/{directory['id']}/group-roles", {"group_roles": [
+        {"group": "intranet-editors", "workspace_id": workspace, "role": "editor"},
+        {"group": "staff", "workspace_id": workspace, "role": "viewer"}]})
     return workspace, empty
 
 
@@ -104,3 +115,23 @@ def test_every_screen_opens_without_an_error_and_is_rendered(qtbot, tmp_path, se
         assert image.width() == 1280 and image.height() == 800
         assert _distinct_colours(image) > 8, f"{key} looks blank"
     assert failures == {}
+    _sign_in_provider_dialogs(qtbot, window)
+
+
+def _sign_in_provider_dialogs(qtbot, window) -> None:
+    """The directory's settings and its group roles, as an operator edits them."""
+    from gui.views.sso_group_roles import GroupRolesDialog
+    from gui.views.sso_provider_dialogs import ProviderDialog
+    from tests.gui.driving import open_dialog, select_row
+
+    page = window.open("sign_in_providers")
+    qtbot.waitUntil(lambda: window.context.background.pending == 0, timeout=WAIT_MS)  # opening it reloads it
+    select_row(page.table, lambda p: p["name"] == "Northwind AD")
+    qtbot.waitUntil(lambda: page.detail is not None, timeout=WAIT_MS)
+    for button, kind, name in ((page.edit_button, ProviderDialog, "directory-settings"),
+                               (page.roles_button, GroupRolesDialog, "group-roles")):
+        button.click()
+        dialog = open_dialog(qtbot, page, kind)
+        qtbot.wait(50)
+        dialog.grab().toImage().save(str(SHOTS / f"sign_in_providers-{name}.png"))
+        dialog.reject()
