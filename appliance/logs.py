@@ -10,6 +10,8 @@ import logging
 import logging.handlers
 import re
 import sys
+import threading
+import time
 from contextvars import ContextVar
 from pathlib import Path
 
@@ -24,6 +26,7 @@ _SECRET_TEXT = [
     (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S), "[redacted key]"),
 ]
 REDACTED = "[redacted]"
+QUEUE_WARNING_SECONDS = 10.0  # waitress's "Task queue depth" warning, at most once in this long
 REQUEST_ID: ContextVar[str | None] = ContextVar("chatspark_request_id", default=None)
 
 
@@ -34,9 +37,18 @@ def redact_text(text: str) -> str:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, then any `extra=` fields (secret ones redacted)."""
+    """One JSON object per line: time, level, logger, message, then any `extra=` fields (secret ones redacted).
+
+    A record is formatted once however many handlers write it (stderr, the file, whose size check formats it too):
+    the line is kept on the record, which every handler of a call sees in the same thread and request."""
 
     def format(self, record: logging.LogRecord) -> str:
+        line = getattr(record, "_chatspark_line", None)
+        if line is None:
+            line = record._chatspark_line = self._line(record)
+        return line
+
+    def _line(self, record: logging.LogRecord) -> str:
         entry = {
             "ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
             "level": record.levelname,
@@ -73,9 +85,37 @@ def configure(*, level: str = "INFO", stderr: bool = True) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
-    # Waitress logs every queue-depth warning at WARNING; keep it, but not its per-request chatter.
-    logging.getLogger("waitress.queue").setLevel(logging.WARNING)
+    # Waitress warns of its task queue's depth at every request that finds every thread busy, which under a burst is
+    # every request: keep the warning, once in QUEUE_WARNING_SECONDS, with how many it stood for.
+    queue = logging.getLogger("waitress.queue")
+    queue.setLevel(logging.WARNING)
+    for old in [f for f in queue.filters if isinstance(f, OnceInAWhile)]:
+        queue.removeFilter(old)
+    queue.addFilter(OnceInAWhile(QUEUE_WARNING_SECONDS))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class OnceInAWhile(logging.Filter):
+    """Lets a record through at most once in `seconds`; the next one let through says how many were held back."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self._seconds = seconds
+        self._next = 0.0
+        self._held = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if now < self._next:
+                self._held += 1
+                return False
+            self._next, held, self._held = now + self._seconds, self._held, 0
+        if held:
+            record.msg, record.args = (f"{record.getMessage()} ({held} more like it since the last one "
+                                       "logged)"), None
+        return True
 
 
 def add_file(logs_dir: Path, *, max_bytes: int, backups: int) -> Path:

@@ -177,3 +177,42 @@ def test_configure_routes_the_root_logger_to_stderr_as_json(root_logger, capsys)
     assert (entry["level"], entry["msg"]) == ("WARNING", "kept token=Bearer [redacted]")
     assert root_logger.level == logging.WARNING
     assert len(root_logger.handlers) == 1
+
+
+def test_a_record_is_formatted_once_for_stderr_and_the_file(root_logger, tmp_path, capsys, monkeypatch):
+    made = []
+    line = JsonFormatter._line
+    monkeypatch.setattr(JsonFormatter, "_line", lambda self, record: made.append(record) or line(self, record))
+    logs.configure(level="INFO")
+    path = logs.add_file(tmp_path / "logs", max_bytes=1_000_000, backups=1)
+    token = logs.REQUEST_ID.set("req-1")
+    try:
+        logging.getLogger("chatspark.twice").info("served %s", "/healthz", extra={"status": 200})
+    finally:
+        logs.REQUEST_ID.reset(token)
+
+    (stderr,) = capsys.readouterr().err.splitlines()
+    (written,) = path.read_text().splitlines()
+    assert stderr == written and len(made) == 1  # the file handler's size check formats it too, without the cache
+    assert json.loads(written) | {"ts": None} == {"ts": None, "level": "INFO", "logger": "chatspark.twice",
+                                                  "msg": "served /healthz", "request_id": "req-1", "status": 200}
+
+
+def test_waitress_queue_warnings_are_logged_once_in_a_while_with_how_many_were_held_back(root_logger, capsys,
+                                                                                         monkeypatch):
+    now = [1000.0]
+    monkeypatch.setattr(logs.time, "monotonic", lambda: now[0])
+    logs.configure(level="INFO")
+    queue = logging.getLogger("waitress.queue")
+    for depth in range(1, 41):  # a burst: every request finds every thread busy
+        queue.warning("Task queue depth is %d", depth)
+    now[0] += logs.QUEUE_WARNING_SECONDS
+    queue.warning("Task queue depth is %d", 7)
+    logs.configure(level="INFO")  # configured again (a restart in the same process): still one filter
+    now[0] += logs.QUEUE_WARNING_SECONDS
+    queue.warning("Task queue depth is %d", 2)
+
+    lines = [json.loads(line)["msg"] for line in capsys.readouterr().err.splitlines()]
+    assert lines == ["Task queue depth is 1", "Task queue depth is 7 (39 more like it since the last one logged)",
+                     "Task queue depth is 2"]
+    assert len(queue.filters) == 1
