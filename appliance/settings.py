@@ -52,7 +52,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idle_timeout_seconds", int, 120, "Keep-alive connections idle longer than this are closed."),
     Setting("read_body_timeout_seconds", int, 120, "Time a client has to send a whole request, body included."),
     Setting("write_stall_timeout_seconds", int, 30, "A client that reads none of a response for this long is cut off."),
-    Setting("app_connection_limit", int, 200, "Connections from Caddy the application server holds open at once."),
+    Setting("app_connection_limit", int, 32, "Connections from Caddy the application server holds open at once."),
     Setting("app_channel_timeout_seconds", int, 60, "The application server closes a connection idle this long."),
     Setting("hsts_max_age_seconds", int, 63_072_000, "Strict-Transport-Security max-age (at least one year)."),
     Setting("app_threads", int, 8, "Worker threads of the application server."),

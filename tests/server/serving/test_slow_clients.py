@@ -241,8 +241,9 @@ def test_shipped_limits_cut_off_slow_clients_yet_let_a_full_upload_through():
     # A whole upload of the largest size at 2 Mbit/s fits in the time a body may take; a trickle is over in minutes.
     assert shipped.max_request_body_bytes / 250_000 <= shipped.read_body_timeout_seconds <= 300
     assert shipped.read_header_timeout_seconds <= 30 and shipped.write_stall_timeout_seconds <= 60
-    # Waitress keeps more connections than it has threads, and Caddy lets its idle ones go before waitress does.
-    assert shipped.app_connection_limit >= 10 * shipped.app_threads
+    # Waitress keeps a few connections per thread (so requests wait in Caddy, not in waitress's event loop, which
+    # visits every connection each time it wakes), and Caddy lets its idle ones go before waitress does.
+    assert 2 * shipped.app_threads <= shipped.app_connection_limit <= 8 * shipped.app_threads
     assert shipped.app_channel_timeout_seconds >= 2
 
     server = caddy_config.appliance_server(shipped, upstream_socket=socket.__file__)
