@@ -3,6 +3,7 @@ only, visitor tokens, small bodies, and errors the widget can show."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import html
 
@@ -139,6 +140,9 @@ def install(app: Flask, *, max_request_bytes: int) -> None:
 
 @blueprint.before_request
 def check_origin_and_size():
+    # The request's CORS check and its answer look the agent up once between them (forgotten at its teardown).
+    g.widget_request = contextlib.ExitStack()
+    g.widget_request.enter_context(_widget().one_request())
     public_id = (request.view_args or {}).get("public_id")
     origin = origin_of(request.headers.get("Origin", ""))
     g.widget_origin = origin
@@ -150,6 +154,13 @@ def check_origin_and_size():
                                          else request.get_data(cache=True)) > limit:
         return _error("too_large", f"the request is larger than {limit} bytes", 413)
     return None
+
+
+@blueprint.teardown_request
+def forget_agents(_exc) -> None:
+    stack = g.pop("widget_request", None)
+    if stack is not None:
+        stack.close()
 
 
 @blueprint.after_request

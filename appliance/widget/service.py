@@ -3,9 +3,11 @@ checked against the agent's allowed origins, the visitor's token and the rate li
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,6 +28,8 @@ from appliance.widget.visitor_tokens import VisitorToken, VisitorTokens
 from appliance.workspaces.service import WorkspaceService
 
 log = logging.getLogger("chatspark.widget")
+# Within one request (`WidgetService.one_request`): each agent the request names, as found (or not) at its start.
+_FOUND: ContextVar[dict | None] = ContextVar("chatspark_widget_agents", default=None)
 NOT_HERE = "This chat is not available here."
 MAX_PAGE_URL_CHARS = 2000
 
@@ -104,6 +108,16 @@ class WidgetService:
     @property
     def token_lifetime(self):
         return self._tokens.lifetime
+
+    @contextlib.contextmanager
+    def one_request(self):
+        """Within it, an agent is looked up once however often the request asks about it (its CORS check, then its
+        answer): a request sees one state of the agent, and the next request looks again."""
+        token = _FOUND.set({})
+        try:
+            yield
+        finally:
+            _FOUND.reset(token)
 
     def allowed_origin(self, public_id: str, origin: str | None) -> bool:
         """Whether a page on `origin` may call about this agent (for CORS, which must know before the call)."""
@@ -249,17 +263,27 @@ class WidgetService:
 
     def _find(self, public_id: str, origin: str | None) -> tuple[Agent | None, Agent | None, str | None]:
         """(the agent if it exists in an active workspace, the same if it also allows `origin`, its workspace)."""
+        found = _FOUND.get()
+        if found is None:
+            agent, workspace_id = self._look_up(public_id)
+        else:
+            if public_id not in found:
+                found[public_id] = self._look_up(public_id)
+            agent, workspace_id = found[public_id]
+        allowed = agent if agent is not None and origin and origin.lower() in agent.allowed_origins else None
+        return agent, allowed, workspace_id
+
+    def _look_up(self, public_id: str) -> tuple[Agent | None, str | None]:
+        """The agent and its workspace, if it exists in an active workspace."""
         route = self._routes.find(public_id) if isinstance(public_id, str) else None
         if route is None:
-            return None, None, None
+            return None, None
         try:
             if self._workspaces.get(route.workspace_id).status != "active":
-                return None, None, None
-            agent = self._agents.of(route.workspace_id).get(route.agent_id)
+                return None, None
+            return self._agents.of(route.workspace_id).get(route.agent_id), route.workspace_id
         except NotFound:
-            return None, None, None
-        allowed = agent if origin and origin.lower() in agent.allowed_origins else None
-        return agent, allowed, route.workspace_id
+            return None, None
 
     def _agent(self, public_id: str, origin: str | None, *, client_address: str | None) -> tuple[str, Agent]:
         """The agent, if it exists, its workspace is active and it allows the page's origin; else NotAvailableHere,

@@ -379,3 +379,18 @@ def test_a_passage_edited_or_deleted_since_the_reply_is_gone_and_says_so(demo, s
     assert "changed or removed" in body["message"] and "B2" not in body["message"]
     sources.delete(note.id)
     refusal(passage(demo, reply["id"], rank, token=token), 410, "passage_changed")
+
+
+def test_a_request_looks_its_agent_up_once_and_the_next_request_sees_a_change(demo, services, monkeypatch):
+    looked_up = []
+    look_up = type(services.widget)._look_up
+    monkeypatch.setattr(type(services.widget), "_look_up", lambda self, public_id: looked_up.append(public_id) or
+                        look_up(self, public_id))
+    token = start(demo)["token"]
+    assert ask(demo, token, "How many days of leave do I get?").status_code == 200
+    assert looked_up == [demo.agent.public_id] * 2  # the session, then the question: once each, CORS included
+
+    services.agents.of(demo.workspace_id).update(demo.agent.id, {"allowed_origins": ["https://other.example.com"]})
+
+    refused = ask(demo, token, "How many days of leave do I get?")
+    assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
