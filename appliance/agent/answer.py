@@ -3,6 +3,7 @@ passages about it that answer it, cited; below the agent's confidence threshold,
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Collection
@@ -146,21 +147,25 @@ def _section(hit: Hit) -> tuple[str, str]:
     return hit.source_id, hit.heading_path
 
 
+@functools.lru_cache(maxsize=2048)
+def _sentence_stems(text: str) -> tuple[tuple[str, frozenset[str]], ...]:
+    """A passage's sentences, each with the stems of its words: the same for every question that ranks the passage,
+    so kept for the passages replies quote most (a pure function of the text, so never stale)."""
+    return tuple((sentence, frozenset(search.stem(w) for w in search.terms(sentence))) for sentence in sentences(text))
+
+
 def quote(hits: list[Hit], ranks: list[int], weights: dict[str, float], count: int) -> list[tuple[int, int, str]]:
     """Up to `count` sentences of the passages at `ranks`, as (rank, position, sentence) in reading order. A sentence
     scores the weight of the question's words it holds, less for a lower-ranked passage; one under RELEVANT_SHARE of
     the best is padding, not answer. Each source's highest-ranked section is drawn on first, another section of it
     only when that leaves room: one passage's worth per source, unless more is needed."""
     stems = {search.stem(w): weight for w, weight in weights.items()}
-    stem_of: dict[str, str] = {}  # each word of the passages stemmed once
     first: dict[str, tuple[str, str]] = {}
     for rank in ranks:
         first.setdefault(hits[rank].source_id, _section(hits[rank]))
     scored = []
     for rank in ranks:
-        for position, sentence in enumerate(sentences(hits[rank].text)):
-            found = {stem_of[w] if w in stem_of else stem_of.setdefault(w, search.stem(w))
-                     for w in search.terms(sentence)}
+        for position, (sentence, found) in enumerate(_sentence_stems(hits[rank].text)):
             score = sum(weight for stem, weight in stems.items() if stem in found) * (1.0 - 0.15 * rank)
             if score > 0:
                 scored.append((score, rank, position, sentence))
