@@ -36,8 +36,7 @@ class SsoProvidersPage(Page):
         super().__init__(context, parent, **kwargs)
         self.dialog = None
         self.detail: dict | None = None   # GET /sso/providers/{id} for the selected provider
-        self.workspace_list: list[dict] = []
-        self._workspaces: dict[str, str] = {}
+        self.workspace_list: list[dict] = []  # for the mappings' names and the group roles dialog
         self.add_intro("People can sign in with the company's own identities: an OpenID Connect provider adds a "
                        "\"Sign in with …\" button to the sign-in screens, and through a directory (LDAP or Active "
                        "Directory) people use their directory name and password at the usual sign-in. Groups map to "
@@ -97,7 +96,6 @@ class SsoProvidersPage(Page):
 
     def _got_workspaces(self, workspaces: list[dict]) -> None:
         self.workspace_list = workspaces
-        self._workspaces = {w["id"]: w["name"] for w in workspaces}
         self._show_detail()
 
     def _loaded(self) -> None:
@@ -138,8 +136,9 @@ class SsoProvidersPage(Page):
         if self.detail is None:
             self.details.setText(f"<b>{provider['name']}</b>")
             return
+        names = {w["id"]: w["name"] for w in self.workspace_list}
         mapped = [f"{m['group']} → {ROLES.get(m['role'], m['role'])} in "
-                  f"{self._workspaces.get(m['workspace_id'], m['workspace_id'])}" for m in self.detail["group_roles"]]
+                  f"{names.get(m['workspace_id'], m['workspace_id'])}" for m in self.detail["group_roles"]]
         roles = "; ".join(mapped) if mapped else "no group gives a role yet (Group roles…)"
         if provider["kind"] == "oidc":
             password = ("may also sign in with a password" if provider.get("password_login") else
@@ -238,9 +237,9 @@ class SsoProvidersPage(Page):
                     on_error=self.show_error), destructive=True)
 
     def _reload_selecting(self, provider_id: str) -> None:
-        self._keep_message = True
+        """The providers again (what the banner says stays), with `provider_id` selected once they are in."""
         self.providers.modelReset.connect(self._select_once(provider_id))
-        self.refresh_action()
+        self.providers.reload()
 
     def _select_once(self, provider_id: str):
         def select() -> None:

@@ -9,8 +9,10 @@ from pathlib import Path
 
 from PySide6.QtGui import QImage
 
+from gui.views.sso_group_roles import GroupRolesDialog
+from gui.views.sso_provider_dialogs import ProviderDialog
 from server.cli.demo import SUGGESTED, demo_content_dir
-from tests.gui.driving import WAIT_MS, signed_in_window
+from tests.gui.driving import WAIT_MS, open_dialog, select_row, signed_in_window
 
 SHOTS = Path(os.environ.get("CHATSPARK_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" /
                             "panel-screenshots"))
@@ -120,10 +122,6 @@ def test_every_screen_opens_without_an_error_and_is_rendered(qtbot, tmp_path, se
 
 def _sign_in_provider_dialogs(qtbot, window) -> None:
     """The directory's settings and its group roles, as an operator edits them."""
-    from gui.views.sso_group_roles import GroupRolesDialog
-    from gui.views.sso_provider_dialogs import ProviderDialog
-    from tests.gui.driving import open_dialog, select_row
-
     page = window.open("sign_in_providers")
     qtbot.waitUntil(lambda: window.context.background.pending == 0, timeout=WAIT_MS)  # opening it reloads it
     select_row(page.table, lambda p: p["name"] == "Northwind AD")
