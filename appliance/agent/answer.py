@@ -22,7 +22,8 @@ QUOTED_PASSAGES = 5     # the best passages of the ranking that a reply is drawn
 # Words that shape a question more than its subject: they count little towards confidence.
 GENERIC = frozenset("""long take takes taking took done make makes made need needs want wants like way ways use used
 using find found give gives happen happens mean means possible able work works thing things kind sort best good better
-time times much many often anything something someone anyone everyone""".split())
+time times much many often anything something someone anyone everyone get gets got getting know tell please could
+would also one""".split())
 _ANAPHORA = {"it", "that", "this", "they", "them", "those", "these", "there", "he", "she", "its", "their"}
 HANDOFF_TEXT = "Of course. Leave your details below and a colleague will get back to you."
 # "Can I talk to a person?", "I want to speak with someone", "contact me", "call me back", "human please"
