@@ -13,6 +13,11 @@ from flask import Flask
 
 from server.in_memory import waitress_buffers
 
+# Waitress counts every channel in its socket map against `connection_limit`, its own listening socket and wake-up
+# pipe among them: without these two, the last two connections Caddy opens would wait unaccepted, and so would the
+# requests Caddy sends on them, until the client gave up.
+_OWN_CHANNELS = 2
+
 
 class AppServer:
     def __init__(self, app: Flask, socket_path: Path, *, threads: int, max_request_body_bytes: int,
@@ -25,7 +30,7 @@ class AppServer:
             threads=threads,
             # Caddy never opens more than `connection_limit` (see `caddy_config.proxy_to_app`) and hands over only
             # whole requests, so slow clients never reach these; poll, since select() fails past descriptor 1024.
-            connection_limit=connection_limit,
+            connection_limit=connection_limit + _OWN_CHANNELS,
             channel_timeout=channel_timeout,
             asyncore_use_poll=True,
             # Waitress names a unix-socket peer 'localhost'; only Caddy can connect to this socket.
