@@ -49,6 +49,7 @@ from appliance.retention.purge import WorkspacePurger
 from appliance.retention.service import RetentionService
 from appliance.retention.sweep import Pacing, RetentionSweeper
 from appliance.settings import Settings
+from appliance.turns import Turns
 from appliance.widget.service import WidgetLimits, WidgetService, cap_alert_notifier, lead_notifier
 from appliance.widget.visitor_tokens import VisitorTokens
 from appliance.workspaces.cancellation import CancellationService
@@ -87,6 +88,7 @@ class Services:
     sso_providers: SsoProviders
     sso: SsoSignIn
     directories: DirectorySignIn
+    turns: Turns  # the process's turns at computing replies: the widget's chat requests take one
 
 
 def public_url(settings: Settings) -> str:
@@ -146,7 +148,8 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
         files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
         embedder=_embedder(settings), threads=settings.indexing_threads, on_indexed=metrics.indexed)
-    agents = Agents(files=appliance.workspaces, clock=clock, knowledge=knowledge, routes=routes,
+    turns = Turns(settings.replies_at_once)
+    agents = Agents(files=appliance.workspaces, clock=clock, knowledge=knowledge, routes=routes, turns=turns,
                     egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
                                                    if h.strip()))
     conversations = Conversations(files=appliance.workspaces, clock=clock, agents=agents,
@@ -192,7 +195,8 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
                     knowledge, agents, conversations, api_keys, widget, exports=exports,
                     retention=retention, cancellation=cancellation, purges=purges, erasure=erasure, backups=backups,
                     jobs=jobs, metrics=metrics, metrics_tokens=MetricsTokens(db, clock=clock, audit=audit),
-                    alerts=alerts, sso_providers=sso_providers, sso=sso, directories=directories)
+                    alerts=alerts, sso_providers=sso_providers, sso=sso, directories=directories,
+                    turns=turns)
 
 
 def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:

@@ -56,6 +56,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("app_channel_timeout_seconds", int, 60, "The application server closes a connection idle this long."),
     Setting("hsts_max_age_seconds", int, 63_072_000, "Strict-Transport-Security max-age (at least one year)."),
     Setting("app_threads", int, 8, "Worker threads of the application server."),
+    Setting("replies_at_once", int, 1, "Chat replies computed at once (widget and API); more wait their turn, which "
+            "costs less CPU than computing them together (see appliance/turns.py)."),
     Setting("log_level", str, "INFO", "Least severe level logged: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_max_bytes", int, 10_485_760, "Size at which a log file is rotated."),
     Setting("log_backups", int, 5, "Rotated log files kept."),
@@ -338,7 +340,7 @@ def _validate(values: dict[str, Any]) -> None:
                  "audit_repeats_kept", "audit_repeats_window_minutes",
                  "widget_token_minutes", "widget_resume_hours",
                  "widget_requests_per_minute", "widget_messages_per_minute", "widget_messages_per_agent_per_day",
-                 "widget_max_message_chars", "widget_max_request_bytes"):
+                 "widget_max_message_chars", "widget_max_request_bytes", "replies_at_once"):
         if values[name] <= 0:
             raise ConfigurationError(f"{name} must be positive")
     for name in ("widget_address_share_percent", "widget_network_share_percent"):

@@ -49,7 +49,7 @@ def create_app(services: Services, *, settings: Settings, scheduler=None) -> Fla
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(sso_pages.blueprint)
     api.register(app)
-    widget.install(app, max_request_bytes=settings.widget_max_request_bytes)
+    widget.install(app, max_request_bytes=settings.widget_max_request_bytes, turns=services.turns)
     app.register_blueprint(openapi.blueprint, url_prefix="/api/v1")
     app.after_request(auth.set_csrf_cookie)
     app.after_request(auth.add_rate_limit_headers)

@@ -12,11 +12,13 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from appliance import errors, resources
 from appliance.agent.agents import origin_of
 from appliance.conversations.leads import THANKS
+from appliance.turns import Turns
 from appliance.widget.service import Caller, WidgetService
 from server.http_errors import STATUS_BY_ERROR
 
 blueprint = Blueprint("widget", __name__)
 A = "/widget/v1/agents/<public_id>"
+_AGENTS = "/widget/v1/agents/"
 PREFLIGHT_MAX_AGE = "600"
 # What the widget shows for each refusal; the code tells it what to do (renew the token, wait, give up).
 _WIDGET_CODES = [(errors.FieldErrors, "invalid"), (errors.ValidationError, "invalid"),
@@ -133,9 +135,23 @@ def _error(code: str, message: str, status: int, **extra) -> Response:
     return response
 
 
-def install(app: Flask, *, max_request_bytes: int) -> None:
+def install(app: Flask, *, max_request_bytes: int, turns: Turns) -> None:
     app.config["CHATSPARK_WIDGET_MAX_REQUEST_BYTES"] = max_request_bytes
     app.register_blueprint(blueprint)
+    app.wsgi_app = _chat_in_turn(app.wsgi_app, turns)
+
+
+def _chat_in_turn(wsgi_app, turns: Turns):
+    """A visitor's message is handled whole (Flask's checks and logging with it) in one of the process's turns at
+    computing replies, so a burst of visitors is answered one message after another, each at its cheapest; every
+    other request goes on meanwhile."""
+    def app(environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") == "POST" and path.startswith(_AGENTS) and path.endswith("/messages"):
+            with turns.taken():
+                return wsgi_app(environ, start_response)
+        return wsgi_app(environ, start_response)
+    return app
 
 
 @blueprint.before_request

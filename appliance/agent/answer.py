@@ -14,6 +14,7 @@ from appliance.knowledge.chunking import sentences
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.search import Hit
 from appliance.storage.database import Database
+from appliance.turns import Turns
 
 SENTENCES_BY_LENGTH = {"short": 2, "medium": 3, "long": 5}
 RELEVANT_SHARE = 0.5    # a sentence joins the reply if it scores at least this share of the best sentence
@@ -191,10 +192,11 @@ def quote(hits: list[Hit], ranks: list[int], weights: dict[str, float], count: i
 
 class Answerer:
     def __init__(self, db: Database, *, retriever: Retriever,
-                 egress_allowed_hosts: frozenset[str] = frozenset()) -> None:
+                 egress_allowed_hosts: frozenset[str] = frozenset(), turns: Turns | None = None) -> None:
         self._db = db
         self._retriever = retriever
         self._egress_allowed_hosts = egress_allowed_hosts
+        self.turns = turns or Turns(1)  # the process's turns at computing replies (ConversationService takes one)
 
     def answer(self, agent: AgentProfile, question: str, *, history: list[str] | None = None) -> Reply:
         """Reply to `question`; `history` holds the visitor's earlier questions, oldest first."""
@@ -229,8 +231,9 @@ class Answerer:
         passages = [(f"{c.title} > {c.heading_path}" if c.heading_path else c.title, c.passage)
                     for c in best.citations]
         try:
-            text = Generator(agent.generator, allowed_hosts=self._egress_allowed_hosts).generate(
-                question=question, passages=passages, instructions=agent.instructions, history=history)
+            with self.turns.given_up():  # the model may take seconds: other replies are computed meanwhile
+                text = Generator(agent.generator, allowed_hosts=self._egress_allowed_hosts).generate(
+                    question=question, passages=passages, instructions=agent.instructions, history=history)
         except GeneratorUnavailable:
             return None  # logged with host and reason; the extractive answer stands
         return Reply(text, True, best.confidence, "generated", best.citations,

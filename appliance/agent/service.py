@@ -12,16 +12,19 @@ from appliance.clock import Clock
 from appliance.knowledge.service import Knowledge
 from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
+from appliance.turns import Turns
 
 
 class Agents:
     def __init__(self, *, files: WorkspaceDatabases, clock: Clock, knowledge: Knowledge,
-                 routes: AgentRoutes | None = None, egress_allowed_hosts: frozenset[str] = frozenset()) -> None:
+                 routes: AgentRoutes | None = None, egress_allowed_hosts: frozenset[str] = frozenset(),
+                 turns: Turns | None = None) -> None:
         self._files = files
         self._clock = clock
         self._knowledge = knowledge
         self._routes = routes
         self._egress_allowed_hosts = egress_allowed_hosts
+        self._turns = turns or Turns(1)
 
     def of(self, workspace_id: str) -> AgentService:
         """The agents of one workspace; creating or deleting one adds or removes its widget route."""
@@ -36,7 +39,8 @@ class Agents:
     def answerer(self, db: Database) -> Answerer:
         """What replies to questions from the workspace database `db`: its Q&A pairs and passages, and the optional
         generator on an allowed host."""
-        return Answerer(db, retriever=self._knowledge.retriever(db), egress_allowed_hosts=self._egress_allowed_hosts)
+        return Answerer(db, retriever=self._knowledge.retriever(db), egress_allowed_hosts=self._egress_allowed_hosts,
+                        turns=self._turns)
 
     def repair_routes(self, workspace_ids: Iterable[str]) -> None:
         """Make the widget's routes match each workspace's agents again, after a crash between the two databases'

@@ -3,7 +3,9 @@ topic, confidence, the fallback that names what was asked, follow-ups."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -325,3 +327,36 @@ def test_agent_with_an_allowed_generator_words_the_reply_from_its_passages(works
 
         not_allowed = workspace.answerer.answer(profile, "How long does reimbursement of travel expenses take?")
         assert not_allowed.method == "extractive" and len(llm.requests) == 2
+
+
+def test_a_reply_waiting_on_its_model_gives_its_turn_to_other_replies(workspace, clock):
+    """With one reply computed at a time, a slow model does not hold up the replies of agents without one."""
+    import threading
+
+    from appliance.turns import Turns
+    from tests.appliance.knowledge.fake_llm import completion, running_llm
+
+    turns = Turns(1)
+    with running_llm() as llm:
+        llm.reply = dataclasses.replace(completion("Reimbursement arrives within 10 working days [1]."),
+                                        delay_seconds=30)
+        worded = workspace.agents.create({"name": "Worded", "generator": {"url": llm.url, "model": "local",
+                                                                           "timeout_seconds": 30}})
+        answerer = Answerer(workspace.db, retriever=Retriever(workspace.db), turns=turns,
+                            egress_allowed_hosts=frozenset({f"127.0.0.1:{urlsplit(llm.url).port}"}))
+        chat = ConversationService(workspace.db, clock=clock, answerer=answerer)
+        slow: list = []
+        waiting = threading.Thread(target=lambda: slow.append(
+            chat.ask(worded, "How long does reimbursement of travel expenses take?")))
+        waiting.start()
+        deadline = time.monotonic() + 10
+        while not llm.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert llm.requests, "the model was never asked"
+
+        quick = chat.ask(workspace.agent, "Where is staff parking?")  # while the other waits on its model
+        assert quick.reply.method == "extractive" and "B2" in quick.reply.text and not slow
+
+        llm.released.set()
+        waiting.join(10)
+        assert [exchange.reply.method for exchange in slow] == ["generated"] and not turns.held_here()
