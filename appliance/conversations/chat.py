@@ -40,6 +40,18 @@ class Exchange:
     visitor_message_id: int
     reply: Reply
     created_at: str
+    question: str
+
+    def messages(self) -> tuple[Message, Message]:
+        """The visitor's message and the reply as `ConversationService.messages` reads them back, without reading
+        the rows just written (nothing else can have changed them yet: ratings come later)."""
+        visitor = Message(self.visitor_message_id, "visitor", self.question, None, None, None, False, None,
+                          self.created_at)
+        reply = self.reply
+        sources = [SourceLink(c.title, c.url, c.heading_path, rank)
+                   for rank, c in enumerate(reply.citations) if c.title]
+        return visitor, Message(self.message_id, "agent", reply.text, bool(reply.answered), float(reply.confidence),
+                                reply.method, bool(reply.offer_lead_form), None, self.created_at, sources)
 
 
 @dataclass(frozen=True)
@@ -178,7 +190,7 @@ class ConversationService:
                 # With the question it counts, so the day's shares survive a restart exactly as the day's total does.
                 daily_usage.count(conn, agent_id=agent.id, day=analytics.day_of(at), keys=visitor.counted_as)
         self._on_reply("api" if visitor is None else "widget", reply)
-        return Exchange(conversation_id, message_id, visitor_message_id, reply, now)
+        return Exchange(conversation_id, message_id, visitor_message_id, reply, now, question)
 
     def _conversation(self, agent: Agent, conversation_id: str, visitor: Visitor | None, caller: str | None) -> bool:
         """Whether the conversation exists (a widget's may not yet). One of another agent, of another channel, of

@@ -174,9 +174,7 @@ class WidgetService:
             self._day_shares.give_back(agent.id, day=day, shares=shares)
             raise
         self._alert(workspace_id, agent, day, answered=answered)
-        messages = {m.id: m for m in conversations.messages(exchange.conversation_id,
-                                                            since_id=exchange.visitor_message_id - 1)}
-        return messages[exchange.visitor_message_id], messages[exchange.message_id]
+        return exchange.messages()
 
     def rate(self, token: str, caller: Caller, message_id: Any, rating: Any, *, agent: str) -> None:
         self._limit_address(caller)

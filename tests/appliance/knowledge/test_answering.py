@@ -360,3 +360,20 @@ def test_a_reply_waiting_on_its_model_gives_its_turn_to_other_replies(workspace,
         llm.released.set()
         waiting.join(10)
         assert [exchange.reply.method for exchange in slow] == ["generated"] and not turns.held_here()
+
+
+def test_the_messages_an_exchange_hands_back_are_those_read_back_for_every_kind_of_reply(workspace):
+    """The widget shows what `ask` hands back without reading it again: it must be what a reload reads."""
+    source = workspace.sources.add_qa(title="IT FAQ", pairs=[("How do I reset my VPN password?",
+                                                              "Open https://vpn.example/reset and follow the steps.")])
+    workspace.sources.index(source.id)
+    workspace.configure(lead_capture="on_fallback")
+    conversation_id, methods = None, []
+    for question in ("How do I reset my VPN password?", "Where is staff parking?", "And for visitors?",
+                     "What is the capital of France?", "Can I talk to a person?"):
+        exchange = workspace.conversations.ask(workspace.agent, question, conversation_id=conversation_id)
+        conversation_id = exchange.conversation_id
+        read_back = workspace.conversations.messages(conversation_id, since_id=exchange.visitor_message_id - 1)
+        assert list(exchange.messages()) == read_back
+        methods.append(exchange.reply.method)
+    assert methods == ["qa", "extractive", "extractive", "fallback", "handoff"]
