@@ -9,7 +9,9 @@ one JSON object with every level and the run's noise (how far each level's two r
 Each visitor is a thread with its own keep-alive TLS 1.3 connection, like a browser tab; the two workloads alternate
 (ceiling, chat, chat, ceiling) so drift weighs on both. The visitors run in this process and share the machine's CPU
 with Caddy and waitress: `client_cpu_share` says how much of the CPU used went to them, so on a small machine both
-figures are lower bounds for a server with the machine to itself. `--quick` runs one short level as a smoke test.
+figures are lower bounds for a server with the machine to itself. Each level also says how much CPU serve and Caddy
+spent per chat message and per ceiling request, which varies less than rates on a shared machine. `--quick` runs one
+short level as a smoke test.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class Result:
     errors: int
     samples: list[str]
     client_cpu_share: float
+    server_cpu_ms: float  # CPU seconds of serve and Caddy per completed request, in ms: steadier than rates here
 
 
 def _free_port() -> int:
@@ -206,13 +209,15 @@ def _run(visitors: int, connect: Callable[[], http.client.HTTPSConnection], begi
         thread.join(60)
     latencies = [x for t in tallies for x in t.latencies]
     return Result(len(latencies) / measure_s, latencies, sum(t.errors for t in tallies),
-                  [s for t in tallies for s in t.samples][:3], client / (client + server) if client + server else 0.0)
+                  [s for t in tallies for s in t.samples][:3], client / (client + server) if client + server else 0.0,
+                  1000 * server / len(latencies) if latencies else float("nan"))
 
 
 def _merge(results: list[Result]) -> Result:
     return Result(sum(r.per_s for r in results) / len(results), sorted(x for r in results for x in r.latencies),
                   sum(r.errors for r in results), [s for r in results for s in r.samples][:3],
-                  sum(r.client_cpu_share for r in results) / len(results))
+                  sum(r.client_cpu_share for r in results) / len(results),
+                  sum(r.server_cpu_ms for r in results) / len(results))
 
 
 def _ms(ordered: list[float], fraction: float) -> float:
@@ -281,6 +286,8 @@ def main(quick: bool = False, dense: bool = False) -> None:
                     "throughput_ratio": round(answered.per_s / ceiling.per_s, 3) if ceiling.per_s else None,
                     "p99_ratio": round(_ms(answered.latencies, 0.99) / _ms(ceiling.latencies, 0.99), 1)
                     if ceiling.latencies and answered.latencies else None,
+                    "chat_server_cpu_ms": round(answered.server_cpu_ms, 2),
+                    "ceiling_server_cpu_ms": round(ceiling.server_cpu_ms, 2),
                     "client_cpu_share_chat": round(answered.client_cpu_share, 2),
                     "client_cpu_share_ceiling": round(ceiling.client_cpu_share, 2),
                     "errors": answered.errors + ceiling.errors}
@@ -288,7 +295,8 @@ def main(quick: bool = False, dense: bool = False) -> None:
             for sample in answered.samples + ceiling.samples:
                 print(f"  error: {sample}", file=sys.stderr)
             summary[str(visitors)] = {key: line[key] for key in (
-                "chat_msgs_per_s", "chat_p50_ms", "chat_p99_ms", "ceiling_req_per_s")}
+                "chat_msgs_per_s", "chat_p50_ms", "chat_p99_ms", "ceiling_req_per_s", "chat_server_cpu_ms",
+                "ceiling_server_cpu_ms")}
             summary[str(visitors)].update(ratio=line["throughput_ratio"], chat_noise=_spread(runs["chat"]),
                                           errors=line["errors"])
             cpu_shares.append(answered.client_cpu_share)
