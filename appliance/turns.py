@@ -22,7 +22,6 @@ class Turns:
     def __init__(self, at_once: int) -> None:
         if at_once < 1:
             raise ValueError("at least one reply must be computed at a time")
-        self.at_once = at_once
         self._lock = threading.Lock()
         self._free = at_once
         self._waiting: collections.deque[threading.Lock] = collections.deque()  # one held lock per waiting thread

@@ -394,20 +394,3 @@ def test_a_request_looks_its_agent_up_once_and_the_next_request_sees_a_change(de
 
     refused = ask(demo, token, "How many days of leave do I get?")
     assert refused.status_code == 403 and "Access-Control-Allow-Origin" not in refused.headers
-
-
-def test_a_visitors_message_waits_for_a_turn_at_computing_replies_and_nothing_else_does(demo, services):
-    """With every turn taken (shipped: one), a message is answered once one comes free; meanwhile a session starts."""
-    import threading
-
-    token = start(demo)["token"]
-    answered: list = []
-    with services.turns.taken():
-        asking = threading.Thread(target=lambda: answered.append(ask(demo, token, "Where do visitors park?")))
-        asking.start()
-        asking.join(0.5)
-        assert asking.is_alive() and not answered
-        assert start(demo)["token"]  # other widget requests go on
-    asking.join(10)
-    [response] = answered
-    assert response.status_code == 200 and "north car park" in response.get_json()["reply"]["text"]

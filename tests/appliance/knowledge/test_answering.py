@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from appliance.knowledge.extract import Limits
 from appliance.knowledge.retrieval import Retriever
 from appliance.knowledge.search import Hit, content_hash
 from appliance.knowledge.sources import SourceService
+from appliance.turns import Turns
 from server.cli.demo import SUGGESTED, demo_content_dir
 
 HANDBOOK = """# Travel policy
@@ -331,9 +333,6 @@ def test_agent_with_an_allowed_generator_words_the_reply_from_its_passages(works
 
 def test_a_reply_waiting_on_its_model_gives_its_turn_to_other_replies(workspace, clock):
     """With one reply computed at a time, a slow model does not hold up the replies of agents without one."""
-    import threading
-
-    from appliance.turns import Turns
     from tests.appliance.knowledge.fake_llm import completion, running_llm
 
     turns = Turns(1)

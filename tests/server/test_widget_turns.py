@@ -1,0 +1,52 @@
+"""A visitor's message through the real Flask app is handled in one of the process's turns at computing replies
+(shipped: one at a time); other widget requests do not wait for one."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from server.app import create_app
+
+PASSWORD = "a long enough passphrase for tests"
+PAGE = "https://intranet.example.com"
+HANDBOOK = b"# Parking\n\nVisitors park in the north car park, next to reception.\n"
+
+
+@pytest.fixture
+def widget(services, settings):
+    operator = services.users.create_operator(email="op@example.com", password=PASSWORD)
+    workspace = services.workspaces.create(name="Acme", owner_id=operator.id, actor_id=operator.id,
+                                           client_address=None)
+    services.knowledge.sources(workspace.id).add_file(filename="handbook.md", data=HANDBOOK,
+                                                      media_type="text/markdown")
+    agent = services.agents.of(workspace.id).create({"name": "Acme helper", "allowed_origins": [PAGE]})
+    assert services.knowledge.wait_idle(30)
+    client = create_app(services, settings=settings).test_client()
+    yield lambda path, body, token=None: client.post(
+        f"/widget/v1/agents/{agent.public_id}{path}", json=body,
+        headers={"Origin": PAGE, **({"Authorization": f"Bearer {token}"} if token else {})})
+    services.knowledge.close()
+
+
+def _session(post) -> str:
+    response = post("/session", {})
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()["token"]
+
+
+def test_a_visitors_message_waits_for_a_turn_at_computing_replies_and_nothing_else_does(widget, services):
+    """With every turn taken, a message is answered once one comes free; meanwhile a session starts."""
+    token = _session(widget)
+    answered: list = []
+    with services.turns.taken():
+        asking = threading.Thread(target=lambda: answered.append(
+            widget("/messages", {"text": "Where do visitors park?"}, token)))
+        asking.start()
+        asking.join(0.5)
+        assert asking.is_alive() and not answered
+        assert _session(widget)  # other widget requests go on
+    asking.join(10)
+    [response] = answered
+    assert response.status_code == 200 and "north car park" in response.get_json()["reply"]["text"]
