@@ -10,7 +10,7 @@ from typing import Callable
 from appliance.agent.agents import Agent
 from appliance.agent.answer import Answerer, Reply
 from appliance.clock import Clock, isoformat
-from appliance.conversations import analytics, daily_usage
+from appliance.conversations import analytics, daily_usage, message_index
 from appliance.conversations.cited_passages import CitedPassage, cited_passage
 from appliance.errors import NotFound, ValidationError
 from appliance.knowledge.search import citation_url
@@ -183,6 +183,7 @@ class ConversationService:
                 [(message_id, rank, c.chunk_id, c.qa_id, c.source_id, c.content_hash)
                  for rank, c in enumerate(reply.citations)],
             )
+            message_index.index_if_due(conn)
             analytics.record(conn, agent_id=agent.id, kind="question", at=at, conversation_id=conversation_id,
                              message_id=message_id, question=question,
                              answered=None if reply.method == "handoff" else int(reply.answered))

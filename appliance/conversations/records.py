@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
 from appliance.clock import Clock, isoformat
-from appliance.conversations import listing
+from appliance.conversations import listing, message_index
 from appliance.conversations.leads import Lead, lead_from_row
 from appliance.errors import NotFound, ValidationError
 from appliance.exports.spreadsheets import csv_chunks
@@ -195,14 +195,14 @@ class ConversationRecords:
         self._clock = clock
 
     def count(self, filters: ConversationFilters | None = None) -> int:
-        clauses, params = _where(filters or ConversationFilters())
+        clauses, params = self._where(filters or ConversationFilters())
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         return self._db.query_one(f"SELECT count(*) FROM conversations c {where}", params)[0]
 
     def list(self, filters: ConversationFilters | None = None, *, limit: int = listing.DEFAULT_LIMIT,
              after: str | None = None) -> listing.Page[ConversationSummary]:
         """Conversations newest first (ties by id), `limit` at a time; `after` is the previous page's next_after."""
-        clauses, params = _where(filters or ConversationFilters())
+        clauses, params = self._where(filters or ConversationFilters())
         start = listing.position(after)
         if start is not None:
             clauses.append("(c.started_at < ? OR (c.started_at = ? AND c.id > ?))")
@@ -238,6 +238,11 @@ class ConversationRecords:
                 listing.shorten(count["first_question"], FIRST_QUESTION_CHARS)))
         next_after = listing.cursor(rows[-1]["started_at"], rows[-1]["id"]) if more else None
         return listing.Page(items, next_after)
+
+    def _where(self, filters: ConversationFilters) -> tuple[list[str], list]:
+        if filters.q:
+            message_index.up_to_date(self._db)  # words are searched in the index only
+        return _where(filters)
 
     def get(self, conversation_id: str) -> Transcript:
         """One conversation with every message, the sources its replies cited, and its leads."""

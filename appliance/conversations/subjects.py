@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.conversations import message_index
 from appliance.conversations.leads import Lead, lead_from_row
 from appliance.errors import ValidationError
 from appliance.storage.database import Database
@@ -131,13 +132,14 @@ def _lead_matches(conn, address: str) -> list[Match]:
 
 
 def _message_matches(conn, address: str) -> list[Match]:
-    """Visitor messages that hold the address: found through the index, confirmed on the text."""
+    """Visitor messages that hold the address: found through the index (or not indexed yet), confirmed on the
+    text."""
     words = re.findall(r"[^\W_]+", address)
     if not words:
         return []
     rows = conn.execute(
-        "SELECT m.id, m.conversation_id, m.text FROM messages m WHERE m.id IN "
-        "(SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?) AND m.role = 'visitor' ORDER BY m.id",
+        f"SELECT m.id, m.conversation_id, m.text FROM messages m WHERE {message_index.SEARCHED_OR_WAITING} "
+        "AND m.role = 'visitor' ORDER BY m.id",
         ('"' + " ".join(words) + '"',))
     return [Match("conversation", r["conversation_id"], f"messages.{r['id']}", text)
             for r in rows for text in mentions(r["text"], address)]

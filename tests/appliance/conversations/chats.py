@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from appliance.agent.agents import Agent
 from appliance.clock import FixedClock
+from appliance.conversations import message_index
 from appliance.conversations.chat import Exchange, Visitor
 from appliance.conversations.leads import Lead
 from appliance.services import Services
@@ -57,6 +58,10 @@ class Chats:
             agent, conversation_id=conversation_id or uuid.uuid4().hex,
             visitor=Visitor("visitor-1", PAGE, f"{PAGE}/contact", "203.0.113.7"),
             fields={"email": "jane@example.com", **fields}, consent=True, consent_version=agent.consent_version)
+
+    def index_messages(self) -> None:
+        """Put the messages that wait for the full-text index in it, as the next batch's commit would."""
+        message_index.up_to_date(self.services.conversations.records(self.workspace_id)._db)
 
     def sql(self, query: str, params=()) -> list:
         """Raw rows of the workspace file, to check what is really stored."""

@@ -7,6 +7,7 @@ import uuid
 
 from appliance.bootstrap import Appliance, open_appliance
 from appliance.clock import isoformat
+from appliance.conversations import message_index
 from appliance.services import build_services
 from appliance.storage.database import Database
 from appliance.storage.layout import Layout
@@ -40,8 +41,8 @@ def populate(layout: Layout, *, clock, settings, workspaces: int, messages_per_w
 
 
 def _talk(db: Database, agent_id: str, canary_text: str, count: int, *, at: str) -> None:
-    # Conversations written in bulk (the messages' full-text index follows through its triggers): volume, so that
-    # a rekey takes long enough to be killed half-way.
+    # Conversations written in bulk, and indexed as a batch's commit would: volume, so that a rekey takes long
+    # enough to be killed half-way.
     with db.transaction() as conn:
         conversation_id = None
         for number in range(count):
@@ -52,6 +53,7 @@ def _talk(db: Database, agent_id: str, canary_text: str, count: int, *, at: str)
             text = canary_text if number == 0 else f"question {number}: " + uuid.uuid4().hex * 8
             conn.execute("INSERT INTO messages (conversation_id, role, text, created_at) VALUES (?, 'visitor', ?, ?)",
                          (conversation_id, text, at))
+        message_index.index_waiting(conn)
 
 
 def digest(db: Database, *, skip: tuple[str, ...] = ()) -> dict[str, str]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from appliance.agent.agents import Agent
 from appliance.clock import FixedClock
+from appliance.conversations import message_index
 from appliance.conversations.chat import Exchange, Visitor
 from appliance.conversations.leads import Lead
 from appliance.keys.keystore import workspace_db_key
@@ -70,6 +71,10 @@ class Place:
             visitor=Visitor(visitor, PAGE, f"{PAGE}/contact", address),
             fields={"email": email, **fields}, consent=True, consent_version=self.agent.consent_version)
 
+    def index_messages(self) -> None:
+        """Put the messages that wait for the full-text index in it, as the next batch's commit would."""
+        message_index.up_to_date(self.db)
+
     def count(self, table: str, where: str = "1", params=()) -> int:
         return self.db.query_one(f"SELECT count(*) FROM {table} WHERE {where}", params)[0]
 
@@ -125,7 +130,8 @@ def rows_containing(db: Database, needle: str) -> list[str]:
 def fill_conversations(db: Database, agent_id: str, *, count: int, messages_each: int, first: dt.datetime,
                        spacing: dt.timedelta, prefix: str = "bulk") -> list[str]:
     """Many widget conversations written straight into the file (fast, one transaction), each with its messages
-    and question events, the i-th last active at `first + i * spacing`; their ids."""
+    (indexed, as a batch's commit would) and question events, the i-th last active at `first + i * spacing`; their
+    ids."""
     from appliance.clock import isoformat
 
     ids, conversations, messages, events = [], [], [], []
@@ -145,4 +151,5 @@ def fill_conversations(db: Database, agent_id: str, *, count: int, messages_each
                          messages)
         conn.executemany("INSERT INTO analytics_events (agent_id, day, kind, conversation_id, question, created_at) "
                          "VALUES (?, ?, 'question', ?, ?, ?)", events)
+        message_index.index_waiting(conn)
     return ids

@@ -85,6 +85,7 @@ def test_a_large_sweep_cut_short_before_its_merge_is_finished_by_the_next_sweep_
         services, place):
     place.at(NOW - 100 * dt.timedelta(days=1)).conversation(QUESTION, PARKING, visitor="canary-visitor")
     place.at(NOW).conversation(PARKING)
+    place.index_messages()
     place.set_policy(conversations_days=30)
     db = place.db
     # What a large sweep killed after its deletions leaves: the rows gone, their words still in the index pages.

@@ -10,6 +10,7 @@ import subprocess
 import time
 
 from appliance.bootstrap import open_appliance
+from appliance.conversations import message_index
 from appliance.keys.keystore import workspace_db_key
 from appliance.retention.service import Actor
 from appliance.services import build_services
@@ -74,7 +75,7 @@ def test_a_sweep_killed_half_way_leaves_whole_conversations_and_the_next_run_fin
     assert db.query_one("SELECT count(*) FROM messages WHERE conversation_id NOT IN "
                         "(SELECT id FROM conversations)")[0] == 0
     assert db.query("PRAGMA foreign_key_check") == []
-    db.connection.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+    message_index.check(db.connection)
     assert db.query_one("SELECT count(*) FROM analytics_events WHERE question IS NOT NULL AND conversation_id "
                         "NOT IN (SELECT id FROM conversations)")[0] == 0
     db.close()

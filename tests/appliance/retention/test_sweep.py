@@ -7,6 +7,7 @@ import datetime as dt
 
 import pytest
 
+from appliance.conversations import message_index
 from appliance.retention.service import sweep_retention
 from appliance.retention.sweep import describe
 from tests.appliance.retention.places import LEAVE, PARKING
@@ -45,6 +46,7 @@ def test_deleted_conversations_leave_no_messages_sources_index_entries_or_questi
     old = place.at(NOW - 100 * DAY).conversation(PARKING, LEAVE, visitor="visitor-1")
     lead = place.lead(conversation_id=old)
     kept = place.at(NOW).conversation(PARKING)
+    place.index_messages()
     place.set_policy(conversations_days=90)
 
     sweep_retention(services.retention)
@@ -53,7 +55,7 @@ def test_deleted_conversations_leave_no_messages_sources_index_entries_or_questi
         "message_sources", "message_id IN (SELECT id FROM messages WHERE conversation_id = ?)", (kept,)) > 0
     assert place.column("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'visitors'") == place.column(
         "SELECT id FROM messages WHERE conversation_id = ? ORDER BY id", (kept,))  # question and reply
-    assert place.db.query_one("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)") is None
+    message_index.check(place.db.connection)
     # The day's counts stay, the question text of the deleted conversation does not.
     assert place.count("analytics_events", "conversation_id = ? AND kind = 'question'", (old,)) == 2
     assert place.count("analytics_events", "conversation_id = ? AND question IS NOT NULL", (old,)) == 0
@@ -266,6 +268,7 @@ def test_a_large_purge_merges_the_index_as_it_goes_and_at_the_end_and_leaves_it_
         fill_conversations(place.db, place.agent.id, count=40, messages_each=4, first=NOW - 400 * DAY,
                            spacing=SECOND, prefix=f"old{n}-")
     kept = place.at(NOW).conversation(PARKING)
+    place.index_messages()
     merged = []
     real = sweep.deletions.merge_message_index
 
@@ -284,7 +287,7 @@ def test_a_large_purge_merges_the_index_as_it_goes_and_at_the_end_and_leaves_it_
     assert place.column("SELECT v FROM messages_fts_config WHERE k IN ('automerge', 'secure-delete') ORDER BY k") \
         == [4, 1]
     assert place.count("meta", "name = ?", (sweep.deletions.INDEX_MERGE_OWED,)) == 0
-    place.db.connection.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('integrity-check', 1)")
+    message_index.check(place.db.connection)
     assert place.column("SELECT rowid FROM messages_fts WHERE messages_fts MATCH 'parking'") == place.column(
         "SELECT id FROM messages WHERE conversation_id = ? AND text LIKE '%park%' ORDER BY id", (kept,))
 
@@ -295,6 +298,7 @@ def test_a_merge_owed_by_a_workspace_without_a_policy_is_finished_by_the_sweep(s
     from appliance.retention import deletions
 
     place.at(NOW - 400 * DAY).conversation(PARKING)
+    place.index_messages()
     with place.db.transaction() as conn:
         deletions.defer_index_deletes(conn, "2026-11-29T12:00:00Z")
     with place.db.transaction() as conn:
