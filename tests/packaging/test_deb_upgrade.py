@@ -130,7 +130,8 @@ def test_a_newer_package_with_one_more_migration_upgrades_with_every_conversatio
     assert not (DATA_DIR / "upgrade-snapshot").exists() and not (KEY_DIR / "upgrade-snapshot").exists()
     after = schema_versions()
     workspaces = [name for name in before if name.startswith("workspaces/")]
-    assert workspaces and all(before[name] == 8 and after[name] == 9 for name in workspaces)
+    assert workspaces and all(before[name] == SHIPPED["workspace"] and after[name] == SHIPPED["workspace"] + 1
+                              for name in workspaces)
     assert {name: after[name] for name in ("keys.db", "control.db")} == {n: before[n] for n in ("keys.db",
                                                                                                 "control.db")}
     [entry] = upgrade_log()
