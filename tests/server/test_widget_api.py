@@ -8,8 +8,8 @@ import pytest
 
 from appliance.conversations.leads import THANKS
 from server.app import create_app
+from tests.server.trained_agents import handbook_agent
 
-PASSWORD = "a long enough passphrase for tests"
 PAGE = "https://intranet.example.com"
 HANDBOOK = (b"# Leave\n\nEmployees get 28 days of paid leave a year. Ask your manager before booking leave.\n\n"
             b"# Parking\n\nVisitors park in the north car park, next to reception.\n")
@@ -23,19 +23,13 @@ def settings(settings):
 @pytest.fixture
 def demo(services, settings):
     """An operator-owned workspace with an agent trained on a small handbook, allowed on PAGE only."""
-    operator = services.users.create_operator(email="op@example.com", password=PASSWORD)
-    workspace = services.workspaces.create(name="Acme", owner_id=operator.id, actor_id=operator.id,
-                                           client_address=None)
-    services.knowledge.sources(workspace.id).add_file(filename="handbook.md", data=HANDBOOK,
-                                                      media_type="text/markdown")
-    agent = services.agents.of(workspace.id).create({
+    workspace_id, agent = handbook_agent(services, HANDBOOK, {
         "name": "Acme helper", "welcome_message": "Hi!", "allowed_origins": [PAGE], "color": "#0f766e",
         "lead_fields": [{"name": "name", "label": "Name"}, {"name": "email", "label": "Email", "required": True},
                         {"name": "phone", "label": "Phone"}, {"name": "team_size", "label": "Team size"}]})
-    assert services.knowledge.wait_idle(30)
     app = create_app(services, settings=settings)
     client = app.test_client()
-    client.agent, client.workspace_id = agent, workspace.id
+    client.agent, client.workspace_id = agent, workspace_id
     yield client
     services.knowledge.close()
 

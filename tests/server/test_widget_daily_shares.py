@@ -7,8 +7,8 @@ import pytest
 
 from appliance.services import build_services
 from server.app import create_app
+from tests.server.trained_agents import PASSWORD, handbook_agent
 
-PASSWORD = "a long enough passphrase for tests"
 PAGE = "https://intranet.example.com"
 HANDBOOK = b"# Parking\n\nVisitors park in the north car park, next to reception.\n"
 QUESTION = "Where do visitors park?"
@@ -50,15 +50,9 @@ class Widget:
 
 @pytest.fixture
 def widget(services, settings):
-    operator = services.users.create_operator(email="op@example.com", password=PASSWORD)
-    workspace = services.workspaces.create(name="Acme", owner_id=operator.id, actor_id=operator.id,
-                                           client_address=None)
-    services.knowledge.sources(workspace.id).add_file(filename="handbook.md", data=HANDBOOK,
-                                                      media_type="text/markdown")
-    agent = services.agents.of(workspace.id).create({"name": "Acme helper", "allowed_origins": [PAGE]})
-    assert services.knowledge.wait_idle(30)
+    workspace_id, agent = handbook_agent(services, HANDBOOK, {"name": "Acme helper", "allowed_origins": [PAGE]})
     widget = Widget(services, settings, agent.public_id)
-    widget.workspace_id = workspace.id
+    widget.workspace_id = workspace_id
     yield widget
     services.knowledge.close()
 

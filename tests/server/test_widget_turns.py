@@ -8,21 +8,15 @@ import threading
 import pytest
 
 from server.app import create_app
+from tests.server.trained_agents import handbook_agent
 
-PASSWORD = "a long enough passphrase for tests"
 PAGE = "https://intranet.example.com"
 HANDBOOK = b"# Parking\n\nVisitors park in the north car park, next to reception.\n"
 
 
 @pytest.fixture
 def widget(services, settings):
-    operator = services.users.create_operator(email="op@example.com", password=PASSWORD)
-    workspace = services.workspaces.create(name="Acme", owner_id=operator.id, actor_id=operator.id,
-                                           client_address=None)
-    services.knowledge.sources(workspace.id).add_file(filename="handbook.md", data=HANDBOOK,
-                                                      media_type="text/markdown")
-    agent = services.agents.of(workspace.id).create({"name": "Acme helper", "allowed_origins": [PAGE]})
-    assert services.knowledge.wait_idle(30)
+    _, agent = handbook_agent(services, HANDBOOK, {"name": "Acme helper", "allowed_origins": [PAGE]})
     client = create_app(services, settings=settings).test_client()
     yield lambda path, body, token=None: client.post(
         f"/widget/v1/agents/{agent.public_id}{path}", json=body,
