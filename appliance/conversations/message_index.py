@@ -16,14 +16,11 @@ SEARCHED_OR_WAITING = ("(m.id IN (SELECT rowid FROM messages_fts WHERE messages_
                        "OR m.id IN (SELECT id FROM messages_unindexed))")
 
 
-def index_waiting(conn) -> int:
-    """Index every message that waits (on a connection in a write transaction); how many there were."""
-    waiting = conn.execute("SELECT count(*) FROM messages_unindexed").fetchone()[0]
-    if waiting:
-        conn.execute("INSERT INTO messages_fts (rowid, text) SELECT m.id, m.text FROM messages_unindexed u "
-                     "JOIN messages m ON m.id = u.id ORDER BY m.id")
-        conn.execute("DELETE FROM messages_unindexed")
-    return waiting
+def index_waiting(conn) -> None:
+    """Index every message that waits (on a connection in a write transaction)."""
+    conn.execute("INSERT INTO messages_fts (rowid, text) SELECT m.id, m.text FROM messages_unindexed u "
+                 "JOIN messages m ON m.id = u.id ORDER BY m.id")
+    conn.execute("DELETE FROM messages_unindexed")
 
 
 def index_if_due(conn) -> None:
