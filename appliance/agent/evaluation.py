@@ -81,6 +81,7 @@ def eval_workspace(folder: Path, *, embedder=None) -> Iterator[EvalWorkspace]:
                 if indexed.status != "ready":
                     raise ValidationError(f"document {doc['id']} failed to index: {indexed.error}")
                 doc_of_source[source.id] = doc["id"]
+            sources.merge_index()  # as the indexing worker does once a workspace's queue is empty
             elapsed = time.perf_counter() - started
             retriever = Retriever(db, embedder=embedder, vectors=VectorCache())
             yield EvalWorkspace(sources, retriever, Answerer(db, retriever=retriever), doc_of_source, chars, elapsed,

@@ -116,10 +116,25 @@ class Knowledge:
                 self._on_indexed(outcome, time.monotonic() - started)
             except Exception:
                 log.exception("the indexing of source %s could not be counted", source_id)
+            if not embed_only:
+                self._merge_if_last(workspace_id)
             with self._idle:
                 self._in_flight.discard((workspace_id, source_id))
                 self._pending -= 1
                 self._idle.notify_all()
+
+    def _merge_if_last(self, workspace_id: str) -> None:
+        """Merge the workspace's indexes when no other of its sources is queued (those that are would add segments
+        to merge again); before the queue says idle, so what waits for it searches merged indexes."""
+        with self._idle:
+            if sum(1 for queued, _ in self._in_flight if queued == workspace_id) > 1 or self._stopping.is_set():
+                return
+        try:
+            self.sources(workspace_id).merge_index()
+        except StorageUnwritable as exc:  # the indexes stay as they are, searched as well, only slower
+            log.warning("merging the indexes put off: %s", exc, extra={"workspace_id": workspace_id})
+        except Exception:
+            log.exception("merging the indexes failed", extra={"workspace_id": workspace_id})
 
     def _fetch_pages(self, url: str, sitemap: bool):
         from appliance.knowledge.crawl import crawl, crawl_sitemap

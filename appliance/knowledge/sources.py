@@ -16,12 +16,15 @@ from appliance.knowledge.chunking import Passage, chunk_document, chunk_section
 from appliance.knowledge.dense import bump_index_version
 from appliance.knowledge.extract import Document, Limits, extract, extract_html, extract_text
 from appliance.knowledge.search import citation_url, content_hash
+from appliance.storage import fts_merge
 from appliance.storage.database import Database
 
 log = logging.getLogger(__name__)
 MAX_TITLE = 200
 # Texts embedded between two progress reports: a few seconds of work on one core.
 EMBED_STEP = 16
+# The full-text indexes of a workspace's sources: its passages, and its Q&A pairs' questions.
+INDEXES = ("chunks_fts", "qa_fts")
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,12 @@ class SourceService:
             self._progress.clear(source_id)
         self._store(source_id, row["title"], rows, extracted.qa_pairs, embeddings)
         return self.get(source_id)
+
+    def merge_index(self) -> int:
+        """Fold the passage and Q&A indexes into one segment each, a short transaction at a time, stopping with the
+        service (appliance/storage/fts_merge.py); the steps that did work. The indexing worker does it once a
+        workspace's queued sources are all indexed, so the words of each are not searched segment by segment."""
+        return sum(fts_merge.merge_fully(self._db, table, stopping=self._stopping) for table in INDEXES)
 
     def _embeddings(self, source_id: str, rows: list[tuple[str, str, str | None, str, str]]) -> list[bytes]:
         """One stored blob per passage: the vector of its title, heading and text, as a reader sees them; a Q&A

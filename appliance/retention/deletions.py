@@ -12,8 +12,6 @@ from appliance.retention.policy import RetentionPolicy
 KINDS = ("conversations", "messages", "leads", "analytics_events", "visitor_addresses", "uploaded_originals")
 # Uploaded files are large: a handful per transaction keeps each one short.
 ORIGINALS_PER_BATCH = 10
-# Index pages one merge step writes: about as long a transaction as a batch of deletions.
-MERGE_PAGES = 80
 # In a workspace's meta table while a large purge owes the message index a full merge (see defer_index_deletes).
 INDEX_MERGE_OWED = "retention.message_index_merge_owed"
 DEFAULT_AUTOMERGE = 4    # FTS5's own, which the workspace schema keeps
@@ -123,10 +121,6 @@ def messages_due(conn, cutoff: str) -> int:
                         "(SELECT id FROM conversations WHERE updated_at < ?)", (cutoff,)).fetchone()[0]
 
 
-def message_index_pages(conn) -> int:
-    return conn.execute("SELECT count(*) FROM messages_fts_data").fetchone()[0]
-
-
 def defer_index_deletes(conn, since: str) -> None:
     """Until `secure_index_deletes`, deleting a message writes a deletion marker into the message index instead of
     rewriting the index pages that hold its words: on a large index about ten times cheaper, as a secure delete
@@ -157,18 +151,6 @@ def index_merge_owed(conn) -> bool:
 
 def index_merge_done(conn) -> None:
     conn.execute("DELETE FROM meta WHERE name = ?", (INDEX_MERGE_OWED,))
-
-
-def merge_message_index(conn, *, first: bool) -> bool:
-    """One step of folding the message index's segments into one (FTS5 'merge'); whether it did any work.
-
-    The first step starts a full merge of every segment there is; the later ones carry it to its end, even if chat
-    adds segments meanwhile. Merging a deletion marker with the words it deletes drops both, and the pages they
-    were on are freed (and zeroed: secure_delete is on)."""
-    before = conn.total_changes
-    conn.execute("INSERT INTO messages_fts (messages_fts, rank) VALUES ('merge', ?)",
-                 (-MERGE_PAGES if first else MERGE_PAGES,))
-    return conn.total_changes - before >= 2
 
 
 def forget_questions(conn, conversation_ids_json: str) -> int:

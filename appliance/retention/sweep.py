@@ -14,6 +14,7 @@ from appliance.errors import PurgeFailed
 from appliance.retention import deletions
 from appliance.retention.deletions import Cutoffs, zero_counts
 from appliance.retention.policy import RetentionPolicies, RetentionPolicy
+from appliance.storage import fts_merge
 from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 
@@ -222,16 +223,9 @@ class RetentionSweeper:
         return between
 
     def _merge_index(self, db: Database) -> None:
-        """Merge the message index in short steps (see deletions.merge_message_index).
-
-        A full merge writes each page of the index about once; past that, what is left to merge is what chat added
-        meanwhile, which its own merging takes care of."""
-        steps = deletions.message_index_pages(db.connection) // deletions.MERGE_PAGES + 2
-        for number in range(steps):
-            with db.transaction() as conn:
-                if not deletions.merge_message_index(conn, first=number == 0):
-                    return
-            self._pause(db)
+        """Merge the message index in short steps (appliance/storage/fts_merge.py). Merging a deletion marker with
+        the words it deletes drops both, and the pages they were on are freed (and zeroed: secure_delete is on)."""
+        fts_merge.merge_fully(db, "messages_fts", after_step=lambda: self._pause(db))
 
     def _pause(self, db: Database) -> None:
         # Fold this batch's pages into the file now, on this thread: left in the log, they would be checkpointed

@@ -270,13 +270,13 @@ def test_a_large_purge_merges_the_index_as_it_goes_and_at_the_end_and_leaves_it_
     kept = place.at(NOW).conversation(PARKING)
     place.index_messages()
     merged = []
-    real = sweep.deletions.merge_message_index
+    real = sweep.fts_merge.merge_step
 
-    def counting(conn, *, first):
+    def counting(conn, table, *, first):
         merged.append(first)
-        return real(conn, first=first)
+        return real(conn, table, first=first)
 
-    monkeypatch.setattr(sweep.deletions, "merge_message_index", counting)
+    monkeypatch.setattr(sweep.fts_merge, "merge_step", counting)
     place.set_policy(conversations_days=30)
 
     summary = sweep_retention(services.retention)
