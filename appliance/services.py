@@ -201,7 +201,9 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
 
 def resume_workspaces(services: Services, workspace_ids: list[str]) -> int:
     """What the server does for each active workspace as it starts (returns how many sources it queued again)."""
-    return _resume(services.agents, services.knowledge, workspace_ids)
+    queued = _resume(services.agents, services.knowledge, workspace_ids)
+    services.knowledge.merge_when_idle(workspace_ids)
+    return queued
 
 
 def build_scheduler(services: Services, *, jobs: list[JobSpec] | None = None) -> JobScheduler:

@@ -295,7 +295,8 @@ class SourceService:
         """Fold the passage and Q&A indexes into one segment each, a short transaction at a time, stopping with the
         service (appliance/storage/fts_merge.py); the steps that did work. The indexing worker does it once a
         workspace's queued sources are all indexed, so the words of each are not searched segment by segment."""
-        return sum(fts_merge.merge_fully(self._db, table, stopping=self._stopping) for table in INDEXES)
+        return sum(fts_merge.merge_fully(self._db, table, stopping=self._stopping) for table in INDEXES
+                   if fts_merge.segments(self._db.connection, table) > 1)  # one already: nothing to write
 
     def _embeddings(self, source_id: str, rows: list[tuple[str, str, str | None, str, str]]) -> list[bytes]:
         """One stored blob per passage: the vector of its title, heading and text, as a reader sees them; a Q&A

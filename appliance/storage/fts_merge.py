@@ -22,6 +22,11 @@ def index_pages(conn, table: str) -> int:
     return conn.execute(f"SELECT count(*) FROM {table}_data").fetchone()[0]
 
 
+def segments(conn, table: str) -> int:
+    """How many segments `table` has (each has rows of its own in the index's `_idx` table); read only."""
+    return conn.execute(f"SELECT count(DISTINCT segid) FROM {table}_idx").fetchone()[0]
+
+
 def merge_step(conn, table: str, *, first: bool) -> bool:
     """One step of folding `table`'s segments into one, in the caller's transaction; whether it did any work.
 

@@ -105,3 +105,36 @@ def test_a_merge_stops_between_steps_when_the_service_stops(many_segments, monke
     _check(db, "chunks_fts")  # a merge cut short leaves the index whole
     assert fts_merge.merge_fully(db, "chunks_fts") >= 1  # and the next merge carries it on
     assert _segments(db, "chunks_fts") == 1
+
+
+def test_the_server_start_merges_an_index_left_unmerged(services, monkeypatch):
+    """A workspace indexed before this version (its merge never ran) is merged as the server starts."""
+    from appliance.services import resume_workspaces
+
+    with monkeypatch.context() as before_the_upgrade:
+        before_the_upgrade.setattr(SourceService, "merge_index", lambda self: 0)
+        workspace_id, db = _workspace(services)
+        _add_one_at_a_time(services, workspace_id)
+    assert all(_segments(db, table) > 1 for table in INDEXES)
+
+    assert resume_workspaces(services, [workspace_id]) == 0  # nothing to index again
+    assert services.knowledge.wait_idle(30)
+
+    assert [_segments(db, table) for table in INDEXES] == [1, 1]
+    for table in INDEXES:
+        _check(db, table)
+    services.knowledge.close()
+
+
+def test_an_index_of_one_segment_is_not_written_again(services, monkeypatch):
+    workspace_id, db = _workspace(services)
+    _add_one_at_a_time(services, workspace_id)
+    sources = services.knowledge.sources(workspace_id)
+    writes = []
+    real = type(sources._db).transaction
+    monkeypatch.setattr(type(sources._db), "transaction", lambda self: writes.append(self.path) or real(self))
+
+    assert sources.merge_index() == 0
+
+    assert writes == []
+    services.knowledge.close()
