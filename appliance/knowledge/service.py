@@ -13,8 +13,9 @@ from appliance.clock import Clock
 from appliance.errors import StorageUnwritable
 from appliance.knowledge.dense import VectorCache
 from appliance.knowledge.extract import Limits
+from appliance.knowledge.indexing_progress import IndexingProgress
 from appliance.knowledge.retrieval import Retriever
-from appliance.knowledge.sources import IndexingProgress, SourceService
+from appliance.knowledge.sources import SourceService
 from appliance.storage.database import Database
 from appliance.storage.workspace_files import WorkspaceDatabases
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable
@@ -15,6 +14,7 @@ from appliance.errors import ApplianceError, Conflict, NotFound, ValidationError
 from appliance.knowledge.chunking import Passage, chunk_document, chunk_section
 from appliance.knowledge.dense import bump_index_version
 from appliance.knowledge.extract import Document, Limits, extract, extract_html, extract_text
+from appliance.knowledge.indexing_progress import IndexingProgress
 from appliance.knowledge.search import citation_url, content_hash
 from appliance.storage import fts_merge
 from appliance.storage.database import Database
@@ -70,27 +70,6 @@ class Extracted:
 
 class IndexingStopped(Exception):
     """The service is stopping: the source is left as it was (indexing), and indexed again at the next start."""
-
-
-class IndexingProgress:
-    """How far the embedding model has got with each source being indexed, shared by the indexing workers and
-    whoever lists the sources; it lives as long as the process, as does the indexing it describes."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._done: dict[str, tuple[int, int]] = {}
-
-    def report(self, source_id: str, done: int, total: int) -> None:
-        with self._lock:
-            self._done[source_id] = (done, total)
-
-    def of(self, source_id: str) -> tuple[int, int] | None:
-        with self._lock:
-            return self._done.get(source_id)
-
-    def clear(self, source_id: str) -> None:
-        with self._lock:
-            self._done.pop(source_id, None)
 
 
 class SourceService:
@@ -295,8 +274,7 @@ class SourceService:
         """Fold the passage and Q&A indexes into one segment each, a short transaction at a time, stopping with the
         service (appliance/storage/fts_merge.py); the steps that did work. The indexing worker does it once a
         workspace's queued sources are all indexed, so the words of each are not searched segment by segment."""
-        return sum(fts_merge.merge_fully(self._db, table, stopping=self._stopping) for table in INDEXES
-                   if fts_merge.segments(self._db.connection, table) > 1)  # one already: nothing to write
+        return sum(fts_merge.merge_fully(self._db, table, stopping=self._stopping) for table in INDEXES)
 
     def _embeddings(self, source_id: str, rows: list[tuple[str, str, str | None, str, str]]) -> list[bytes]:
         """One stored blob per passage: the vector of its title, heading and text, as a reader sees them; a Q&A

@@ -39,10 +39,13 @@ def merge_step(conn, table: str, *, first: bool) -> bool:
 
 def merge_fully(db: Database, table: str, *, after_step: Callable[[], None] = lambda: None,
                 stopping: Callable[[], bool] = lambda: False) -> int:
-    """Merge `table` into one segment, each step its own write transaction; the steps that did work.
+    """Merge `table` into one segment, each step its own write transaction; the steps that did work. An index of one
+    segment already is only read.
 
     A full merge writes each page of the index about once; past that, what is left to merge is what other writes
     added meanwhile, which FTS5's own merging takes care of."""
+    if segments(db.connection, table) <= 1:
+        return 0
     steps = index_pages(db.connection, table) // PAGES + 2
     worked = 0
     for number in range(steps):

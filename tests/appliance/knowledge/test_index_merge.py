@@ -20,7 +20,7 @@ def _workspace(services):
 
 
 def _segments(db, table: str) -> int:
-    return db.query_one(f"SELECT count(DISTINCT segid) FROM {table}_idx")[0]
+    return fts_merge.segments(db.connection, table)
 
 
 def _add_one_at_a_time(services, workspace_id: str, *, glossary: int = 0) -> None:

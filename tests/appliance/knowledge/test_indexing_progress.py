@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 
 from appliance.knowledge.extract import Limits
-from appliance.knowledge.sources import EMBED_STEP, IndexingProgress, SourceService
+from appliance.knowledge.indexing_progress import IndexingProgress
+from appliance.knowledge.sources import EMBED_STEP, SourceService
 
 
 def test_the_source_shows_its_progress_while_it_is_embedded_and_none_once_ready(appliance, clock):
