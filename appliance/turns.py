@@ -12,9 +12,8 @@ in the order they were asked for: a thread that gives one back cannot take it ag
 A reply asked for with `run` while no turn is free waits in line, and the thread that holds a turn computes it when
 done with its own, for up to `SERVING_SECONDS`, before it gives the turn to the next in line. Handing each reply to
 the thread that asked for it cost more than computing it there: the reply's work moved to a thread that had just
-woken, often on the other core, whose caches held none of it (in one process, three runs alternating both ways: two
-threads asking at once answered 0.80 to 0.86 of the messages one thread answers; with their replies computed by the
-thread already at work, 0.82 to 1.10, median 1.03). The
+woken, often on the other core, whose caches held none of it (bench.storage, in one process: two threads asking at
+once answered 0.80 to 0.84 of the messages one thread answers; computed by the thread already at work, 0.96). The
 waiting thread's own context (contextvars: Flask's request and application contexts) goes with its reply, so the
 reply sees its own request, never the computing thread's.
 """
