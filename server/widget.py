@@ -143,12 +143,13 @@ def install(app: Flask, *, max_request_bytes: int, turns: Turns) -> None:
 
 def _chat_in_turn(wsgi_app, turns: Turns):
     """A visitor's message is handled whole (Flask's checks and logging with it) in one of the process's turns at
-    computing replies, so a burst of visitors is answered one message after another, each at its cheapest, most by
-    the thread already at work (appliance/turns.py); every other request goes on meanwhile."""
+    computing replies, so a burst of visitors is answered one message after another, each at its cheapest; every
+    other request goes on meanwhile."""
     def app(environ, start_response):
         path = environ.get("PATH_INFO", "")
         if environ.get("REQUEST_METHOD") == "POST" and path.startswith(_AGENTS) and path.endswith("/messages"):
-            return turns.run(lambda: wsgi_app(environ, start_response))
+            with turns.taken():
+                return wsgi_app(environ, start_response)
         return wsgi_app(environ, start_response)
     return app
 

@@ -139,9 +139,8 @@ class ConversationService:
             raise ValidationError("ask a question")
         if len(question) > max_chars:
             raise ValidationError(f"a question is at most {max_chars} characters; shorten it")
-        # One reply at a time costs less CPU than several, and less again computed by the thread at work already
-        # (appliance/turns.py).
-        return self._answerer.turns.run(lambda: self._answered(agent, question, conversation_id, visitor, caller))
+        with self._answerer.turns.taken():  # one reply at a time costs less CPU than several (appliance/turns.py)
+            return self._answered(agent, question, conversation_id, visitor, caller)
 
     def _answered(self, agent: Agent, question: str, conversation_id: str | None, visitor: Visitor | None,
                   caller: str | None) -> Exchange:
