@@ -8,15 +8,10 @@ import pytest
 from appliance.knowledge import search
 from appliance.knowledge.sources import INDEXES, SourceService
 from appliance.storage import fts_merge
+from tests.appliance.operator_workspace import operator_workspace
 
 TOPICS = ("parking garage", "annual leave", "expense claims", "laptop repair", "badge office", "printer toner",
           "payroll dates", "visitor wifi", "fire drills", "desk booking")
-
-
-def _workspace(services):
-    owner = services.users.create_operator(email="op@example.com", password="violet anchor drizzle 42")
-    workspace = services.workspaces.create(name="Acme", owner_id=owner.id, actor_id=owner.id, client_address=None)
-    return workspace.id, services.appliance.workspaces.open(workspace.id)
 
 
 def _segments(db, table: str) -> int:
@@ -41,7 +36,7 @@ def _check(db, table: str) -> None:
 
 
 def test_sources_indexed_one_by_one_leave_one_segment_per_index_and_every_source_is_found(services):
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
 
     _add_one_at_a_time(services, workspace_id)
 
@@ -58,7 +53,7 @@ def test_sources_indexed_one_by_one_leave_one_segment_per_index_and_every_source
 def test_without_the_merge_the_same_sources_leave_several_segments(services, monkeypatch):
     """What the test above would see if nothing merged: FTS5's own merging, four segments at a time, leaves more."""
     monkeypatch.setattr(SourceService, "merge_index", lambda self: 0)
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
 
     _add_one_at_a_time(services, workspace_id)
 
@@ -70,7 +65,7 @@ def test_without_the_merge_the_same_sources_leave_several_segments(services, mon
 def many_segments(services, monkeypatch):
     """A workspace whose passage index has several segments (FTS5's own merging off but for its crisis merges)."""
     monkeypatch.setattr(SourceService, "merge_index", lambda self: 0)
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
     with db.transaction() as conn:
         conn.execute("INSERT INTO chunks_fts (chunks_fts, rank) VALUES ('automerge', 0)")
     _add_one_at_a_time(services, workspace_id, glossary=300)
@@ -113,7 +108,7 @@ def test_the_server_start_merges_an_index_left_unmerged(services, monkeypatch):
 
     with monkeypatch.context() as before_the_upgrade:
         before_the_upgrade.setattr(SourceService, "merge_index", lambda self: 0)
-        workspace_id, db = _workspace(services)
+        workspace_id, db = operator_workspace(services)
         _add_one_at_a_time(services, workspace_id)
     assert all(_segments(db, table) > 1 for table in INDEXES)
 
@@ -127,7 +122,7 @@ def test_the_server_start_merges_an_index_left_unmerged(services, monkeypatch):
 
 
 def test_an_index_of_one_segment_is_not_written_again(services, monkeypatch):
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
     _add_one_at_a_time(services, workspace_id)
     sources = services.knowledge.sources(workspace_id)
     writes = []

@@ -12,6 +12,7 @@ from appliance.knowledge.extract import Limits
 from appliance.knowledge.sources import SourceService
 from appliance.services import build_services
 from appliance.storage.layout import Layout
+from tests.appliance.operator_workspace import operator_workspace
 from tests.small_disk import fill, small_disk
 
 HANDBOOK = "# Parking\n\nStaff park in the north garage, levels B1 and B2.\n"
@@ -25,8 +26,7 @@ def _waiting_source(services, workspace_id: str) -> str:
 
 
 def _workspace(services) -> str:
-    owner = services.users.create_operator(email="op@example.com", password="violet anchor drizzle 42")
-    return services.workspaces.create(name="Acme", owner_id=owner.id, actor_id=owner.id, client_address=None).id
+    return operator_workspace(services)[0]
 
 
 def test_the_job_queues_a_waiting_source_and_it_is_indexed(services):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.appliance.operator_workspace import operator_workspace
+
 # A 4096-byte page less SQLCipher's 80 bytes (IV and HMAC), less the 35 SQLite keeps per row, less the row's header
 # (its size, the rowid alias and the blob's type): the largest leaf that stays on its page.
 LARGEST_LEAF_ON_A_PAGE = 4096 - 80 - 35 - 4
@@ -14,12 +16,6 @@ INDEXES = ("chunks_fts", "qa_fts", "messages_fts")
 @pytest.fixture
 def settings(settings):
     return settings.replace(dense_retrieval=False)  # leaves are the full-text index's alone; the model only slows this
-
-
-def _workspace(services):
-    owner = services.users.create_operator(email="op@example.com", password="violet anchor drizzle 42")
-    workspace = services.workspaces.create(name="Acme", owner_id=owner.id, actor_id=owner.id, client_address=None)
-    return workspace.id, services.appliance.workspaces.open(workspace.id)
 
 
 def _index_glossaries(services, workspace_id: str) -> None:
@@ -38,7 +34,7 @@ def _leaves(db, table: str) -> list[int]:
 
 
 def test_every_index_of_a_new_workspace_writes_leaves_that_fit_on_one_page(services):
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
 
     assert [db.query_one(f"SELECT v FROM {table}_config WHERE k = 'pgsz'")[0] for table in INDEXES] == [3900] * 3
     _index_glossaries(services, workspace_id)
@@ -53,7 +49,7 @@ def test_every_index_of_a_new_workspace_writes_leaves_that_fit_on_one_page(servi
 
 def test_at_fts5s_own_leaf_size_the_same_sources_write_leaves_that_spill_over(services):
     """What the test above would see without the migration's setting."""
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
     with db.transaction() as conn:
         for table in INDEXES:
             conn.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('pgsz', 4050)")
@@ -66,7 +62,7 @@ def test_at_fts5s_own_leaf_size_the_same_sources_write_leaves_that_spill_over(se
 
 @pytest.mark.parametrize("table", ("chunks_fts", "qa_fts"))
 def test_an_index_written_before_the_migration_gets_leaves_that_fit_at_its_next_rebuild(services, table):
-    workspace_id, db = _workspace(services)
+    workspace_id, db = operator_workspace(services)
     with db.transaction() as conn:
         conn.execute(f"INSERT INTO {table} ({table}, rank) VALUES ('pgsz', 4050)")
     _index_glossaries(services, workspace_id)
