@@ -80,6 +80,7 @@ class Upload:
     source: dict | None = None
     sent: tuple[int, int] = (0, 0)
     row: UploadRow | None = field(default=None, repr=False)
+    listed_from: int = 0          # the first listing of the workspace's sources asked after its source was made
 
     @property
     def finished(self) -> bool:
@@ -156,6 +157,7 @@ class UploadQueue(QWidget):
         self._api, self._background = context.api, context.background
         self.uploads: list[Upload] = []
         self._current: Upload | None = None
+        self._listings = 0
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 0)
         header = QHBoxLayout()
@@ -196,14 +198,24 @@ class UploadQueue(QWidget):
         self.show()
         self._next()
 
-    def track(self, sources: list[dict]) -> None:
-        """The workspace's sources as last listed: the rows of uploaded files follow their source's status."""
+    def listing(self) -> int:
+        """Called as the workspace's sources are asked for; what it returns goes to `track` with the answer."""
+        self._listings += 1
+        return self._listings
+
+    def track(self, sources: list[dict], listing: int) -> None:
+        """The workspace's sources as listed: the rows of uploaded files follow their source's status. A source
+        missing from a listing asked before it was made is only not listed yet; missing from a later one, it was
+        deleted."""
         by_id = {source["id"]: source for source in sources}
         for upload in self.uploads:
-            if upload.source is not None and not upload.finished:
-                upload.source = by_id.get(upload.source["id"], {**upload.source, "status": "failed",
-                                                                 "error": "the source was deleted"})
-                self._show(upload)
+            if upload.source is None or upload.finished:
+                continue
+            if upload.source["id"] in by_id:
+                upload.source = by_id[upload.source["id"]]
+            elif listing >= upload.listed_from:
+                upload.source = {**upload.source, "status": "failed", "error": "the source was deleted"}
+            self._show(upload)
 
     def clear_finished_action(self) -> None:
         for upload in [u for u in self.uploads if u.finished]:
@@ -248,7 +260,7 @@ class UploadQueue(QWidget):
                        on_error=lambda error: self._refuse(upload, _refusal(error, upload.path.name, len(body))))
 
     def _sent(self, upload: Upload, source: dict) -> None:
-        upload.state, upload.source = "added", source
+        upload.state, upload.source, upload.listed_from = "added", source, self._listings + 1
         self._done_with(upload)
         self.added.emit(source)
 

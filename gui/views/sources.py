@@ -129,10 +129,11 @@ class SourcesPage(Page):
             return
         self._loading = True
         self._poll.stop()
-        self.api.get_all(f"/api/v1/workspaces/{self.workspace_id}/sources", "sources", on_done=self._got,
-                         on_error=self._not_got)
+        listing = self.uploads.listing()
+        self.api.get_all(f"/api/v1/workspaces/{self.workspace_id}/sources", "sources",
+                         on_done=lambda records: self._got(records, listing), on_error=self._not_got)
 
-    def _got(self, records: list[dict]) -> None:
+    def _got(self, records: list[dict], listing: int) -> None:
         self._loading = False
         chosen = self.selected_source()
         self.sources.set_records(records)
@@ -140,7 +141,7 @@ class SourcesPage(Page):
             self._wanted = None
         elif chosen is not None:
             select_record(self.table, chosen["id"])
-        self.uploads.track(records)
+        self.uploads.track(records, listing)
         if records:
             self.empty.hide()
         else:

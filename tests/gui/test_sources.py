@@ -248,6 +248,26 @@ def test_a_broken_pdf_is_marked_failed_with_the_reason(qtbot, tmp_path, served):
     assert page.uploads.summary.text() == "Adding 1 file: 1 with a problem"
 
 
+def test_a_listing_asked_before_a_file_was_added_does_not_take_its_source_for_deleted(qtbot, tmp_path, served):
+    workspace = new_workspace(served, "Listing")["id"]
+    window = signed_in_window(qtbot, tmp_path, served)
+    page = sources_page(qtbot, window, workspace)
+    # A listing asked as the file is sent and answered after the appliance made its source: it cannot hold it.
+    asked_before, listed_before = page.uploads.listing(), listed_sources(served, workspace)
+
+    _drop(page, [markdown_file(tmp_path)])
+    [upload] = page.uploads.uploads
+    qtbot.waitUntil(lambda: upload.source is not None, timeout=WAIT_MS)
+    page.uploads.track(listed_before, asked_before)
+    assert upload.source["status"] != "failed" and not upload.row.state.text().startswith("Failed")
+    qtbot.waitUntil(lambda: upload.row.state.text().startswith("Ready:"), timeout=INDEXED_MS)
+
+    # Missing from a listing asked after it was made, a source still indexing was deleted meanwhile.
+    upload.source = {**upload.source, "status": "indexing"}
+    page.uploads.track(listed_before, page.uploads.listing())
+    assert upload.row.state.text() == "Failed: the source was deleted"
+
+
 def test_a_file_over_the_stated_limit_is_refused_before_it_is_sent_and_the_others_are_added(qtbot, tmp_path,
                                                                                           served):
     workspace = new_workspace(served, "Limit")["id"]
