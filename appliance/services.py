@@ -148,7 +148,7 @@ def build_services(appliance: Appliance, settings: Settings) -> Services:
         files=appliance.workspaces, clock=clock, limits=Limits(max_bytes=settings.max_upload_bytes),
         max_workspace_bytes=settings.max_workspace_bytes, crawl_policy=CrawlPolicy.from_settings(settings),
         embedder=_embedder(settings), threads=settings.indexing_threads, on_indexed=metrics.indexed)
-    turns = Turns(settings.replies_at_once)
+    turns = Turns.for_process(settings.replies_at_once, keep_to_cores=settings.replies_keep_to_cores)
     agents = Agents(files=appliance.workspaces, clock=clock, knowledge=knowledge, routes=routes, turns=turns,
                     egress_allowed_hosts=frozenset(h.strip().lower() for h in settings.egress_allowed_hosts.split(",")
                                                    if h.strip()))

@@ -58,6 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("app_threads", int, 8, "Worker threads of the application server."),
     Setting("replies_at_once", int, 1, "Chat replies computed at once (widget and API); more wait their turn, which "
             "costs less CPU than computing them together (see appliance/turns.py)."),
+    Setting("replies_keep_to_cores", bool, True, "Threads computing chat replies, or waiting to, keep to the last "
+            "replies_at_once CPUs the process may use, so a reply's data stays in one core's caches (Linux)."),
     Setting("log_level", str, "INFO", "Least severe level logged: DEBUG, INFO, WARNING or ERROR."),
     Setting("log_max_bytes", int, 10_485_760, "Size at which a log file is rotated."),
     Setting("log_backups", int, 5, "Rotated log files kept."),

@@ -6,7 +6,9 @@ differs) and the appliance's encrypted storage; the ratios of the last to each o
 the pages each writes and what encrypting and authenticating those pages costs by itself (SQLCipher's AES-256-CBC and
 HMAC-SHA512, through OpenSSL as SQLCipher's are), the part of the encrypted time the cipher explains. Then chat on the
 covidqa documents answered by 1, 2, 4 and 8 threads at once in one workspace (full-text search, each reply kept as
-the widget keeps it), with each figure's ratio to one thread; the last line is one JSON object with every ratio.
+the widget keeps it, in the process's turns as serve makes them from the settings, so
+CHATSPARK_REPLIES_KEEP_TO_CORES=false measures replies free to move between cores), with each figure's ratio to one
+thread; the last line is one JSON object with every ratio.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from typing import Callable
 
 import sqlcipher3
 
+from appliance import settings as appliance_settings
 from appliance.agent.agents import AgentService
+from appliance.agent.answer import Answerer
 from appliance.agent.evaluation import eval_workspace, read_jsonl
 from appliance.clock import SystemClock
 from appliance.conversations.chat import ConversationService
 from appliance.storage.database import CACHE_KIB, Database
+from appliance.turns import Turns
 from bench.cipher_work import cipher_seconds
 from bench.knowledge import EVAL
 
@@ -143,7 +148,10 @@ def _thread_scaling() -> tuple[dict[str, float], dict[str, float]]:
     with eval_workspace(EVAL) as ws:
         db, clock = ws.db, SystemClock()
         agent = AgentService(db, clock=clock).create({"name": "Bench"})
-        chat = ConversationService(db, clock=clock, answerer=ws.answerer)
+        settings = appliance_settings.load(environ=os.environ)
+        turns = Turns.for_process(settings.replies_at_once, keep_to_cores=settings.replies_keep_to_cores)
+        answerer = Answerer(db, retriever=ws.retriever, turns=turns)  # the process's turns, as serve makes them
+        chat = ConversationService(db, clock=clock, answerer=answerer)
         _chat_rate(chat, agent, questions, 1)  # warm: the first replies read every page from the disk
         rates: dict[int, list[float]] = {n: [] for n in THREADS}
         costs: dict[int, list[float]] = {n: [] for n in THREADS}

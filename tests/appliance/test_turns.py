@@ -3,12 +3,13 @@ again by a thread that holds one without waiting, and given up while a thread wa
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import pytest
 
-from appliance.turns import Turns
+from appliance.turns import Turns, reply_cores
 
 
 def _run_all(turns: Turns, count: int, work) -> list[threading.Thread]:
@@ -109,3 +110,49 @@ def test_giving_up_without_holding_a_turn_changes_nothing():
 def test_at_least_one_reply_at_a_time():
     with pytest.raises(ValueError):
         Turns(0)
+
+
+def test_a_thread_keeps_to_the_turns_cores_while_it_waits_and_holds_and_gets_its_own_back_after():
+    own = os.sched_getaffinity(0)
+    cores = frozenset({max(own)})
+    turns = Turns(1, cores=cores)
+    go, waiting, seen = threading.Event(), threading.Event(), {}
+
+    def other() -> None:  # started before the turn below: a thread started during one would start on its cores
+        go.wait(5)
+        waiting.set()
+        with turns.taken():
+            seen["holding"] = os.sched_getaffinity(0)
+        seen["after"] = os.sched_getaffinity(0)
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    with turns.taken():
+        assert os.sched_getaffinity(0) == cores
+        go.set()
+        assert waiting.wait(5)
+        deadline = time.monotonic() + 5
+        while os.sched_getaffinity(thread.native_id) != cores and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert os.sched_getaffinity(thread.native_id) == cores  # waiting for the turn, already on its cores
+        with turns.given_up():
+            assert os.sched_getaffinity(0) == own  # waiting outside the process, anywhere
+            thread.join(5)
+        assert os.sched_getaffinity(0) == cores
+    assert os.sched_getaffinity(0) == own
+    assert seen == {"holding": cores, "after": own}
+
+
+@pytest.mark.parametrize("turns", [Turns(1), Turns.for_process(1, keep_to_cores=False)])
+def test_turns_without_cores_never_move_a_thread(turns):
+    own = os.sched_getaffinity(0)
+    with turns.taken():
+        assert os.sched_getaffinity(0) == own
+    assert os.sched_getaffinity(0) == own
+
+
+def test_replies_keep_to_the_last_cores_only_when_the_process_may_use_more(monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    assert reply_cores(1) == frozenset({3})
+    assert reply_cores(2) == frozenset({2, 3})
+    assert reply_cores(4) is None  # every core the process has computes replies: nothing to keep to

@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
 
+from appliance.conversations.chat import ConversationService
+from appliance.turns import reply_cores
 from server.app import create_app
 from tests.server.trained_agents import handbook_agent
 
@@ -44,3 +47,22 @@ def test_a_visitors_message_waits_for_a_turn_at_computing_replies_and_nothing_el
     asking.join(10)
     [response] = answered
     assert response.status_code == 200 and "north car park" in response.get_json()["reply"]["text"]
+
+
+
+
+def test_a_message_is_computed_on_the_reply_cores_and_the_thread_goes_back_to_its_own_after(widget, monkeypatch):
+    """The test client runs each request on this thread, as a server's worker thread would."""
+    own = os.sched_getaffinity(0)
+    cores = reply_cores(1) or own  # shipped: replies_keep_to_cores, one reply at a time; one CPU alone keeps all
+    token, seen = _session(widget), []
+    answered = ConversationService._answered
+
+    def noted(self, *args, **kwargs):
+        seen.append(os.sched_getaffinity(0))
+        return answered(self, *args, **kwargs)
+
+    monkeypatch.setattr(ConversationService, "_answered", noted)
+    response = widget("/messages", {"text": "Where do visitors park?"}, token)
+    assert response.status_code == 200 and "north car park" in response.get_json()["reply"]["text"]
+    assert seen == [cores] and os.sched_getaffinity(0) == own
