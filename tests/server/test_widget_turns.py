@@ -49,8 +49,6 @@ def test_a_visitors_message_waits_for_a_turn_at_computing_replies_and_nothing_el
     assert response.status_code == 200 and "north car park" in response.get_json()["reply"]["text"]
 
 
-
-
 def test_a_message_is_computed_on_the_reply_cores_and_the_thread_goes_back_to_its_own_after(widget, monkeypatch):
     """The test client runs each request on this thread, as a server's worker thread would."""
     own = os.sched_getaffinity(0)

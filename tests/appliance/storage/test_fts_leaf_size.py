@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import pytest
 
+from appliance.knowledge.sources import INDEXES as KNOWLEDGE_INDEXES
 from tests.appliance.operator_workspace import operator_workspace
 
 # A 4096-byte page less SQLCipher's 80 bytes (IV and HMAC), less the 35 SQLite keeps per row, less the row's header
 # (its size, the rowid alias and the blob's type): the largest leaf that stays on its page.
 LARGEST_LEAF_ON_A_PAGE = 4096 - 80 - 35 - 4
-INDEXES = ("chunks_fts", "qa_fts", "messages_fts")
+INDEXES = (*KNOWLEDGE_INDEXES, "messages_fts")
 
 
 @pytest.fixture
@@ -39,7 +40,7 @@ def test_every_index_of_a_new_workspace_writes_leaves_that_fit_on_one_page(servi
     assert [db.query_one(f"SELECT v FROM {table}_config WHERE k = 'pgsz'")[0] for table in INDEXES] == [3900] * 3
     _index_glossaries(services, workspace_id)
 
-    for table in ("chunks_fts", "qa_fts"):
+    for table in KNOWLEDGE_INDEXES:
         leaves = _leaves(db, table)
         assert len(leaves) > 3, table
         assert max(leaves) > 3800, table  # full leaves were written, and they are this size
@@ -60,7 +61,7 @@ def test_at_fts5s_own_leaf_size_the_same_sources_write_leaves_that_spill_over(se
     services.knowledge.close()
 
 
-@pytest.mark.parametrize("table", ("chunks_fts", "qa_fts"))
+@pytest.mark.parametrize("table", KNOWLEDGE_INDEXES)
 def test_an_index_written_before_the_migration_gets_leaves_that_fit_at_its_next_rebuild(services, table):
     workspace_id, db = operator_workspace(services)
     with db.transaction() as conn:
